@@ -1,0 +1,1 @@
+"""The FHIR boundary: QuestionnaireResponse in (validated, R4), CarePlan and friends out."""

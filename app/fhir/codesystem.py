@@ -1,0 +1,101 @@
+"""The project's CodeSystems, built from app.triage.concepts: one for the triage's own
+codes (dispositions, findings, activities, preferences), one for the answer codes of
+the Questionnaire's choice items."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from app.triage.concepts import ACTIVITIES, ANSWERS, DISPOSITIONS, FINDINGS, PREFERENCES
+from app.triage.engine import RULES_VERSION
+from app.triage.findings import FINDING_RULES_BY_CODE
+
+from .canonical import ANSWERS_CODESYSTEM_URL, CODESYSTEM_URL
+
+_DATE = "2026-11-25"
+_GROUPS = (
+    ("disposition", "Disposition", "Where the patient goes next, most urgent first.", DISPOSITIONS),
+    ("finding", "Finding", "A clinical finding from the answers; its tier sets the disposition.", FINDINGS),
+    ("activity", "Plan activity", "An item of the CarePlan.", ACTIVITIES),
+    ("preference", "Directional preference", "Which movements make the pain worse.", PREFERENCES),
+)
+
+
+def _concept(code: str, display: str, definition: str) -> dict[str, Any]:
+    concept: dict[str, Any] = {"code": code, "display": display, "definition": definition}
+    rule = FINDING_RULES_BY_CODE.get(code)
+    if rule is not None:
+        concept["property"] = [
+            {"code": "tier", "valueCode": rule.tier.name},
+            {"code": "source", "valueString": rule.source},
+        ]
+    return concept
+
+
+@cache
+def triage_codesystem() -> dict[str, Any]:
+    return {
+        "resourceType": "CodeSystem",
+        "id": "lbp-triage",
+        "url": CODESYSTEM_URL,
+        "version": RULES_VERSION,
+        "name": "LowBackPainTriageCodes",
+        "title": "Low back pain triage: dispositions, findings, activities and preferences",
+        "status": "active",
+        "date": _DATE,
+        "publisher": "lbp-triage",
+        "description": "Codes the low back pain triage service reports in its CarePlans.",
+        "caseSensitive": True,
+        "hierarchyMeaning": "grouped-by",
+        "content": "complete",
+        "count": sum(len(table) for *_, table in _GROUPS) + len(_GROUPS),
+        "property": [
+            {"code": "notSelectable", "uri": "http://hl7.org/fhir/concept-properties#notSelectable",
+             "description": "A grouping concept, not used in data.", "type": "boolean"},
+            {"code": "tier", "description": "Finding tier: E emergency, U urgent, D doctor.", "type": "code"},
+            {"code": "source", "description": "Where the rule comes from.", "type": "string"},
+        ],
+        "concept": [
+            {
+                "code": group,
+                "display": display,
+                "definition": definition,
+                "property": [{"code": "notSelectable", "valueBoolean": True}],
+                "concept": [_concept(code, *texts) for code, texts in table.items()],
+            }
+            for group, display, definition, table in _GROUPS
+        ],
+    }
+
+
+@cache
+def answers_codesystem() -> dict[str, Any]:
+    return {
+        "resourceType": "CodeSystem",
+        "id": "lbp-triage-answers",
+        "url": ANSWERS_CODESYSTEM_URL,
+        "version": "1.0.0",
+        "name": "LowBackPainTriageAnswers",
+        "title": "Low back pain triage: answer codes",
+        "status": "active",
+        "date": _DATE,
+        "publisher": "lbp-triage",
+        "description": "Answer codes of the triage Questionnaire's choice questions.",
+        "caseSensitive": True,
+        "content": "complete",
+        "count": len(ANSWERS),
+        "concept": [_concept(code, *texts) for code, texts in ANSWERS.items()],
+    }
+
+
+def codesystems() -> dict[str, dict[str, Any]]:
+    """CodeSystem id → resource."""
+    return {cs["id"]: cs for cs in (triage_codesystem(), answers_codesystem())}
+
+
+def display(code: str) -> str:
+    for table in (DISPOSITIONS, FINDINGS, ACTIVITIES, PREFERENCES):
+        if code in table:
+            return table[code][0]
+    raise KeyError(code)

@@ -1,0 +1,289 @@
+"""Accepting a QuestionnaireResponse: first as FHIR R4, then against the triage Questionnaire.
+
+Every fault is collected, not just the first, each with a FHIRPath to the item at
+fault. Faults name linkIds and the rule broken, never the submitted values.
+The rules are those of questionnaire.md, "Rules for accepting a response".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.triage.model import AnswerValue
+
+from . import fastpath
+from .outcome import Fault, Rejected
+from .questionnaire import ItemSpec, accepted_canonicals, groups, items
+
+ACCEPTED_STATUSES = ("completed", "amended")
+_PATIENT_REFERENCE = re.compile(r"^(?:.*/)?Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$")
+_SAFE_TOKEN = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+
+TYPE_WORDS = {
+    "boolean": "a yes/no answer (valueBoolean)",
+    "integer": "a whole number (valueInteger)",
+    "decimal": "a number (valueDecimal)",
+    "choice": "one of the listed codes (valueCoding)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedResponse:
+    """A QuestionnaireResponse that passed every check, with its answers by linkId."""
+
+    resource: dict[str, Any]
+    answers: dict[str, AnswerValue]
+    patient_id: str | None  # None when the subject is a logical (identifier) reference
+    subject: dict[str, Any]
+
+    @property
+    def identifier(self) -> tuple[str, str] | None:
+        ident = self.resource.get("identifier")
+        if ident and ident.get("value"):
+            return ident.get("system") or "", ident["value"]
+        return None
+
+
+def _named(link_id: Any) -> str:
+    """A linkId for a message, only if it looks like one (never echo arbitrary text)."""
+    return f"'{link_id}'" if isinstance(link_id, str) and _SAFE_TOKEN.match(link_id) else "(unrecognised)"
+
+
+def _where(link_id: str) -> str:
+    return f"QuestionnaireResponse.repeat(item).where(linkId='{link_id}')"
+
+
+# --- FHIR R4 structure -------------------------------------------------------------
+
+_ISSUE_CODE = {  # pydantic error type → FHIR issue-type (after fhirstarter)
+    "missing": "required",
+    "extra_forbidden": "structure",
+    "json_invalid": "structure",
+    "literal_error": "value",
+    "string_pattern_mismatch": "value",
+}
+
+
+def _loc_to_fhirpath(loc: tuple[Any, ...]) -> str:
+    path = "QuestionnaireResponse"
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif isinstance(part, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", part):
+            path += f".{part}"
+    return path
+
+
+def check_fhir(data: Any) -> None:
+    """Raise Rejected(400) unless `data` is a valid R4 QuestionnaireResponse (per R4B models)."""
+    if not isinstance(data, dict):
+        raise Rejected([Fault("structure", "The body must be a JSON object (a FHIR resource).")], 400)
+    if data.get("resourceType") != "QuestionnaireResponse":
+        raise Rejected([Fault("structure", "The resource must be a QuestionnaireResponse.",
+                              "QuestionnaireResponse.resourceType")], 400)
+    if fastpath.accepts(data):
+        return
+    from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+
+    try:
+        QuestionnaireResponse.model_validate(data)
+    except ValidationError as exc:
+        faults = [
+            Fault(
+                _ISSUE_CODE.get(err["type"], "invalid"),
+                f"Not valid FHIR R4: {err['msg']}.",
+                _loc_to_fhirpath(err["loc"]),
+            )
+            for err in exc.errors(include_input=False, include_url=False)
+        ]
+        raise Rejected(faults, 400) from None
+    except (TypeError, ValueError) as exc:  # fhir.resources raises some of these directly
+        raise Rejected([Fault("structure", f"Not valid FHIR R4: {type(exc).__name__}.")], 400) from None
+
+
+# --- Against the Questionnaire -------------------------------------------------------
+
+Where = tuple[int, ...]  # item indexes from the root: (2,) or (2, 0); made into a FHIRPath on fault
+
+
+def _path(where: Where, tail: str = "") -> str:
+    return "QuestionnaireResponse" + "".join(f".item[{i}]" for i in where) + tail
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.faults: list[Fault] = []
+        self.answers: dict[str, AnswerValue] = {}
+        self.seen: dict[str, Where] = {}  # linkId → where it appeared
+        self.bad_answers: set[str] = set()  # linkIds whose answer is already reported
+        self.specs = items()
+        self.groups = groups()
+
+    def fault(self, code: str, text: str, path: str | None, link_id: str | None = None) -> None:
+        self.faults.append(Fault(code, text, path))
+        if link_id:
+            self.bad_answers.add(link_id)
+
+    def root_items(self, root: list[Any]) -> None:
+        for i, item in enumerate(root):
+            link_id = item.get("linkId") if isinstance(item, dict) else None
+            if link_id in self.groups:
+                self.group(item, (i,))
+            else:
+                self.question(item, (i,), group=None)
+
+    def group(self, item: dict[str, Any], where: Where) -> None:
+        link_id = item["linkId"]
+        if link_id in self.seen:
+            self.fault("structure", f"The group '{link_id}' appears more than once.", _path(where))
+            return
+        self.seen[link_id] = where
+        if item.get("answer"):
+            self.fault("structure", f"The group '{link_id}' cannot have an answer.", _path(where, ".answer"))
+        for j, child in enumerate(item.get("item") or ()):
+            self.question(child, (*where, j), group=link_id)
+
+    def question(self, item: Any, where: Where, group: str | None) -> None:
+        if not isinstance(item, dict):
+            self.fault("structure", "An item must be a JSON object.", _path(where))
+            return
+        link_id = item.get("linkId")
+        spec = self.specs.get(link_id) if isinstance(link_id, str) else None
+        if spec is None:
+            place = "inside another group" if link_id in self.groups else "in the triage Questionnaire"
+            self.fault("structure", f"The linkId {_named(link_id)} is not a question {place}.",
+                       _path(where, ".linkId"))
+            return
+        if group is not None and spec.group != group:
+            self.fault("structure",
+                       f"The question '{link_id}' belongs in the group '{spec.group}', not '{group}'.",
+                       _path(where))
+        if link_id in self.seen:
+            self.fault("structure", f"The question '{link_id}' is answered more than once.", _path(where))
+            return
+        self.seen[link_id] = where
+        if item.get("item"):
+            self.fault("structure", f"The question '{link_id}' cannot contain nested items.",
+                       _path(where, ".item"))
+        answers = item.get("answer")
+        if not answers:
+            return
+        if len(answers) > 1:
+            self.fault("structure", f"The question '{link_id}' takes a single answer.",
+                       _path(where, ".answer"), link_id)
+            return
+        self.answer(spec, answers[0], where)
+
+    def answer(self, spec: ItemSpec, answer: Any, where: Where) -> None:
+        key = spec.answer_key
+        if not (isinstance(answer, dict) and len(answer) == 1 and key in answer):  # the common case
+            if isinstance(answer, dict) and answer.get("item"):
+                self.fault("structure", f"The answer to '{spec.link_id}' cannot contain nested items.",
+                           _path(where, ".answer[0].item"), spec.link_id)
+            if not isinstance(answer, dict) or set(answer) - {"item"} != {key}:
+                self.fault("value", f"The question '{spec.link_id}' takes {TYPE_WORDS[spec.type]}.",
+                           _path(where, ".answer[0]"), spec.link_id)
+                return
+        checked = self.typed_value(spec, answer[key], where)
+        if checked is not None:
+            self.answers[spec.link_id] = checked
+
+    def typed_value(self, spec: ItemSpec, value: Any, where: Where) -> AnswerValue | None:
+        kind = spec.type
+        if kind == "boolean":
+            if value is True or value is False:
+                return value
+        elif kind == "choice":
+            if isinstance(value, dict):
+                if (value.get("system"), value.get("code")) in spec.options:
+                    return value["code"]
+                codes = ", ".join(sorted(code for _, code in spec.options))
+                self.fault("code-invalid",
+                           f"The answer to '{spec.link_id}' must be a Coding from the Questionnaire's "
+                           f"answerOption (system and code), one of: {codes}.",
+                           _path(where, f".answer[0].{spec.answer_key}"), spec.link_id)
+                return None
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and (
+            kind == "decimal" or isinstance(value, int)
+        ):
+            if (spec.min_value is not None and value < spec.min_value) or (
+                spec.max_value is not None and value > spec.max_value
+            ):
+                self.fault("value",
+                           f"The answer to '{spec.link_id}' must be between "
+                           f"{spec.min_value:g} and {spec.max_value:g}.",
+                           _path(where, f".answer[0].{spec.answer_key}"), spec.link_id)
+                return None
+            return float(value) if kind == "decimal" else value
+        self.fault("value", f"The question '{spec.link_id}' takes {TYPE_WORDS[spec.type]}.",
+                   _path(where, f".answer[0].{spec.answer_key}"), spec.link_id)
+        return None
+
+    def enabled(self, spec: ItemSpec) -> bool:
+        return all(self.answers.get(question) == wanted for question, wanted in spec.enable_when)
+
+    def completeness(self) -> None:
+        answers, bad = self.answers, self.bad_answers
+        for spec in self.specs.values():
+            link_id = spec.link_id
+            if spec.enable_when and not self.enabled(spec):
+                if link_id in answers:
+                    conditions = " and ".join(f"'{q}'" for q, _ in spec.enable_when)
+                    self.fault("business-rule",
+                               f"The question '{link_id}' is only asked depending on the answer "
+                               f"to {conditions}, so it must not be answered here.",
+                               _path(self.seen[link_id]))
+                continue
+            if spec.required and link_id not in answers and link_id not in bad:
+                warning_sign = spec.group == "warning-signs"
+                where = self.seen.get(link_id)
+                self.fault("required",
+                           f"The {'warning sign' if warning_sign else 'question'} '{link_id}' is required "
+                           "and has no answer"
+                           + (": a missing warning sign is never taken as a no." if warning_sign else "."),
+                           _path(where) if where is not None else _where(link_id))
+
+
+def _check_header(qr: dict[str, Any], checker: _Checker) -> tuple[str | None, dict[str, Any]]:
+    status = qr.get("status")
+    if status not in ACCEPTED_STATUSES:
+        checker.fault("business-rule",
+                      "Only a completed or amended QuestionnaireResponse can be triaged; "
+                      f"this one is {_named(status)}.",
+                      "QuestionnaireResponse.status")
+    if qr.get("questionnaire") not in accepted_canonicals():
+        checker.fault("business-rule",
+                      "The response must name the triage Questionnaire in 'questionnaire' "
+                      f"({sorted(accepted_canonicals())[0]}, optionally with |version).",
+                      "QuestionnaireResponse.questionnaire")
+    subject = qr.get("subject") or {}
+    patient_id = None
+    match = _PATIENT_REFERENCE.match(subject.get("reference") or "")
+    if match:
+        patient_id = match.group(1)
+    elif not (subject.get("type") == "Patient" and subject.get("identifier") and not subject.get("reference")):
+        checker.fault("required" if not subject else "business-rule",
+                      "The response's subject must reference a Patient (e.g. 'Patient/123').",
+                      "QuestionnaireResponse.subject")
+    return patient_id, subject
+
+
+def check_against_questionnaire(qr: dict[str, Any]) -> ValidatedResponse:
+    """Raise Rejected(422) with every fault, or return the answers by linkId."""
+    checker = _Checker()
+    patient_id, subject = _check_header(qr, checker)
+    checker.root_items(qr.get("item") or [])
+    checker.completeness()
+    if checker.faults:
+        raise Rejected(checker.faults, 422)
+    return ValidatedResponse(qr, checker.answers, patient_id, subject)
+
+
+def validate_response(data: Any) -> ValidatedResponse:
+    """The whole check: FHIR R4 first (400), then the Questionnaire's rules (422)."""
+    check_fhir(data)
+    return check_against_questionnaire(data)

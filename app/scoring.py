@@ -1,0 +1,33 @@
+"""One QuestionnaireResponse in, one CarePlan out: the use-case shared by the CLI and the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from app.fhir.careplan import render_careplan, response_reference
+from app.fhir.validation import ValidatedResponse, validate_response
+from app.triage import TriageResult, triage
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    response: ValidatedResponse
+    result: TriageResult
+
+
+def score(data: Any) -> Scored:
+    """Validate and triage a parsed QuestionnaireResponse. Raises outcome.Rejected."""
+    response = validate_response(data)
+    return Scored(response, triage(response.answers))
+
+
+def now_instant() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def careplan_for(scored: Scored, **references: Any) -> dict[str, Any]:
+    references.setdefault("response_reference", response_reference(scored.response.resource))
+    references.setdefault("created", now_instant())
+    return render_careplan(scored.result, scored.response.subject, **references)

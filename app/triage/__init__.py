@@ -1,0 +1,28 @@
+"""Pure clinical logic: answers → findings → disposition, preference → plan. No I/O."""
+
+from .engine import RULES_VERSION, triage
+from .model import (
+    ActivityStatus,
+    Answers,
+    Disposition,
+    Finding,
+    PlannedActivity,
+    Preference,
+    Priority,
+    Tier,
+    TriageResult,
+)
+
+__all__ = [
+    "RULES_VERSION",
+    "triage",
+    "ActivityStatus",
+    "Answers",
+    "Disposition",
+    "Finding",
+    "PlannedActivity",
+    "Preference",
+    "Priority",
+    "Tier",
+    "TriageResult",
+]

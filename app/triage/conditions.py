@@ -1,0 +1,179 @@
+"""Small, readable conditions over answers, so the rule tables read like the spec.
+
+Each condition, evaluated on the answers, returns the evidence that makes it true
+(the linkIds and answers behind it) or None. `AnyOf` keeps the evidence of every
+branch that holds, so a clinician sees all the answers behind a finding, not only
+the first one.
+
+`compile_predicate` turns a condition into one plain Python expression (a yes/no test
+without evidence), so the engine can test all rules quickly and collect evidence only
+for the few that fire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .model import Answers, Evidence
+
+
+class Condition:
+    __slots__ = ()
+
+    def expression(self) -> str:  # pragma: no cover - abstract
+        """A Python expression over the answers mapping `a` that is true when this holds."""
+        raise NotImplementedError
+
+    def evidence(self, answers: Answers) -> Evidence | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def link_ids(self) -> frozenset[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class Yes(Condition):
+    """A boolean question answered "yes"."""
+
+    link_id: str
+
+    def expression(self) -> str:
+        return f"a.get({self.link_id!r}) is True"
+
+    def evidence(self, answers: Answers) -> Evidence | None:
+        if answers.get(self.link_id) is True:
+            return ((self.link_id, True),)
+        return None
+
+    @property
+    def link_ids(self) -> frozenset[str]:
+        return frozenset((self.link_id,))
+
+
+@dataclass(frozen=True, slots=True)
+class AtLeast(Condition):
+    link_id: str
+    threshold: float
+
+    def expression(self) -> str:
+        return f"_number(a.get({self.link_id!r})) >= {self.threshold!r}"
+
+    def evidence(self, answers: Answers) -> Evidence | None:
+        value = answers.get(self.link_id)
+        if value is not None and not isinstance(value, (bool, str)) and value >= self.threshold:
+            return ((self.link_id, value),)
+        return None
+
+    @property
+    def link_ids(self) -> frozenset[str]:
+        return frozenset((self.link_id,))
+
+
+@dataclass(frozen=True, slots=True)
+class Below(Condition):
+    link_id: str
+    threshold: float
+
+    def expression(self) -> str:
+        return f"_number(a.get({self.link_id!r}), default=float('inf')) < {self.threshold!r}"
+
+    def evidence(self, answers: Answers) -> Evidence | None:
+        value = answers.get(self.link_id)
+        if value is not None and not isinstance(value, (bool, str)) and value < self.threshold:
+            return ((self.link_id, value),)
+        return None
+
+    @property
+    def link_ids(self) -> frozenset[str]:
+        return frozenset((self.link_id,))
+
+
+@dataclass(frozen=True, slots=True)
+class OneOf(Condition):
+    """A choice question answered with one of the given codes."""
+
+    link_id: str
+    codes: frozenset[str]
+
+    def __init__(self, link_id: str, *codes: str) -> None:
+        object.__setattr__(self, "link_id", link_id)
+        object.__setattr__(self, "codes", frozenset(codes))
+
+    def expression(self) -> str:
+        return f"a.get({self.link_id!r}) in {set(sorted(self.codes))!r}"
+
+    def evidence(self, answers: Answers) -> Evidence | None:
+        value = answers.get(self.link_id)
+        if value in self.codes:
+            return ((self.link_id, value),)
+        return None
+
+    @property
+    def link_ids(self) -> frozenset[str]:
+        return frozenset((self.link_id,))
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf(Condition):
+    parts: tuple[Condition, ...]
+
+    def __init__(self, *parts: Condition) -> None:
+        object.__setattr__(self, "parts", parts)
+
+    def expression(self) -> str:
+        return "(" + " and ".join(p.expression() for p in self.parts) + ")"
+
+    def evidence(self, answers: Answers) -> Evidence | None:
+        collected: Evidence = ()
+        for part in self.parts:
+            found = part.evidence(answers)
+            if found is None:
+                return None
+            collected += found
+        return collected
+
+    @property
+    def link_ids(self) -> frozenset[str]:
+        return frozenset().union(*(p.link_ids for p in self.parts))
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf(Condition):
+    parts: tuple[Condition, ...]
+
+    def __init__(self, *parts: Condition) -> None:
+        object.__setattr__(self, "parts", parts)
+
+    def expression(self) -> str:
+        return "(" + " or ".join(p.expression() for p in self.parts) + ")"
+
+    def evidence(self, answers: Answers) -> Evidence | None:
+        collected: Evidence = ()
+        for part in self.parts:
+            found = part.evidence(answers)
+            if found is not None:
+                collected += found
+        return collected or None
+
+    @property
+    def link_ids(self) -> frozenset[str]:
+        return frozenset().union(*(p.link_ids for p in self.parts))
+
+
+def _number(value: object, default: float = float("-inf")) -> float:
+    """A numeric answer, or a default that makes the comparison false."""
+    if value is None or isinstance(value, (bool, str)):
+        return default
+    return value  # type: ignore[return-value]
+
+
+def compile_predicate(condition: Condition) -> Callable[[Answers], bool]:
+    """The condition as one compiled yes/no function (no evidence)."""
+    return eval(f"lambda a: {condition.expression()}", {"_number": _number})  # noqa: S307 - our own constants
+
+
+def same_verdict(condition: Condition, answers: Answers) -> bool:
+    """For tests: the compiled predicate agrees with the evidence-collecting walk."""
+    return compile_predicate(condition)(answers) == (condition.evidence(answers) is not None)

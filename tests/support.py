@@ -1,0 +1,118 @@
+"""Builders and checkers shared by the tests."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from app.fhir.canonical import ANSWERS_CODESYSTEM_URL, QUESTIONNAIRE_URL
+from app.fhir.questionnaire import items
+
+DATA = Path(__file__).parent / "data"
+
+WARNING_SIGNS = [s.link_id for s in items().values() if s.group == "warning-signs"
+                 and s.link_id != "leg-weakness-worsening"]
+
+# A healthy adult with acute, back-only pain and every warning sign answered "no".
+BASELINE: dict[str, Any] = {
+    "age": 40,
+    "pain-intensity": 4,
+    "pain-duration": "lt-6w",
+    "pain-new-or-worse": False,
+    "pain-intolerable": False,
+    "pain-radiation": "back-only",
+    "injury": False,
+    **{sign: False for sign in WARNING_SIGNS},
+}
+
+
+def answer(link_id: str, value: Any) -> dict[str, Any]:
+    kind = items()[link_id].type
+    if kind == "boolean":
+        return {"valueBoolean": value}
+    if kind == "integer":
+        return {"valueInteger": value}
+    if kind == "decimal":
+        return {"valueDecimal": value}
+    return {"valueCoding": {"system": ANSWERS_CODESYSTEM_URL, "code": value}}
+
+
+def answers_with(**overrides: Any) -> dict[str, Any]:
+    """BASELINE answers with overrides; keyword names use _ for -, None removes an answer."""
+    answers = dict(BASELINE)
+    for key, value in overrides.items():
+        link_id = key.replace("_", "-")
+        if value is None:
+            answers.pop(link_id, None)
+        else:
+            answers[link_id] = value
+    if answers.get("leg-weakness") is True:
+        answers.setdefault("leg-weakness-worsening", False)
+    return answers
+
+
+def response(answers: dict[str, Any] | None = None, *, nested: bool = False, patient: str = "p1",
+             **fields: Any) -> dict[str, Any]:
+    """A QuestionnaireResponse carrying the answers, flat at the root or nested in groups."""
+    answers = BASELINE if answers is None else answers
+    flat = [{"linkId": k, "answer": [answer(k, v)]} for k, v in answers.items()]
+    if nested:
+        by_group: dict[str, list[dict[str, Any]]] = {}
+        for item in flat:
+            by_group.setdefault(items()[item["linkId"]].group, []).append(item)
+        item_list = [{"linkId": g, "item": children} for g, children in by_group.items()]
+    else:
+        item_list = flat
+    qr: dict[str, Any] = {
+        "resourceType": "QuestionnaireResponse",
+        "status": "completed",
+        "questionnaire": QUESTIONNAIRE_URL,
+        "subject": {"reference": f"Patient/{patient}"},
+        "authored": "2026-11-20T10:00:00Z",
+        "item": item_list,
+    }
+    qr.update(fields)
+    return qr
+
+
+# --- checks every emitted resource must pass ----------------------------------------
+
+@cache
+def _schema() -> dict[str, Any]:
+    return json.loads((DATA / "fhir-r4.schema.json").read_text())
+
+
+@cache
+def _validator(resource_type: str) -> Any:
+    from jsonschema import Draft6Validator
+
+    schema = _schema()
+    return Draft6Validator({"$ref": f"#/definitions/{resource_type}", "definitions": schema["definitions"]})
+
+
+def schema_errors(resource: dict[str, Any]) -> list[str]:
+    validator = _validator(resource["resourceType"])
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(resource)]
+
+
+def assert_valid_r4(resource: dict[str, Any]) -> None:
+    """Valid against HL7's R4 JSON Schema and parsed by the SMART fhirclient R4 models."""
+    errors = schema_errors(resource)
+    assert not errors, errors[:5]
+    import fhirclient.models.fhirelementfactory as factory
+
+    parsed = factory.FHIRElementFactory.instantiate(resource["resourceType"], resource)
+    assert parsed.as_json()["resourceType"] == resource["resourceType"]
+
+
+def activity_codes(careplan: dict[str, Any]) -> list[str]:
+    return [a["detail"]["code"]["coding"][0]["code"] for a in careplan["activity"]]
+
+
+def activity(careplan: dict[str, Any], code: str) -> dict[str, Any]:
+    for a in careplan["activity"]:
+        if a["detail"]["code"]["coding"][0]["code"] == code:
+            return a["detail"]
+    raise AssertionError(f"no activity {code}")
