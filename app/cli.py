@@ -3,7 +3,8 @@
     lbp-triage score FILE|-        QuestionnaireResponse JSON, or NDJSON (one per line), to CarePlan(s)
     lbp-triage questionnaire       print the triage Questionnaire
     lbp-triage codesystem [ID]     print the project's CodeSystems
-    lbp-triage serve | migrate | worker   (the HTTP service; see the README)
+    lbp-triage serve [--host H --port P]   run the HTTP service
+    lbp-triage migrate [REVISION]          migrate the database (LBP_DATABASE_URL)
 
 NDJSON is streamed line by line, so memory stays flat whatever the file size. Output
 line N answers input line N: a CarePlan, or an OperationOutcome for a rejected line.
@@ -147,6 +148,31 @@ def cmd_codesystem(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
+                proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips, log_level="info")
+    return EXIT_OK
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from app.settings import get_settings
+    from app.store import migrate
+    from app.store.db import make_engine
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        if args.revision.startswith("-") or args.downgrade:
+            migrate.downgrade(engine, args.revision)
+        else:
+            migrate.upgrade(engine, args.revision)
+        print(f"lbp-triage: database at revision {migrate.current_revision(engine) or 'base'}", file=sys.stderr)
+    finally:
+        engine.dispose()
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lbp-triage", description="Low back pain triage (FHIR R4).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -167,6 +193,19 @@ def build_parser() -> argparse.ArgumentParser:
     cs = sub.add_parser("codesystem", help="print the project's CodeSystems")
     cs.add_argument("id", nargs="?", help="lbp-triage or lbp-triage-answers")
     cs.set_defaults(func=cmd_codesystem)
+
+    serve = sub.add_parser("serve", help="run the HTTP service (uvicorn app.main:app)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1",
+                       help="proxies trusted for X-Forwarded-* headers")
+    serve.set_defaults(func=cmd_serve)
+
+    mig = sub.add_parser("migrate", help="migrate the database at LBP_DATABASE_URL (to the latest by default)")
+    mig.add_argument("revision", nargs="?", default="head")
+    mig.add_argument("--downgrade", action="store_true", help="go down to REVISION (e.g. base)")
+    mig.set_defaults(func=cmd_migrate)
     return parser
 
 

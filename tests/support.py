@@ -116,3 +116,34 @@ def activity(careplan: dict[str, Any], code: str) -> dict[str, Any]:
         if a["detail"]["code"]["coding"][0]["code"] == code:
             return a["detail"]
     raise AssertionError(f"no activity {code}")
+
+
+# --- the HTTP API ----------------------------------------------------------------------
+
+FHIR_JSON = "application/fhir+json"
+TRIAGE = "/fhir/QuestionnaireResponse/$triage"
+
+
+def post_triage(client, body, **headers):
+    import orjson
+
+    data = body if isinstance(body, (bytes, str)) else orjson.dumps(body)
+    return client.post(TRIAGE, content=data, headers={"Content-Type": FHIR_JSON, **headers})
+
+
+def stored_encounters(app) -> int:
+    from sqlalchemy import func, select
+
+    from app.store.tables import TriageEncounter
+
+    with app.state.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(TriageEncounter)).scalar_one()
+
+
+def assert_fhir_response(response, status: int, resource_type: str) -> dict:
+    assert response.status_code == status, response.text[:500]
+    assert response.headers["content-type"].startswith(FHIR_JSON)
+    body = response.json()
+    assert body["resourceType"] == resource_type
+    assert_valid_r4(body)
+    return body

@@ -89,6 +89,7 @@ def render_careplan(
     subject: dict[str, Any],
     *,
     careplan_id: str | None = None,
+    meta: dict[str, Any] | None = None,
     created: str | None = None,
     response_reference: dict[str, Any] | None = None,
     encounter_reference: dict[str, Any] | None = None,
@@ -99,6 +100,8 @@ def render_careplan(
     careplan: dict[str, Any] = {"resourceType": "CarePlan"}
     if careplan_id:
         careplan["id"] = careplan_id
+    if meta:
+        careplan["meta"] = meta
     careplan["text"] = {"status": "generated", "div": careplan_div(result)}
     careplan["instantiatesCanonical"] = _INSTANTIATES
     careplan["status"] = "active"
@@ -110,6 +113,7 @@ def render_careplan(
     if encounter_reference:
         careplan["encounter"] = encounter_reference
     if created:
+        careplan["period"] = {"start": created}  # what the `date` search parameter reads
         careplan["created"] = created
     if response_reference:
         careplan["supportingInfo"] = [response_reference]

@@ -1,0 +1,1 @@
+"""Shared HTTP plumbing: FHIR responses, request guards, error rendering."""

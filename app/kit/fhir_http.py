@@ -1,0 +1,117 @@
+"""FHIR on the wire: application/fhir+json in and out, errors as OperationOutcome."""
+
+from __future__ import annotations
+
+from email.utils import format_datetime
+from datetime import datetime
+from typing import Any, Iterable
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.fhir.outcome import Fault
+
+FHIR_JSON = "application/fhir+json"
+ACCEPTED_REQUEST_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
+ACCEPTED_FORMATS = ("json", "application/json", "application/fhir+json", "application/json+fhir")
+
+
+class FhirResponse(Response):
+    media_type = FHIR_JSON
+
+    def render(self, content: Any) -> bytes:
+        if content is None:
+            return b""
+        if isinstance(content, bytes):
+            return content
+        return orjson.dumps(content)
+
+
+class HttpProblem(Exception):
+    """An error answered with an OperationOutcome and the given HTTP status."""
+
+    def __init__(self, status: int, code: str, diagnostics: str, headers: dict[str, str] | None = None,
+                 faults: Iterable[Fault] | None = None) -> None:
+        self.status = status
+        self.faults = tuple(faults) if faults is not None else (Fault(code, diagnostics),)
+        self.headers = headers or {}
+        super().__init__(diagnostics)
+
+
+def version_headers(resource: dict[str, Any]) -> dict[str, str]:
+    """ETag and Last-Modified from the resource's meta."""
+    meta = resource.get("meta") or {}
+    headers = {}
+    if "versionId" in meta:
+        headers["ETag"] = f'W/"{meta["versionId"]}"'
+    if "lastUpdated" in meta:
+        moment = datetime.fromisoformat(meta["lastUpdated"].replace("Z", "+00:00"))
+        headers["Last-Modified"] = format_datetime(moment, usegmt=True)
+    return headers
+
+
+def fhir_base(request: Request, public_base_url: str | None) -> str:
+    if public_base_url:
+        return public_base_url.rstrip("/") + "/fhir"
+    return str(request.base_url).rstrip("/") + "/fhir"
+
+
+def _media_type(header: str) -> str:
+    return header.split(";", 1)[0].strip().lower()
+
+
+def check_request_media_type(request: Request) -> None:
+    content_type = request.headers.get("content-type")
+    if content_type is None or _media_type(content_type) not in ACCEPTED_REQUEST_TYPES:
+        raise HttpProblem(415, "not-supported",
+                          "Send the resource as application/fhir+json (or application/json).")
+    charset = content_type.lower().partition("charset=")[2].strip().strip('"')
+    if charset and charset not in ("utf-8", "utf8"):
+        raise HttpProblem(415, "not-supported", "Only UTF-8 encoded JSON is accepted.")
+
+
+def check_acceptable(request: Request) -> None:
+    """406 unless the client accepts JSON (the only format served), via _format or Accept."""
+    fmt = request.query_params.get("_format")
+    if fmt is not None:
+        if fmt.lower() not in ACCEPTED_FORMATS:
+            raise HttpProblem(406, "not-supported", "Only JSON is served (_format=json).")
+        return
+    accept = request.headers.get("accept")
+    if not accept:
+        return
+    for part in accept.split(","):
+        media = _media_type(part)
+        if media in ("*/*", "application/*", "application/fhir+json", "application/json",
+                     "application/json+fhir"):
+            return
+    raise HttpProblem(406, "not-supported", "Only application/fhir+json is served.")
+
+
+async def read_json_body(request: Request, max_bytes: int) -> Any:
+    """The request body as parsed JSON: 415, 413 and 400 as FHIR expects."""
+    check_request_media_type(request)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(max_bytes)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large(max_bytes)
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if not body.strip():
+        raise HttpProblem(400, "structure", "The request has no body; send a FHIR resource.")
+    if b"\\u0000" in body:  # JSON-escaped NUL: no FHIR string may hold it, no database stores it
+        raise HttpProblem(400, "structure", "The body contains a NUL character (\\u0000).")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise HttpProblem(400, "structure",
+                          "The body is not valid JSON (or not UTF-8, or nested too deeply).") from None
+
+
+def _too_large(max_bytes: int) -> HttpProblem:
+    return HttpProblem(413, "too-costly", f"The body is larger than the limit of {max_bytes} bytes.")

@@ -1,0 +1,96 @@
+"""The ASGI application: `uvicorn app.main:app`.
+
+`create_app()` builds everything from settings; the lifespan opens the database (and,
+for the embedded SQLite default or with LBP_AUTO_MIGRATE=true, migrates it) and
+disposes of it at shutdown. Nothing touches the database at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import OperationalError
+
+from app import __version__
+from app.kit import errors
+from app.kit.guard import AcceptGuard
+from app.routers import conformance, health, resources, triage
+from app.settings import Settings, get_settings
+from app.store import migrate
+from app.store.db import is_sqlite, make_engine
+from app.store.repository import EncounterRepository
+
+log = logging.getLogger("lbp_triage")
+
+DESCRIPTION = """
+**Low back pain triage, in FHIR R4.** Send a patient's answers (a QuestionnaireResponse)
+to `POST /fhir/QuestionnaireResponse/$triage`; get back a CarePlan that says where the
+patient should go — emergency care now, an urgent call today, a doctor first, or the
+home self-care program — and which exercises suit them.
+
+Start with **Triage → Try it out**: ready examples of each disposition are in the list.
+The questions themselves are at `GET /fhir/Questionnaire/lbp-triage`.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    engine = make_engine(settings.database_url, settings.db_pool_size)
+    auto = settings.auto_migrate if settings.auto_migrate is not None else is_sqlite(engine)
+    ready = {"migrated": False}
+
+    def schema_ready() -> bool:
+        """Migrated (migrating first when automatic)? Retried until true, so a database
+        that is down at start-up is picked up when it comes back."""
+        if not ready["migrated"]:
+            if auto:
+                migrate.upgrade(engine)
+            ready["migrated"] = migrate.is_up_to_date(engine)
+        return ready["migrated"]
+
+    try:
+        if not schema_ready():
+            log.error("database schema is not up to date; run `lbp-triage migrate`")
+    except OperationalError as exc:
+        if is_sqlite(engine):
+            raise  # the embedded database must open, or there is nothing to serve
+        log.error("database unreachable at start-up; will retry", extra={"error": type(exc).__name__})
+
+    app.state.engine = engine
+    app.state.repository = EncounterRepository(engine)
+    app.state.schema_ready = schema_ready
+    log.info("lbp-triage started", extra={"database": engine.url.get_backend_name()})
+    try:
+        yield
+    finally:
+        engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="lbp-triage",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+        swagger_ui_parameters={"defaultModelsExpandDepth": -1, "tryItOutEnabled": True},
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.add_middleware(AcceptGuard)
+    for module in (triage, resources, conformance, health):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app()

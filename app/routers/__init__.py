@@ -1,0 +1,1 @@
+"""HTTP only: parse headers, call one use-case, shape the response."""

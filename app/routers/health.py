@@ -1,0 +1,29 @@
+"""Liveness and readiness for orchestrators and load balancers."""
+
+from __future__ import annotations
+
+import anyio
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse
+
+router = APIRouter(tags=["Operations"])
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/readyz", summary="Readiness: the database answers and is migrated",
+            responses={503: {"description": "Not ready"}})
+async def readyz(request: Request) -> JSONResponse:
+    state = request.app.state
+    try:
+        with anyio.fail_after(2):
+            await anyio.to_thread.run_sync(state.repository.ping)
+    except Exception as exc:  # any failure means: not ready
+        return JSONResponse({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
+    if not state.schema_ready():
+        return JSONResponse({"status": "unavailable", "database": "not migrated; run lbp-triage migrate"},
+                            status_code=503)
+    return JSONResponse({"status": "ok"})

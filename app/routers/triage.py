@@ -1,0 +1,132 @@
+"""POST /fhir/QuestionnaireResponse/$triage: the one write of the service."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+from urllib.parse import parse_qsl
+
+import anyio
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from app.encounters import Submitted, submit
+from app.fhir.outcome import single_outcome
+from app.kit.fhir_http import FhirResponse, HttpProblem, read_json_body, version_headers
+
+from .docs import EXAMPLE_SUMMARIES, example_responses, fhir_ok, outcome_response, request_body
+
+router = APIRouter(prefix="/fhir", tags=["Triage"])
+
+DESCRIPTION = """
+Send the patient's answers as a FHIR **QuestionnaireResponse** (built from the
+`lbp-triage` Questionnaire), or a **Parameters** resource holding it as the parameter
+`response`. The service checks every answer, looks for red flags, stores the encounter,
+and answers **201 Created** with the **CarePlan**: where the patient should go
+(`category`: emergency, urgent, doctor or self-care), why (the findings in each activity's
+`reasonCode`), and what to do (the activities).
+
+**Try it out:** pick an example below (one per disposition) and press *Execute*.
+
+- Sending a response with the same `identifier` again returns the first CarePlan (**200**),
+  never a second encounter. `If-None-Exist: identifier=system|value` works the same way.
+- `Prefer: return=minimal` answers with no body; `return=OperationOutcome` with a summary.
+- A response that breaks the Questionnaire's rules gets **422** with an OperationOutcome
+  listing every fault (a missing warning sign is always an error, never a "no").
+"""
+
+
+def _unwrap(data: Any) -> Any:
+    """A Parameters resource carries the response as the parameter `response`."""
+    if isinstance(data, dict) and data.get("resourceType") == "Parameters":
+        found = [p.get("resource") for p in data.get("parameter") or ()
+                 if isinstance(p, dict) and p.get("name") == "response"]
+        if len(found) != 1 or not isinstance(found[0], dict):
+            raise HttpProblem(400, "structure",
+                              "A Parameters body must hold exactly one parameter 'response' with a "
+                              "QuestionnaireResponse resource.")
+        return found[0]
+    return data
+
+
+def _if_none_exist(header: str | None) -> tuple[str | None, str] | None:
+    if header is None:
+        return None
+    params = parse_qsl(header.removeprefix("?").split("?", 1)[-1], keep_blank_values=True)
+    if len(params) != 1 or params[0][0] != "identifier" or not params[0][1] or "\0" in params[0][1]:
+        raise HttpProblem(400, "not-supported",
+                          "If-None-Exist supports one criterion: identifier=system|value.")
+    value = params[0][1]
+    if "|" in value:
+        system, _, code = value.partition("|")
+        return system, code
+    return None, value
+
+
+def _prefer_return(header: str | None) -> str:
+    for part in (header or "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name.strip() == "return":
+            return value.strip().strip('"')
+    return "representation"
+
+
+def _run(data: Any, condition: tuple[str | None, str] | None, repository: Any) -> Submitted:
+    if condition is not None:
+        matches = repository.count_by_identifier(*condition)
+        if len(matches) > 1:
+            raise HttpProblem(412, "duplicate", "If-None-Exist matched more than one QuestionnaireResponse.")
+        if matches:
+            return Submitted(matches[0], created=False)
+    return submit(data, repository)
+
+
+@router.post(
+    "/QuestionnaireResponse/$triage",
+    summary="Triage a patient's answers into a CarePlan",
+    description=DESCRIPTION,
+    response_class=FhirResponse,
+    status_code=201,
+    responses={
+        **fhir_ok("The CarePlan made for this response", "CarePlan", status=201, headers={
+            "Location": {"description": "/fhir/CarePlan/{id}", "schema": {"type": "string"}},
+            "ETag": {"description": 'W/"1"', "schema": {"type": "string"}},
+        }),
+        200: {"description": "This response was triaged before: the CarePlan made then",
+              "content": {"application/fhir+json": {"schema": {"type": "object"}}}},
+        412: outcome_response("If-None-Exist matched more than one response"),
+        413: outcome_response("The body is too large"),
+        415: outcome_response("The body is not application/fhir+json"),
+        422: outcome_response("The response breaks the Questionnaire's rules: every fault is listed"),
+    },
+    openapi_extra=request_body(
+        "A QuestionnaireResponse, or a Parameters resource with it as `response`.",
+        {name: {"summary": EXAMPLE_SUMMARIES[name], "value": value}
+         for name, value in example_responses().items()},
+    ),
+)
+async def triage_response(request: Request) -> Response:
+    state = request.app.state
+    data = _unwrap(await read_json_body(request, state.settings.max_body_bytes))
+    condition = _if_none_exist(request.headers.get("if-none-exist"))
+    submitted = await anyio.to_thread.run_sync(partial(_run, data, condition, state.repository))
+    careplan = submitted.careplan
+    headers = {"Location": f"/fhir/CarePlan/{careplan['id']}", **version_headers(careplan)}
+    status = 201 if submitted.created else 200
+    preference = _prefer_return(request.headers.get("prefer"))
+    if preference == "minimal":
+        return Response(status_code=status, headers=headers)
+    if preference == "OperationOutcome":
+        disposition = careplan["category"][0]["coding"][0]["code"]
+        text = (f"Triaged: disposition {disposition}; CarePlan/{careplan['id']}" if submitted.created
+                else f"Already triaged: CarePlan/{careplan['id']}")
+        return FhirResponse(single_outcome("informational", text, severity="information"),
+                            status_code=status, headers=headers)
+    return FhirResponse(careplan, status_code=status, headers=headers)
+
+
+@router.api_route("/QuestionnaireResponse/$triage", methods=["GET", "PUT", "PATCH", "DELETE"],
+                  include_in_schema=False)
+async def triage_other_methods() -> Response:
+    # Without this, GET would reach the QuestionnaireResponse read route as id "$triage".
+    raise HttpProblem(405, "not-supported", "$triage is invoked with POST.", headers={"Allow": "POST"})

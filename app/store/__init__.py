@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy 2 on SQLite (embedded default) or PostgreSQL."""

@@ -1,0 +1,131 @@
+"""The encounter repository: the only place that speaks SQL.
+
+Synchronous SQLAlchemy Core (the API calls it from a worker thread): one short
+transaction per triage, keyset paging for searches so that a page costs the same at
+ten thousand rows as at a million.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, insert, or_, select, text
+from sqlalchemy.exc import IntegrityError
+
+from .tables import TriageEncounter
+
+T = TriageEncounter.__table__
+
+# resource type → (column holding the resource, column holding its id)
+RESOURCE_COLUMNS = {
+    "CarePlan": (T.c.careplan, T.c.careplan_id),
+    "Encounter": (T.c.encounter, T.c.encounter_id),
+    "QuestionnaireResponse": (T.c.questionnaire_response, T.c.response_id),
+}
+
+
+class DuplicateIdentifier(Exception):
+    """Another encounter already holds this QuestionnaireResponse identifier."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    resource_type: str
+    patient: str | None = None
+    disposition: str | None = None
+    # half-open ranges [start, end) on the date the search parameter names
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+    authored_from: datetime | None = None
+    authored_before: datetime | None = None
+    count: int = 20
+    after: tuple[datetime, str] | None = None  # keyset cursor: (created, encounter_id) of the last row seen
+    matches_nothing: bool = False  # contradictory or impossible criteria
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    resources: list[dict[str, Any]]
+    total: int
+    last_key: tuple[datetime, str] | None  # present when there may be a next page
+
+
+class EncounterRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def save(self, row: dict[str, Any]) -> None:
+        """Store one triage whole, in one transaction."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(insert(T), row)
+        except IntegrityError as exc:
+            if row.get("identifier_value") is not None and self.find_by_identifier(
+                row["identifier_system"], row["identifier_value"]
+            ) is not None:
+                raise DuplicateIdentifier from exc
+            raise
+
+    def find_by_identifier(self, system: str, value: str) -> dict[str, Any] | None:
+        """The CarePlan of the encounter made for this response identifier, if any."""
+        query = select(T.c.careplan).where(T.c.identifier_system == system, T.c.identifier_value == value)
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar_one_or_none()
+
+    def count_by_identifier(self, system: str | None, value: str) -> list[dict[str, Any]]:
+        query = select(T.c.careplan).where(T.c.identifier_value == value)
+        if system is not None:
+            query = query.where(T.c.identifier_system == system)
+        with self.engine.connect() as connection:
+            return list(connection.execute(query.limit(2)).scalars())
+
+    def read(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:
+        column, id_column = RESOURCE_COLUMNS[resource_type]
+        with self.engine.connect() as connection:
+            return connection.execute(select(column).where(id_column == resource_id)).scalar_one_or_none()
+
+    def search(self, query: SearchQuery) -> Page:
+        column, _ = RESOURCE_COLUMNS[query.resource_type]
+        if query.matches_nothing:
+            return Page([], 0, None)
+        conditions = []
+        if query.patient is not None:
+            conditions.append(T.c.patient == query.patient)
+        if query.disposition is not None:
+            conditions.append(T.c.disposition == query.disposition)
+        if query.created_from is not None:
+            conditions.append(T.c.created >= query.created_from)
+        if query.created_before is not None:
+            conditions.append(T.c.created < query.created_before)
+        if query.authored_from is not None:
+            conditions.append(T.c.authored >= query.authored_from)
+        if query.authored_before is not None:
+            conditions.append(T.c.authored < query.authored_before)
+        where = and_(*conditions) if conditions else None
+        page_conditions = list(conditions)
+        if query.after is not None:
+            created, encounter_id = query.after
+            page_conditions.append(or_(T.c.created < created,
+                                       and_(T.c.created == created, T.c.encounter_id < encounter_id)))
+        page = (
+            select(column, T.c.created, T.c.encounter_id)
+            .where(and_(*page_conditions) if page_conditions else text("1=1"))
+            .order_by(T.c.created.desc(), T.c.encounter_id.desc())
+            .limit(query.count + 1)
+        )
+        total = select(func.count()).select_from(T)
+        if where is not None:
+            total = total.where(where)
+        with self.engine.connect() as connection:
+            rows = connection.execute(page).all()
+            count = connection.execute(total).scalar_one()
+        more = len(rows) > query.count
+        rows = rows[: query.count]
+        last_key = (rows[-1][1], rows[-1][2]) if more and rows else None
+        return Page([r[0] for r in rows], count, last_key)
+
+    def ping(self) -> None:
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
