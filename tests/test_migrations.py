@@ -1,0 +1,20 @@
+"""Migrations are reviewed code: upgrade and downgrade both work, on both engines."""
+
+from sqlalchemy import inspect
+
+from app.store import migrate
+from app.store.db import make_engine
+
+
+def test_upgrade_downgrade_upgrade(database_url):
+    engine = make_engine(database_url)
+    try:
+        migrate.downgrade(engine, "base")
+        assert migrate.current_revision(engine) is None
+        assert "triage_encounter" not in inspect(engine).get_table_names()
+        migrate.upgrade(engine)
+        assert migrate.is_up_to_date(engine)
+        assert "triage_encounter" in inspect(engine).get_table_names()
+    finally:
+        migrate.upgrade(engine)
+        engine.dispose()
