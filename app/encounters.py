@@ -23,6 +23,18 @@ class Submitted:
     created: bool  # False when an earlier triage of the same response was returned
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A triage computed and rendered, ready to store: the row and the CarePlan it holds."""
+
+    row: dict[str, Any]
+    identifier: tuple[str, str] | None
+
+    @property
+    def careplan(self) -> dict[str, Any]:
+        return self.row["careplan"]
+
+
 def _instant(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -37,15 +49,10 @@ def _parse_authored(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else None
 
 
-def submit(data: Any, repository: EncounterRepository) -> Submitted:
-    """Raises outcome.Rejected for input that cannot be triaged."""
+def prepare(data: Any) -> Prepared:
+    """Validate, triage and render: CPU only, no I/O. Raises outcome.Rejected."""
     scored = score(data)
     identifier = scored.response.identifier
-    if identifier is not None:
-        earlier = repository.find_by_identifier(*identifier)
-        if earlier is not None:
-            return Submitted(earlier, created=False)
-
     now = datetime.now(timezone.utc)
     at = _instant(now)
     meta = {"versionId": "1", "lastUpdated": at}
@@ -63,7 +70,6 @@ def submit(data: Any, repository: EncounterRepository) -> Submitted:
         response_reference={"reference": f"QuestionnaireResponse/{response_id}"},
         encounter_reference={"reference": f"Encounter/{encounter_id}"},
     )
-
     row = {
         "encounter_id": encounter_id,
         "careplan_id": careplan_id,
@@ -82,9 +88,25 @@ def submit(data: Any, repository: EncounterRepository) -> Submitted:
         "encounter": encounter,
         "careplan": careplan,
     }
+    return Prepared(row, identifier)
+
+
+def store(prepared: Prepared, repository: EncounterRepository) -> Submitted:
+    """Store a prepared triage once: a response already triaged (same identifier) gets
+    the CarePlan made the first time instead."""
+    identifier = prepared.identifier
+    if identifier is not None:
+        earlier = repository.find_by_identifier(*identifier)
+        if earlier is not None:
+            return Submitted(earlier, created=False)
     try:
-        repository.save(row)
-    except DuplicateIdentifier:
+        repository.save(prepared.row)
+    except DuplicateIdentifier:  # a concurrent submission of the same response won
         earlier = repository.find_by_identifier(*identifier)  # type: ignore[misc]
         return Submitted(earlier, created=False)  # type: ignore[arg-type]
-    return Submitted(careplan, created=True)
+    return Submitted(prepared.careplan, created=True)
+
+
+def submit(data: Any, repository: EncounterRepository) -> Submitted:
+    """The whole use-case in one call (validate, triage, render, store)."""
+    return store(prepare(data), repository)

@@ -23,6 +23,7 @@ from app.settings import Settings, get_settings
 from app.store import migrate
 from app.store.db import is_sqlite, make_engine
 from app.store.repository import EncounterRepository
+from app.store.writer import DatabaseWriter
 
 log = logging.getLogger("lbp_triage")
 
@@ -43,6 +44,16 @@ def _operation_id(route: APIRoute) -> str:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Test clients may enter the lifespan again while it runs; only the outermost one
+    # opens and closes the database.
+    if getattr(app.state, "running", 0):
+        app.state.running += 1
+        try:
+            yield
+        finally:
+            app.state.running -= 1
+        return
+    app.state.running = 1
     settings: Settings = app.state.settings
     engine = make_engine(settings.database_url, settings.db_pool_size)
     auto = settings.auto_migrate if settings.auto_migrate is not None else is_sqlite(engine)
@@ -67,11 +78,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     app.state.engine = engine
     app.state.repository = EncounterRepository(engine)
+    app.state.writer = DatabaseWriter(threads=1 if is_sqlite(engine) else min(4, settings.db_pool_size))
     app.state.schema_ready = schema_ready
     log.info("lbp-triage started", extra={"database": engine.url.get_backend_name()})
     try:
         yield
     finally:
+        app.state.running = 0
+        app.state.writer.close()  # writes already queued finish first
         engine.dispose()
 
 

@@ -97,8 +97,12 @@ def client(app):
     from fastapi.testclient import TestClient
 
     _empty_tables(app)
-    with TestClient(app, base_url="http://testserver") as test_client:
+    # Not entered as a context manager: the session's lifespan (engine, writer) stays in force.
+    test_client = TestClient(app, base_url="http://testserver")
+    try:
         yield test_client
+    finally:
+        test_client.close()
 
 
 def _free_port() -> int:

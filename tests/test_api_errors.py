@@ -107,8 +107,8 @@ def test_unexpected_errors_are_500_outcomes_without_a_trace(client, monkeypatch)
     monkeypatch.setattr(encounters, "score", boom)
     from fastapi.testclient import TestClient
 
-    with TestClient(client.app, raise_server_exceptions=False) as c:
-        r = post_triage(c, response())
+    c = TestClient(client.app, raise_server_exceptions=False)  # no `with`: keep the session's lifespan
+    r = post_triage(c, response())
     outcome = assert_fhir_response(r, 500, "OperationOutcome")
     assert "secret internals" not in r.text and "Traceback" not in r.text
     assert "reference" in outcome["issue"][0]["diagnostics"]

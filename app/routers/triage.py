@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -10,7 +9,7 @@ import anyio
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.encounters import Submitted, submit
+from app.encounters import Prepared, Submitted, prepare, store
 from app.fhir.outcome import single_outcome
 from app.kit.fhir_http import FhirResponse, HttpProblem, read_json_body, version_headers
 
@@ -71,14 +70,11 @@ def _prefer_return(header: str | None) -> str:
     return "representation"
 
 
-def _run(data: Any, condition: tuple[str | None, str] | None, repository: Any) -> Submitted:
-    if condition is not None:
-        matches = repository.count_by_identifier(*condition)
-        if len(matches) > 1:
-            raise HttpProblem(412, "duplicate", "If-None-Exist matched more than one QuestionnaireResponse.")
-        if matches:
-            return Submitted(matches[0], created=False)
-    return submit(data, repository)
+def _earlier(condition: tuple[str | None, str], repository: Any) -> Submitted | None:
+    matches = repository.count_by_identifier(*condition)
+    if len(matches) > 1:
+        raise HttpProblem(412, "duplicate", "If-None-Exist matched more than one QuestionnaireResponse.")
+    return Submitted(matches[0], created=False) if matches else None
 
 
 @router.post(
@@ -109,7 +105,14 @@ async def triage_response(request: Request) -> Response:
     state = request.app.state
     data = _unwrap(await read_json_body(request, state.settings.max_body_bytes))
     condition = _if_none_exist(request.headers.get("if-none-exist"))
-    submitted = await anyio.to_thread.run_sync(partial(_run, data, condition, state.repository))
+    submitted = None
+    if condition is not None:
+        submitted = await anyio.to_thread.run_sync(_earlier, condition, state.repository)
+    if submitted is None:
+        # CPU work stays on the event loop (threads would only fight over the GIL);
+        # the database write goes to the writer threads.
+        prepared: Prepared = prepare(data)
+        submitted = await state.writer.run(store, prepared, state.repository)
     careplan = submitted.careplan
     headers = {"Location": f"/fhir/CarePlan/{careplan['id']}", **version_headers(careplan)}
     status = 201 if submitted.created else 200

@@ -57,7 +57,9 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per request. A connection found broken is
+        # invalidated with its pool, that request gets a 503, and the next ones reconnect.
+        pool_pre_ping=False,
         pool_timeout=5,
         connect_args={"connect_timeout": 2},
         **common,

@@ -7,6 +7,8 @@ ten thousand rows as at a million.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -55,12 +57,16 @@ class Page:
 class EncounterRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite has one writer at a time; queueing writers here, in the process, avoids
+        # SQLite's busy handler, which sleeps in steps of milliseconds while it waits.
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        self._insert = insert(T)
 
     def save(self, row: dict[str, Any]) -> None:
         """Store one triage whole, in one transaction."""
         try:
-            with self.engine.begin() as connection:
-                connection.execute(insert(T), row)
+            with self._write_lock, self.engine.begin() as connection:
+                connection.execute(self._insert, row)
         except IntegrityError as exc:
             if row.get("identifier_value") is not None and self.find_by_identifier(
                 row["identifier_system"], row["identifier_value"]
