@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from app import __version__
 from app.kit import errors
 from app.kit.guard import AcceptGuard
+from app.kit.metrics import MetricsMiddleware
 from app.routers import conformance, health, resources, triage
 from app.settings import Settings, get_settings
 from app.store import migrate
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(AcceptGuard)
+    app.add_middleware(MetricsMiddleware)
     for module in (triage, resources, conformance, health):
         app.include_router(module.router)
     return app

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import anyio
 from fastapi import APIRouter, Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
+
+from app.kit.metrics import metrics_response
 
 router = APIRouter(tags=["Operations"])
 
@@ -27,3 +29,11 @@ async def readyz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "unavailable", "database": "not migrated; run lbp-triage migrate"},
                             status_code=503)
     return JSONResponse({"status": "ok"})
+
+
+@router.get("/metrics", summary="Prometheus metrics",
+            description="Requests by route and status, latency, triages by disposition, webhook "
+            "deliveries and queue depth, in the Prometheus text format.",
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+async def metrics(request: Request) -> Response:
+    return metrics_response(request)

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from app.encounters import Prepared, Submitted, prepare, store
 from app.fhir.outcome import single_outcome
+from app.kit.metrics import TRIAGES
 from app.kit.fhir_http import FhirResponse, HttpProblem, read_json_body, version_headers
 
 from .docs import EXAMPLE_SUMMARIES, example_responses, fhir_ok, outcome_response, request_body
@@ -114,6 +115,8 @@ async def triage_response(request: Request) -> Response:
         prepared: Prepared = prepare(data)
         submitted = await state.writer.run(store, prepared, state.repository)
     careplan = submitted.careplan
+    if submitted.created:
+        TRIAGES.labels(careplan["category"][0]["coding"][0]["code"]).inc()
     headers = {"Location": f"/fhir/CarePlan/{careplan['id']}", **version_headers(careplan)}
     status = 201 if submitted.created else 200
     preference = _prefer_return(request.headers.get("prefer"))

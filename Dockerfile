@@ -1,0 +1,32 @@
+# syntax=docker/dockerfile:1
+# lbp-triage: the FHIR triage API (and, with another command, the webhook worker).
+
+FROM python:3.11-slim AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+WORKDIR /src
+RUN python -m venv /opt/venv
+# Dependencies first, from the pinned project file, so code changes reuse this layer.
+COPY pyproject.toml README.md ./
+RUN mkdir app && touch app/__init__.py \
+    && /opt/venv/bin/pip install . \
+    && /opt/venv/bin/pip uninstall --yes lbp-triage
+COPY app ./app
+RUN /opt/venv/bin/pip install --no-deps .
+
+FROM python:3.11-slim
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    LBP_DATABASE_URL=sqlite:////data/lbp-triage.db \
+    WEB_CONCURRENCY=2
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin lbp \
+    && mkdir /data && chown lbp /data
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /data
+USER lbp
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
+# Proxy headers are trusted from any peer: run it behind your load balancer, not exposed directly.
+# In-flight requests get 20 s to finish on SIGTERM.
+CMD ["sh", "-c", "exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY} --proxy-headers --forwarded-allow-ips='*' --timeout-graceful-shutdown 20"]

@@ -1,0 +1,72 @@
+"""Prometheus metrics: request counts and latency by route and status, triages by
+disposition (webhook metrics live beside the dispatcher and share the registry).
+
+GET /metrics serves them. With several uvicorn workers, set PROMETHEUS_MULTIPROC_DIR to a
+shared empty directory so that /metrics sums all workers (prometheus_client's multiprocess
+mode); without it each worker reports its own.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUESTS = Counter("lbp_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
+LATENCY = Histogram(
+    "lbp_http_request_duration_seconds", "Time to answer an HTTP request", ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+TRIAGES = Counter("lbp_triages_total", "Triages stored, by disposition", ["disposition"])
+
+
+class MetricsMiddleware:
+    """Pure ASGI: counts and times every HTTP request by its route template (never the raw
+    path, which holds ids, nor the query string)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            key = (scope["method"], template, status)
+            children = self._children.get(key)
+            if children is None:
+                children = self._children[key] = (
+                    REQUESTS.labels(scope["method"], template, str(status)),
+                    LATENCY.labels(scope["method"], template),
+                )
+            children[0].inc()
+            children[1].observe(time.perf_counter() - start)
+
+
+def metrics_response(request: Request) -> Response:
+    registry: CollectorRegistry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
