@@ -7,6 +7,7 @@ disposes of it at shutdown. Nothing touches the database at import time.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
@@ -18,11 +19,14 @@ from sqlalchemy.exc import OperationalError
 from app import __version__
 from app.kit import errors
 from app.kit.guard import AcceptGuard
-from app.routers import conformance, health, resources, triage
+from app.routers import conformance, health, resources, subscriptions, triage
 from app.settings import Settings, get_settings
 from app.store import migrate
 from app.store.db import is_sqlite, make_engine
 from app.store.repository import EncounterRepository
+from app.store.subscriptions import Outbox, SubscriptionIndex, SubscriptionRepository
+from app.webhooks.dispatcher import Dispatcher
+from app.webhooks.outbound import OutboundPolicy
 
 log = logging.getLogger("lbp_triage")
 
@@ -65,13 +69,27 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             raise  # the embedded database must open, or there is nothing to serve
         log.error("database unreachable at start-up; will retry", extra={"error": type(exc).__name__})
 
+    outbox = Outbox(SubscriptionIndex(engine, settings.webhook_subscription_refresh_seconds))
+    policy = OutboundPolicy.from_setting(settings.webhook_allowed_hosts)
     app.state.engine = engine
-    app.state.repository = EncounterRepository(engine)
+    app.state.repository = EncounterRepository(engine, outbox)
+    app.state.subscriptions = SubscriptionRepository(engine, outbox.index, outbox)
+    app.state.outbound_policy = policy
     app.state.schema_ready = schema_ready
-    log.info("lbp-triage started", extra={"database": engine.url.get_backend_name()})
+    dispatcher = dispatching = None
+    if settings.webhook_dispatcher == "inprocess":
+        dispatcher = Dispatcher(engine, settings, policy, ready=schema_ready)
+        outbox.listeners.append(dispatcher.wake)
+        dispatching = asyncio.create_task(dispatcher.run())
+    app.state.dispatcher = dispatcher
+    log.info("lbp-triage started", extra={"database": engine.url.get_backend_name(),
+                                          "webhook_dispatcher": settings.webhook_dispatcher})
     try:
         yield
     finally:
+        if dispatcher is not None and dispatching is not None:
+            dispatcher.stop()  # between deliveries: those in flight finish and are recorded
+            await dispatching
         engine.dispose()
 
 
@@ -88,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(AcceptGuard)
-    for module in (triage, resources, conformance, health):
+    for module in (triage, resources, subscriptions, conformance, health):
         app.include_router(module.router)
     return app
 
