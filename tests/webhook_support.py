@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import os
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -90,6 +91,7 @@ class Receiver:
         self._counts: dict[str, int] = {}
         self._cond = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
+        self._connections: set[socket.socket] = set()
         self.port = 0
         self.start()
 
@@ -102,6 +104,14 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                receiver._connections.add(self.connection)
+
+            def finish(self) -> None:
+                receiver._connections.discard(self.connection)
+                super().finish()
 
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
@@ -123,6 +133,7 @@ class Receiver:
 
         server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         server.daemon_threads = True
+        server.handle_error = lambda request, address: None  # e.g. a client that gave up waiting
         self.port = server.server_address[1]
         self._server = server
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -133,6 +144,11 @@ class Receiver:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        for connection in list(self._connections):  # kept-alive connections go down too
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def _arrive(self, request: Received) -> Reply:
         with self._cond:
