@@ -66,6 +66,7 @@ class Dispatcher:
         self._wake: asyncio.Event | None = None
         self._stopping = False
         self._chains: set[asyncio.Task[None]] = set()
+        self.delivered = 0  # notifications this dispatcher delivered (for tests and the benchmark)
 
     # --- control, callable from any thread ---------------------------------------------
 
@@ -175,6 +176,7 @@ class Dispatcher:
                 if answer.ok:
                     delivered.append(Attempt(row.id, utcnow(), answer.status))
                     metrics.DELIVERIES.labels(row.kind).inc()
+                    self.delivered += 1
                     continue
                 failed = Attempt(row.id, utcnow(), answer.status, answer.error)
                 break
