@@ -34,12 +34,14 @@ class Answer:
     seconds: float = 0.0
 
 
-def make_client(concurrency: int) -> httpx.AsyncClient:
+def make_client() -> httpx.AsyncClient:
+    """A client for one delivery lane (one subscription at a time): its pool stays small, since
+    httpcore's pool bookkeeping grows with the connections it holds."""
     client = httpx.AsyncClient(
         follow_redirects=False,
         trust_env=False,
         timeout=None,  # one deadline per attempt instead (see send)
-        limits=httpx.Limits(max_connections=max(concurrency * 2, 10), max_keepalive_connections=concurrency * 2),
+        limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
     )
     client.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     return client
@@ -97,7 +99,7 @@ async def send(client: httpx.AsyncClient, target: Target, *, key: bytes, message
                 await response.aclose()
     except TimeoutError:
         return Answer(False, None, "timeout", seconds=time.perf_counter() - started)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, OSError) as exc:
         return Answer(False, None, f"connection failed ({type(exc).__name__})", seconds=time.perf_counter() - started)
     seconds = time.perf_counter() - started
     status = response.status_code

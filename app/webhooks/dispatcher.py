@@ -26,6 +26,7 @@ from datetime import timedelta
 from typing import Any, Callable
 
 import anyio
+import httpx
 import orjson
 from sqlalchemy import Engine
 
@@ -67,6 +68,8 @@ class Dispatcher:
         self._stopping = False
         self._chains: set[asyncio.Task[None]] = set()
         self.delivered = 0  # notifications this dispatcher delivered (for tests and the benchmark)
+        self._clients: list[httpx.AsyncClient] = []  # one per delivery lane, made as needed
+        self._idle_clients: list[httpx.AsyncClient] = []
 
     # --- control, callable from any thread ---------------------------------------------
 
@@ -93,8 +96,7 @@ class Dispatcher:
             return
         log.info("webhook dispatcher started", extra={"owner": self.queue.owner})
         next_housekeeping = next_depth = 0.0
-        async with make_client(self.concurrency) as client:
-            self._client = client
+        try:
             healthy = True
             while not self._stopping:
                 claimed = 0
@@ -133,6 +135,9 @@ class Dispatcher:
                 await self._idle()
             if self._chains:
                 await asyncio.gather(*self._chains, return_exceptions=True)
+        finally:
+            for client in self._clients:
+                await client.aclose()
         log.info("webhook dispatcher stopped", extra={"owner": self.queue.owner})
 
     async def _idle(self) -> None:
@@ -166,20 +171,24 @@ class Dispatcher:
         if target is not None:
             key = signing.secret_key(sub.secret)
             lease_end = claim.lease_until.timestamp()
-            for row in claim.rows:
-                if self._stopping or time.time() + self.timeout + 1 > lease_end:
+            client = self._idle_clients.pop() if self._idle_clients else self._new_client()
+            try:
+                for row in claim.rows:
+                    if self._stopping or time.time() + self.timeout + 1 > lease_end:
+                        break
+                    body = orjson.dumps(self._notification(claim, row, delivered))
+                    answer = await send(client, target, key=key, message_id=row.message_id, body=body,
+                                        custom_headers=sub.headers, timeout=self.timeout)
+                    metrics.DURATION.observe(answer.seconds)
+                    if answer.ok:
+                        delivered.append(Attempt(row.id, utcnow(), answer.status))
+                        metrics.DELIVERIES.labels(row.kind).inc()
+                        self.delivered += 1
+                        continue
+                    failed = Attempt(row.id, utcnow(), answer.status, answer.error)
                     break
-                body = orjson.dumps(self._notification(claim, row, delivered))
-                answer = await send(self._client, target, key=key, message_id=row.message_id, body=body,
-                                    custom_headers=sub.headers, timeout=self.timeout)
-                metrics.DURATION.observe(answer.seconds)
-                if answer.ok:
-                    delivered.append(Attempt(row.id, utcnow(), answer.status))
-                    metrics.DELIVERIES.labels(row.kind).inc()
-                    self.delivered += 1
-                    continue
-                failed = Attempt(row.id, utcnow(), answer.status, answer.error)
-                break
+            finally:
+                self._idle_clients.append(client)
         result = self._result(claim, delivered, failed, answer)
         try:
             recorded = await anyio.to_thread.run_sync(self.queue.record, claim, result, utcnow())
@@ -188,6 +197,11 @@ class Dispatcher:
             return
         if not recorded:
             log.warning("webhook lease lost before recording", extra={"subscription": sub.id})
+
+    def _new_client(self) -> httpx.AsyncClient:
+        client = make_client()
+        self._clients.append(client)
+        return client
 
     def _notification(self, claim: Claim, row: QueuedRow, delivered: list[Attempt]) -> dict[str, Any]:
         sub = claim.subscription
