@@ -168,6 +168,12 @@ class DeliveryQueue:
                                    .values(state="dead", last_error="Subscription off: the receiver answered 410."))
         return True
 
+    def holds_lease(self, subscription_id: str) -> bool:
+        """Still ours (and not deleted)?"""
+        query = select(S.c.id).where(S.c.id == subscription_id, S.c.lease_owner == self.owner)
+        with self.engine.connect() as connection:
+            return connection.execute(query).first() is not None
+
     def queue_depth(self) -> int:
         with self.engine.connect() as connection:
             return connection.execute(select(func.count()).select_from(O).where(O.c.state == "pending")).scalar_one()

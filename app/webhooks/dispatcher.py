@@ -43,6 +43,7 @@ log = logging.getLogger("lbp_triage.webhooks")
 MAX_RETRY_AFTER = 24 * 3600.0
 HOUSEKEEPING_SECONDS = 600.0
 QUEUE_DEPTH_SECONDS = 10.0
+LEASE_CHECK_SECONDS = 1.0
 
 
 def worker_name() -> str:
@@ -172,10 +173,16 @@ class Dispatcher:
             key = signing.secret_key(sub.secret)
             lease_end = claim.lease_until.timestamp()
             client = self._idle_clients.pop() if self._idle_clients else self._new_client()
+            checked = time.monotonic()
             try:
                 for row in claim.rows:
                     if self._stopping or time.time() + self.timeout + 1 > lease_end:
                         break
+                    if time.monotonic() - checked > LEASE_CHECK_SECONDS:
+                        # a long chain makes sure its subscription was not deleted meanwhile
+                        if not await anyio.to_thread.run_sync(self.queue.holds_lease, sub.id):
+                            break
+                        checked = time.monotonic()
                     body = orjson.dumps(self._notification(claim, row, delivered))
                     answer = await send(client, target, key=key, message_id=row.message_id, body=body,
                                         custom_headers=sub.headers, timeout=self.timeout)
