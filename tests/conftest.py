@@ -92,6 +92,9 @@ def _empty_tables(application) -> None:
     with application.state.engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(delete(table))
+    subscriptions = getattr(application.state, "subscriptions", None)
+    if subscriptions is not None:  # the API's cached view of the subscriptions is stale now
+        subscriptions.index.invalidate()
 
 
 @pytest.fixture

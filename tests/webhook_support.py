@@ -224,15 +224,22 @@ def verify(request: Received, secret_value: str) -> dict[str, Any]:
 
 
 class RunningDispatcher:
-    """A Dispatcher on its own event loop in a thread, as a worker would run it."""
+    """A Dispatcher on its own event loop in a thread, as a worker would run it; `listeners`
+    (an Outbox's) wake it up when rows are committed."""
 
-    def __init__(self, engine: Any, settings: Any, owner: str | None = None) -> None:
+    def __init__(self, engine: Any, settings: Any, owner: str | None = None,
+                 listeners: list[Callable[[], None]] | None = None) -> None:
         self.dispatcher = Dispatcher(engine, settings, OutboundPolicy.from_setting(settings.webhook_allowed_hosts),
                                      owner=owner)
+        self.listeners = listeners
+        if listeners is not None:
+            listeners.append(self.dispatcher.wake)
         self.thread = threading.Thread(target=asyncio.run, args=(self.dispatcher.run(),), daemon=True)
         self.thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
+        if self.listeners is not None:
+            self.listeners.remove(self.dispatcher.wake)
         self.dispatcher.stop()
         self.thread.join(timeout)
         assert not self.thread.is_alive(), "the dispatcher did not stop"
@@ -240,9 +247,7 @@ class RunningDispatcher:
 
 def start_dispatcher(app: Any, **overrides: Any) -> RunningDispatcher:
     settings = app.state.settings.model_copy(update={**FAST, **overrides})
-    running = RunningDispatcher(app.state.engine, settings)
-    app.state.repository.outbox.listeners.append(running.dispatcher.wake)
-    return running
+    return RunningDispatcher(app.state.engine, settings, listeners=app.state.repository.outbox.listeners)
 
 
 def drained(app: Any) -> bool:
