@@ -16,7 +16,7 @@ from app.webhooks import service
 from app.webhooks.resources import render_subscription
 from app.webhooks.topics import TOPICS
 
-from .docs import fhir_ok, outcome_response, query_parameters
+from .docs import COMMON_ERRORS, fhir_ok, outcome_response, query_parameters, resource_schema
 
 router = APIRouter(prefix="/fhir", tags=["Webhooks"])
 
@@ -36,6 +36,36 @@ The subscription starts `requested`; a handshake is sent, and it turns `active` 
 Notifications are signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
 """
 _SUBSCRIPTION = "Subscription"
+_BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition"
+EXAMPLE = {
+    "resourceType": "Subscription",
+    "status": "requested",
+    "reason": "Red flags to the on-call team",
+    "criteria": list(TOPICS)[1],
+    "_criteria": {"extension": [{"url": f"{_BACKPORT}/backport-filter-criteria",
+                                 "valueString": "CarePlan?disposition=emergency"}]},
+    "channel": {
+        "type": "rest-hook",
+        "endpoint": "https://receiver.example.org/lbp",
+        "payload": "application/fhir+json",
+        "_payload": {"extension": [{"url": f"{_BACKPORT}/backport-payload-content", "valueCode": "id-only"}]},
+        "header": ["Authorization: Bearer receiver-token"],
+    },
+}
+BODY_ERRORS = {
+    413: outcome_response("The body is too large"),
+    415: outcome_response("The body is not application/fhir+json"),
+}
+
+
+def _body(description: str, resource_type: str, required: bool, example: dict[str, Any] | None = None
+          ) -> dict[str, Any]:
+    content: dict[str, Any] = {"schema": resource_schema(resource_type)}
+    if example is not None:
+        content["example"] = example
+    return {"requestBody": {"required": required, "description": description,
+                            "content": {"application/fhir+json": content,
+                                        "application/json": {"schema": resource_schema(resource_type)}}}}
 
 
 def _state(request: Request) -> Any:
@@ -62,8 +92,10 @@ async def _optional_json(request: Request) -> Any:
 @router.post("/Subscription", summary="Subscribe a webhook receiver", description=CREATE_DESCRIPTION,
              response_class=FhirResponse, status_code=201,
              responses={**fhir_ok("The Subscription, with its signing secret (this once)", _SUBSCRIPTION, status=201),
+                        **BODY_ERRORS,
                         422: outcome_response("Valid FHIR that this server will not serve: unknown topic, "
-                                              "filter, channel, or an endpoint it may not call")})
+                                              "filter, channel, or an endpoint it may not call")},
+             openapi_extra=_body("A Subscription (R4, backport profile)", _SUBSCRIPTION, True, EXAMPLE))
 async def create_subscription(request: Request) -> Response:
     state = _state(request)
     data = await read_json_body(request, state.settings.max_body_bytes)
@@ -151,7 +183,7 @@ async def read_subscription(subscription_id: str, request: Request) -> Response:
 
 @router.delete("/Subscription/{subscription_id}", summary="Delete a subscription", status_code=204,
                description="Stops deliveries: the subscription and its queued notifications are removed.",
-               responses={204: {"description": "Deleted"}, 404: outcome_response("No such subscription")})
+               responses={204: {"description": "Deleted"}, **COMMON_ERRORS})
 async def delete_subscription(subscription_id: str, request: Request) -> Response:
     if not await anyio.to_thread.run_sync(_state(request).subscriptions.delete, subscription_id):
         raise HttpProblem(404, "not-found", "No Subscription with this id.")
@@ -196,8 +228,10 @@ async def subscription_deliveries(subscription_id: str, request: Request) -> Res
              description="Queues the subscription's dead notifications again, to be sent at once with their "
              "original webhook-id and event number. No body: every dead one; or a Parameters body naming "
              "some by `webhook-id`. Answers Parameters with `resent` (how many).",
-             responses={**fhir_ok("Parameters with the count", "Parameters"),
-                        409: outcome_response("The subscription is off")})
+             responses={**fhir_ok("Parameters with the count", "Parameters"), **BODY_ERRORS,
+                        409: outcome_response("The subscription is off")},
+             openapi_extra=_body("Optional: Parameters naming the notifications by `webhook-id`", "Parameters",
+                                 False))
 async def resend(subscription_id: str, request: Request) -> Response:
     row = await _read(request, subscription_id)
     if row.status == "off":

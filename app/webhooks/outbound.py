@@ -111,7 +111,8 @@ class OutboundPolicy:
         """The parts of the URL that need no DNS: scheme, credentials, host."""
         try:
             url = httpx.URL(endpoint)
-        except (httpx.InvalidURL, TypeError, ValueError):
+            url.host, url.port  # noqa: B018 (parsed lazily by some versions)
+        except Exception:  # whatever the URL parser objects to
             raise Refused("The endpoint is not a valid URL.") from None
         if url.scheme not in ("https", "http") or not url.host:
             raise Refused("The endpoint must be an https URL.")
@@ -140,7 +141,7 @@ class OutboundPolicy:
             try:
                 with anyio.fail_after(RESOLVE_TIMEOUT):
                     found = await _getaddrinfo(host, port)
-            except (OSError, TimeoutError, UnicodeError):
+            except (OSError, TimeoutError, UnicodeError, ValueError):
                 raise Refused("The endpoint's host name does not resolve.") from None
             addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in dict.fromkeys(found)]
             if not addresses:
