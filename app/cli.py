@@ -5,7 +5,7 @@
     lbp-triage codesystem [ID]     print the project's CodeSystems
     lbp-triage serve [--host H --port P]   run the HTTP service
     lbp-triage migrate [REVISION]          migrate the database (LBP_DATABASE_URL)
-    lbp-triage worker              deliver webhooks from the outbox (LBP_WEBHOOK_* settings)
+    lbp-triage worker              deliver webhooks from the outbox (see the webhook settings)
 
 NDJSON is streamed line by line, so memory stays flat whatever the file size. Output
 line N answers input line N: a CarePlan, or an OperationOutcome for a rejected line.
