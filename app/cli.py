@@ -5,6 +5,7 @@
     lbp-triage codesystem [ID]     print the project's CodeSystems
     lbp-triage serve [--host H --port P]   run the HTTP service
     lbp-triage migrate [REVISION]          migrate the database (LBP_DATABASE_URL)
+    lbp-triage worker              deliver webhooks from the outbox (see the webhook settings)
 
 NDJSON is streamed line by line, so memory stays flat whatever the file size. Output
 line N answers input line N: a CarePlan, or an OperationOutcome for a rejected line.
@@ -173,6 +174,39 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+    import signal
+
+    from app.settings import get_settings
+    from app.store import migrate
+    from app.store.db import make_engine
+    from app.webhooks.dispatcher import Dispatcher
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    engine = make_engine(settings.database_url, settings.db_pool_size)
+    dispatcher = Dispatcher(engine, settings, ready=lambda: migrate.is_up_to_date(engine))
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, dispatcher.stop)  # finish the deliveries in flight, then exit
+        await dispatcher.run()
+
+    try:
+        try:
+            import uvloop
+        except ImportError:
+            asyncio.run(run())
+        else:
+            uvloop.run(run())
+    finally:
+        engine.dispose()
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lbp-triage", description="Low back pain triage (FHIR R4).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -206,6 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("revision", nargs="?", default="head")
     mig.add_argument("--downgrade", action="store_true", help="go down to REVISION (e.g. base)")
     mig.set_defaults(func=cmd_migrate)
+
+    worker = sub.add_parser("worker", help="deliver webhooks from the outbox (run with LBP_WEBHOOK_DISPATCHER=off "
+                            "on the API); several may run side by side on PostgreSQL")
+    worker.set_defaults(func=cmd_worker)
     return parser
 
 

@@ -7,6 +7,7 @@ disposes of it at shutdown. Nothing touches the database at import time.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
@@ -19,12 +20,15 @@ from app import __version__
 from app.kit import errors
 from app.kit.guard import AcceptGuard
 from app.kit.metrics import MetricsMiddleware
-from app.routers import conformance, health, resources, triage
+from app.routers import conformance, health, resources, subscriptions, triage
 from app.settings import Settings, get_settings
 from app.store import migrate
 from app.store.db import is_sqlite, make_engine
 from app.store.repository import EncounterRepository
+from app.store.subscriptions import Outbox, SubscriptionIndex, SubscriptionRepository
 from app.store.writer import DatabaseWriter
+from app.webhooks.dispatcher import Dispatcher
+from app.webhooks.outbound import OutboundPolicy
 
 log = logging.getLogger("lbp_triage")
 
@@ -77,15 +81,29 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             raise  # the embedded database must open, or there is nothing to serve
         log.error("database unreachable at start-up; will retry", extra={"error": type(exc).__name__})
 
+    outbox = Outbox(SubscriptionIndex(engine, settings.webhook_subscription_refresh_seconds))
+    policy = OutboundPolicy.from_setting(settings.webhook_allowed_hosts)
     app.state.engine = engine
-    app.state.repository = EncounterRepository(engine)
+    app.state.repository = EncounterRepository(engine, outbox)
     app.state.writer = DatabaseWriter(threads=1 if is_sqlite(engine) else min(4, settings.db_pool_size))
+    app.state.subscriptions = SubscriptionRepository(engine, outbox.index, outbox)
+    app.state.outbound_policy = policy
     app.state.schema_ready = schema_ready
-    log.info("lbp-triage started", extra={"database": engine.url.get_backend_name()})
+    dispatcher = dispatching = None
+    if settings.webhook_dispatcher == "inprocess":
+        dispatcher = Dispatcher(engine, settings, policy, ready=schema_ready)
+        outbox.listeners.append(dispatcher.wake)
+        dispatching = asyncio.create_task(dispatcher.run())
+    app.state.dispatcher = dispatcher
+    log.info("lbp-triage started", extra={"database": engine.url.get_backend_name(),
+                                          "webhook_dispatcher": settings.webhook_dispatcher})
     try:
         yield
     finally:
         app.state.running = 0
+        if dispatcher is not None and dispatching is not None:
+            dispatcher.stop()  # between deliveries: those in flight finish and are recorded
+            await dispatching
         app.state.writer.close()  # writes already queued finish first
         engine.dispose()
 
@@ -104,7 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(AcceptGuard)
     app.add_middleware(MetricsMiddleware)
-    for module in (triage, resources, conformance, health):
+    for module in (triage, resources, subscriptions, conformance, health):
         app.include_router(module.router)
     return app
 

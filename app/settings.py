@@ -7,8 +7,13 @@ from __future__ import annotations
 
 from functools import cache
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: eight attempts over 27.6 hours (plus jitter).
+DEFAULT_RETRY_SCHEDULE = "5,300,1800,7200,18000,36000,36000"
 
 
 class Settings(BaseSettings):
@@ -31,6 +36,63 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(10, description="PostgreSQL connections per worker process.")
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
+
+    webhook_dispatcher: Literal["inprocess", "off"] = Field(
+        "inprocess",
+        description="Who delivers webhooks: `inprocess` (a dispatcher inside each API process) or `off` "
+        "(separate `lbp-triage worker` processes do).",
+    )
+    webhook_allowed_hosts: str = Field(
+        "",
+        description="Comma-separated host names or CIDRs that webhook URLs may reach although they are "
+        "loopback or private (on-premises receivers); these may also use http. Empty: public https only.",
+    )
+    webhook_retry_schedule: str = Field(
+        DEFAULT_RETRY_SCHEDULE,
+        description="Comma-separated seconds to wait before each retry of a failed delivery (jitter adds "
+        "up to 20%); after the last one the delivery is kept as dead.",
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=15, description="Time allowed for one delivery, connection to response (at most 15)."
+    )
+    webhook_poll_seconds: float = Field(
+        1.0, gt=0, description="How often a dispatcher looks for work written by other processes."
+    )
+    webhook_concurrency: int = Field(
+        32, ge=1, description="Subscriptions a dispatcher delivers to at the same time (each in order)."
+    )
+    webhook_batch_size: int = Field(
+        50, ge=1, description="Notifications a dispatcher takes from one subscription's queue at a time."
+    )
+    webhook_retention_days: float = Field(
+        7.0, ge=0, description="Days delivered notifications stay in the delivery log (dead ones stay "
+        "until re-sent or the subscription is deleted)."
+    )
+    webhook_subscription_refresh_seconds: float = Field(
+        1.0, ge=0, description="How stale an API process's view of the subscriptions may be (changes "
+        "made by the same process apply at once)."
+    )
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        retry_delays(value)
+        return value
+
+    @property
+    def webhook_retry_delays(self) -> tuple[float, ...]:
+        return retry_delays(self.webhook_retry_schedule)
+
+
+def retry_delays(schedule: str) -> tuple[float, ...]:
+    """'5,300,1800' → (5.0, 300.0, 1800.0); an empty schedule means no retries."""
+    try:
+        delays = tuple(float(part) for part in schedule.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise ValueError("LBP_WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds, e.g. 5,300,1800") from None
+    if any(delay < 0 for delay in delays):
+        raise ValueError("LBP_WEBHOOK_RETRY_SCHEDULE must not hold negative delays")
+    return delays
 
 
 @cache

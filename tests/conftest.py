@@ -76,7 +76,10 @@ def app(database_url):
     from app.main import create_app
     from app.settings import Settings
 
-    application = create_app(Settings(database_url=database_url, auto_migrate=True, page_size=20))
+    # Webhook dispatchers are started by the tests that need them (tests/webhook_support.py);
+    # the webhook receivers they use listen on loopback, hence the allowlist.
+    application = create_app(Settings(database_url=database_url, auto_migrate=True, page_size=20,
+                                      webhook_dispatcher="off", webhook_allowed_hosts="127.0.0.1"))
     with TestClient(application):  # runs the lifespan: engine, migrations
         yield application
 
@@ -89,6 +92,9 @@ def _empty_tables(application) -> None:
     with application.state.engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(delete(table))
+    subscriptions = getattr(application.state, "subscriptions", None)
+    if subscriptions is not None:  # the API's cached view of the subscriptions is stale now
+        subscriptions.index.invalidate()
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Metadata, Questionnaire and CodeSystems over HTTP; health endpoints; the OpenAPI document."""
 
 from app.fhir.canonical import QUESTIONNAIRE_URL
+from app.webhooks.topics import RED_FLAG_DETECTED, TRIAGE_COMPLETED
 from tests.support import assert_fhir_response
 
 
@@ -8,7 +9,15 @@ def test_capability_statement_lists_exactly_what_works(client):
     cs = assert_fhir_response(client.get("/fhir/metadata"), 200, "CapabilityStatement")
     assert cs["fhirVersion"] == "4.0.1" and cs["kind"] == "instance"
     resources = {r["type"]: r for r in cs["rest"][0]["resource"]}
-    assert set(resources) == {"CarePlan", "Encounter", "QuestionnaireResponse", "Questionnaire", "CodeSystem"}
+    assert set(resources) == {"CarePlan", "Encounter", "QuestionnaireResponse", "Questionnaire", "CodeSystem",
+                              "Subscription"}
+    subscription = resources.pop("Subscription")  # its interactions are proven in test_webhooks_api.py
+    assert [i["code"] for i in subscription["interaction"]] == ["create", "read", "delete", "search-type"]
+    assert [p["name"] for p in subscription["searchParam"]] == ["status"]
+    assert [o["name"] for o in subscription["operation"]] == ["status", "deliveries", "resend"]
+    assert {e["valueCanonical"] for e in subscription["extension"]} == {TRIAGE_COMPLETED, RED_FLAG_DETECTED}
+    assert client.get("/fhir/Subscription", params={"status": "active"},
+                      headers={"Prefer": "handling=strict"}).status_code == 200
     for rtype, r in resources.items():
         assert [i["code"] for i in r["interaction"]] == ["read", "search-type"]
         assert client.get(f"/fhir/{rtype}").status_code == 200  # search-type works

@@ -9,6 +9,12 @@ from app.fhir.canonical import BASE, QUESTIONNAIRE_URL
 from app.fhir.search import PARAMETER_DOCS, SEARCH_PARAMETERS
 
 TRIAGE_OPERATION_URL = f"{BASE}/OperationDefinition/QuestionnaireResponse-triage"
+SUBSCRIPTION_STATUS_OPERATION_URL = (
+    "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status")
+DELIVERIES_OPERATION_URL = f"{BASE}/OperationDefinition/Subscription-deliveries"
+RESEND_OPERATION_URL = f"{BASE}/OperationDefinition/Subscription-resend"
+TOPIC_CANONICAL_EXTENSION_URL = (
+    "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/capabilitystatement-subscriptiontopic-canonical")
 _SP_TYPE = {"reference": "reference", "date": "date", "token": "token"}
 
 
@@ -35,6 +41,33 @@ def _stored(resource_type: str, extra: dict[str, Any] | None = None) -> dict[str
     return resource
 
 
+def _subscription() -> dict[str, Any]:
+    from app.webhooks.resources import SUBSCRIPTION_PROFILE
+    from app.webhooks.topics import TOPICS
+
+    return {
+        "extension": [{"url": TOPIC_CANONICAL_EXTENSION_URL, "valueCanonical": topic} for topic in TOPICS],
+        "type": "Subscription",
+        "supportedProfile": [SUBSCRIPTION_PROFILE],
+        "documentation": "Webhooks (Subscriptions Backport IG, rest-hook channel, id-only or full-resource "
+        "payloads), signed per Standard Webhooks; topics: " + ", ".join(TOPICS) + ".",
+        "interaction": [{"code": "create"}, {"code": "read"}, {"code": "delete"}, {"code": "search-type"}],
+        "versioning": "versioned",
+        "readHistory": False,
+        "updateCreate": False,
+        "searchParam": [{"name": "status", "type": "token",
+                         "documentation": "requested, active, error or off (several: any of them)."}],
+        "operation": [
+            {"name": "status", "definition": SUBSCRIPTION_STATUS_OPERATION_URL,
+             "documentation": "The subscription-status Parameters (R4 backport) of one or more subscriptions."},
+            {"name": "deliveries", "definition": DELIVERIES_OPERATION_URL,
+             "documentation": "The delivery log of a subscription (state=dead lists those out of retries)."},
+            {"name": "resend", "definition": RESEND_OPERATION_URL,
+             "documentation": "Queue a subscription's dead notifications again."},
+        ],
+    }
+
+
 def capability_statement(base_url: str, software_date: str = "2026-11-25") -> dict[str, Any]:
     return {
         "resourceType": "CapabilityStatement",
@@ -50,7 +83,8 @@ def capability_statement(base_url: str, software_date: str = "2026-11-25") -> di
             {
                 "mode": "server",
                 "documentation": "Triage a QuestionnaireResponse with POST QuestionnaireResponse/$triage; "
-                "read and search the CarePlans, Encounters and QuestionnaireResponses it stores.",
+                "read and search the CarePlans, Encounters and QuestionnaireResponses it stores; "
+                "subscribe to triage events (webhooks) with Subscription.",
                 "resource": [
                     _stored("CarePlan"),
                     _stored("Encounter"),
@@ -72,6 +106,7 @@ def capability_statement(base_url: str, software_date: str = "2026-11-25") -> di
                         "interaction": [{"code": "read"}, {"code": "search-type"}],
                         "searchParam": [{"name": "url", "type": "uri", "documentation": "The canonical URL."}],
                     },
+                    _subscription(),
                 ],
             }
         ],

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
-from .tables import TriageEncounter
+from .subscriptions import Outbox
+from .tables import TriageEncounter, WebhookOutbox
 
 T = TriageEncounter.__table__
 
@@ -55,24 +56,31 @@ class Page:
 
 
 class EncounterRepository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, outbox: Outbox | None = None) -> None:
         self.engine = engine
+        self.outbox = outbox
         # SQLite has one writer at a time; queueing writers here, in the process, avoids
         # SQLite's busy handler, which sleeps in steps of milliseconds while it waits.
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
         self._insert = insert(T)
 
     def save(self, row: dict[str, Any]) -> None:
-        """Store one triage whole, in one transaction."""
+        """Store one triage whole, in one transaction, with its webhook notifications: a
+        committed triage always has them, a rolled-back one never."""
+        notifications = self.outbox.rows_for_triage(row) if self.outbox is not None else []
         try:
             with self._write_lock, self.engine.begin() as connection:
                 connection.execute(self._insert, row)
+                if notifications:
+                    connection.execute(insert(WebhookOutbox.__table__), notifications)
         except IntegrityError as exc:
             if row.get("identifier_value") is not None and self.find_by_identifier(
                 row["identifier_system"], row["identifier_value"]
             ) is not None:
                 raise DuplicateIdentifier from exc
             raise
+        if notifications:
+            self.outbox.written()  # type: ignore[union-attr]
 
     def find_by_identifier(self, system: str, value: str) -> dict[str, Any] | None:
         """The CarePlan of the encounter made for this response identifier, if any."""

@@ -2,7 +2,8 @@
 QuestionnaireResponse, the Encounter and the CarePlan) beside the columns searches use.
 
 A triage is written with one INSERT in one transaction, so it is stored whole or not
-at all; the resources never change afterwards (versionId 1).
+at all; the resources never change afterwards (versionId 1). The webhook outbox rows of
+that triage are written in the same transaction.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, TypeDecorator, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 Json = JSON().with_variant(JSONB(), "postgresql")
+# SQLite makes an INTEGER PRIMARY KEY its rowid (autoincrementing); PostgreSQL gets a bigint identity.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class UtcDateTime(TypeDecorator):
@@ -68,4 +71,68 @@ class TriageEncounter(Base):
         Index("ix_triage_disposition_created", "disposition", "created", "encounter_id"),
         Index("ix_triage_created", "created", "encounter_id"),
         Index("ix_triage_patient_authored", "patient", "authored", "encounter_id"),
+    )
+
+
+class WebhookSubscription(Base):
+    """A FHIR Subscription (R4, backport profile) and its delivery state.
+
+    The API writes the subscription; dispatchers write the delivery columns (status changes,
+    event numbers, lease, next attempt). Triages never touch this row, so a busy subscription
+    puts no lock between concurrent triages.
+    """
+
+    __tablename__ = "webhook_subscription"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # requested | active | error | off
+    topic: Mapped[str] = mapped_column(String(255))
+    patient: Mapped[str | None] = mapped_column(String(64))  # filter: Patient id
+    dispositions: Mapped[list[str] | None] = mapped_column(Json)  # filter: any of these codes
+    end: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    endpoint: Mapped[str] = mapped_column(String(2048))
+    content: Mapped[str] = mapped_column(String(16))  # id-only | full-resource
+    headers: Mapped[list[str]] = mapped_column(Json)
+    secret: Mapped[str] = mapped_column(String(128))  # whsec_…; never rendered after creation
+    base_url: Mapped[str] = mapped_column(String(1024))  # the FHIR base the subscriber used
+    resource: Mapped[dict[str, Any]] = mapped_column(Json)  # as submitted, without the secret
+    created: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated: Mapped[datetime] = mapped_column(UtcDateTime())
+    version_id: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str | None] = mapped_column(String(255))  # why deliveries fail, when they do
+    event_count: Mapped[int] = mapped_column(BigInteger, default=0)  # event numbers handed out
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # head-of-line backoff
+    lease_owner: Mapped[str | None] = mapped_column(String(128))  # the dispatcher delivering now
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_webhook_subscription_status", "status"),)
+
+
+class WebhookOutbox(Base):
+    """One notification to one subscription: written with the triage, kept as the delivery log.
+
+    `message_id` is the Standard Webhooks `webhook-id`, the same on every attempt. There is no
+    foreign key to the subscription on purpose: a triage racing a DELETE must still commit.
+    """
+
+    __tablename__ = "webhook_outbox"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(64))
+    subscription_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(24))  # event-notification | handshake
+    event_number: Mapped[int | None] = mapped_column(BigInteger)  # given when first sent
+    encounter_id: Mapped[str | None] = mapped_column(String(64))
+    careplan_id: Mapped[str | None] = mapped_column(String(64))
+    occurred: Mapped[datetime] = mapped_column(UtcDateTime())
+    state: Mapped[str] = mapped_column(String(12))  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_status: Mapped[int | None] = mapped_column(Integer)  # HTTP status of the last attempt
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        # A subscription's queue, in order: numbered rows (sent before) first, then the rest by id.
+        Index("ix_webhook_outbox_queue", "subscription_id", "state", "event_number", "id"),
     )

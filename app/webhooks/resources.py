@@ -1,0 +1,232 @@
+"""The Subscription resource in and out (FHIR R4, Subscriptions Backport IG profile).
+
+In: `criteria` is a topic's canonical URL, filters ride in the backport filter-criteria
+extension on `_criteria`, `channel.type` is `rest-hook`, `channel.payload` is
+`application/fhir+json` with the backport payload-content extension (`id-only` or
+`full-resource`), `channel.header` holds extra HTTP headers, and the signing secret may ride
+in the webhook-secret extension on `channel`.
+Out: the stored resource with the server's id, status, meta and `error`; the secret only in
+the answer to the create.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.fhir.canonical import BASE
+from app.fhir.outcome import Fault, Rejected
+
+from . import signing
+from .topics import TOPICS, Criteria, FilterError, parse_filters
+
+BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition"
+SUBSCRIPTION_PROFILE = f"{BACKPORT}/backport-subscription"
+FILTER_CRITERIA_URL = f"{BACKPORT}/backport-filter-criteria"
+PAYLOAD_CONTENT_URL = f"{BACKPORT}/backport-payload-content"
+SECRET_EXTENSION_URL = f"{BASE}/StructureDefinition/webhook-secret"
+
+CONTENTS = ("id-only", "full-resource")
+PAYLOAD_TYPES = ("application/fhir+json", "application/json")
+MAX_HEADERS = 10
+_HEADER = re.compile(r"^([!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}):[ \t]*([\x20-\x7e\t]{0,1024})$")
+# Headers the dispatcher sets itself, or that would change how the request travels.
+RESERVED_HEADERS = frozenset({
+    "host", "content-type", "content-length", "content-encoding", "transfer-encoding", "connection",
+    "keep-alive", "upgrade", "te", "trailer", "expect", "proxy-authorization", "user-agent",
+    "webhook-id", "webhook-timestamp", "webhook-signature",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class NewSubscription:
+    """A Subscription that passed every check, ready to store."""
+
+    criteria: Criteria
+    endpoint: str
+    content: str
+    headers: list[str]
+    secret: str
+    secret_generated: bool
+    resource: dict[str, Any]  # as submitted, less id, meta, status, error and the secret
+
+
+def _fault(code: str, text: str, where: str | None = None) -> Fault:
+    return Fault(code, text, where)
+
+
+def _loc_to_fhirpath(loc: tuple[Any, ...]) -> str:
+    path = "Subscription"
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif isinstance(part, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", part):
+            path += f".{part}"
+    return path
+
+
+def _check_r4(data: dict[str, Any]) -> None:
+    from fhir.resources.R4B.subscription import Subscription
+
+    try:
+        Subscription.model_validate(data)
+    except ValidationError as exc:
+        faults = [_fault("invalid", f"Not valid FHIR R4: {err['msg']}.", _loc_to_fhirpath(err["loc"]))
+                  for err in exc.errors(include_input=False, include_url=False)]
+        raise Rejected(faults, 400) from None
+    except (TypeError, ValueError) as exc:
+        raise Rejected([_fault("structure", f"Not valid FHIR R4: {type(exc).__name__}.")], 400) from None
+
+
+def _extensions(element: Any, url: str) -> list[dict[str, Any]]:
+    if not isinstance(element, dict):
+        return []
+    return [e for e in element.get("extension") or () if isinstance(e, dict) and e.get("url") == url]
+
+
+def _parse_end(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise Rejected([_fault("value", "Subscription.end must be an instant with a time zone.",
+                               "Subscription.end")])
+    return moment
+
+
+def parse_subscription(data: Any) -> NewSubscription:
+    """Check a Subscription to create. Raises Rejected: 400 not R4, 422 not servable here."""
+    if not isinstance(data, dict):
+        raise Rejected([_fault("structure", "The body must be a JSON object (a FHIR resource).")], 400)
+    if data.get("resourceType") != "Subscription":
+        raise Rejected([_fault("structure", "The resource must be a Subscription.",
+                               "Subscription.resourceType")], 400)
+    _check_r4(data)
+    faults: list[Fault] = []
+    if data.get("modifierExtension") or (data.get("channel") or {}).get("modifierExtension"):
+        faults.append(_fault("not-supported", "Modifier extensions are not supported.",
+                             "Subscription.modifierExtension"))
+
+    topic = data.get("criteria")
+    criteria: Criteria | None = None
+    if topic not in TOPICS:
+        faults.append(_fault("not-supported", "Subscription.criteria must be a topic this server publishes: "
+                             + ", ".join(TOPICS) + ".", "Subscription.criteria"))
+    else:
+        filters = [e.get("valueString") for e in _extensions(data.get("_criteria"), FILTER_CRITERIA_URL)]
+        if any(not isinstance(f, str) for f in filters):
+            faults.append(_fault("value", "A filter-criteria extension holds a valueString.",
+                                 "Subscription.criteria.extension"))
+        else:
+            try:
+                criteria = parse_filters(topic, filters)
+            except FilterError as exc:
+                faults.append(_fault("value", str(exc), "Subscription.criteria.extension"))
+
+    channel = data.get("channel") or {}
+    if channel.get("type") != "rest-hook":
+        faults.append(_fault("not-supported", "Only the rest-hook channel is supported.",
+                             "Subscription.channel.type"))
+    endpoint = channel.get("endpoint")
+    if not isinstance(endpoint, str) or not endpoint:
+        faults.append(_fault("required", "A rest-hook channel needs an endpoint URL.",
+                             "Subscription.channel.endpoint"))
+    if channel.get("payload") not in PAYLOAD_TYPES:
+        faults.append(_fault("not-supported", "Subscription.channel.payload must be application/fhir+json.",
+                             "Subscription.channel.payload"))
+    contents = [e.get("valueCode") for e in _extensions(channel.get("_payload"), PAYLOAD_CONTENT_URL)]
+    content = contents[0] if contents else "id-only"
+    if len(contents) > 1 or content not in CONTENTS:
+        faults.append(_fault("not-supported", "The payload content must be id-only or full-resource.",
+                             "Subscription.channel.payload.extension"))
+
+    headers = list(channel.get("header") or ())
+    if len(headers) > MAX_HEADERS:
+        faults.append(_fault("too-costly", f"At most {MAX_HEADERS} channel headers.", "Subscription.channel.header"))
+    for index, header in enumerate(headers):
+        match = _HEADER.match(header) if isinstance(header, str) else None
+        where = f"Subscription.channel.header[{index}]"
+        if not match:
+            faults.append(_fault("value", "A channel header must read 'Name: value' (printable ASCII).", where))
+        elif match.group(1).lower() in RESERVED_HEADERS:
+            faults.append(_fault("business-rule", "This header is set by the server and cannot be replaced.",
+                                 where))
+
+    secrets_given = _extensions(channel, SECRET_EXTENSION_URL)
+    secret = secrets_given[0].get("valueString") if secrets_given else None
+    if len(secrets_given) > 1 or (secrets_given and not _valid_secret(secret)):
+        faults.append(_fault("value", "The webhook-secret extension must hold one 'whsec_' secret: base64 "
+                             "of 24 to 64 random bytes.", "Subscription.channel.extension"))
+    try:
+        end = _parse_end(data.get("end"))
+    except Rejected as rejected:
+        faults.extend(rejected.faults)
+        end = None
+
+    if faults:
+        raise Rejected(faults, 422)
+    assert criteria is not None and isinstance(endpoint, str)
+    generated = secret is None
+    return NewSubscription(
+        criteria=Criteria(criteria.topic, criteria.patient, criteria.dispositions, end),
+        endpoint=endpoint,
+        content=content,
+        headers=headers,
+        secret=secret if secret is not None else signing.new_secret(),
+        secret_generated=generated,
+        resource=_stored_form(data),
+    )
+
+
+def _valid_secret(secret: Any) -> bool:
+    try:
+        signing.secret_key(secret)
+    except ValueError:
+        return False
+    return True
+
+
+def _stored_form(data: dict[str, Any]) -> dict[str, Any]:
+    resource = {k: v for k, v in data.items() if k not in ("id", "meta", "status", "error", "text")}
+    channel = dict(resource["channel"])
+    remaining = [e for e in channel.get("extension") or () if e.get("url") != SECRET_EXTENSION_URL]
+    if remaining:
+        channel["extension"] = remaining
+    else:
+        channel.pop("extension", None)
+    resource["channel"] = channel
+    return resource
+
+
+def render_subscription(row: Any, *, secret: str | None = None) -> dict[str, Any]:
+    """The Subscription as served; `secret` is given only in the answer to the create."""
+    stored = row.resource
+    resource: dict[str, Any] = {
+        "resourceType": "Subscription",
+        "id": row.id,
+        "meta": {
+            "versionId": str(row.version_id),
+            "lastUpdated": _instant(row.updated),
+            "profile": [SUBSCRIPTION_PROFILE],
+        },
+        "status": row.status,
+    }
+    resource.update({k: v for k, v in stored.items() if k != "resourceType"})
+    if row.error and row.status in ("error", "off"):
+        resource["error"] = row.error
+    if secret is not None:
+        channel = dict(resource["channel"])
+        channel["extension"] = [*channel.get("extension", ()), {"url": SECRET_EXTENSION_URL, "valueString": secret}]
+        resource["channel"] = channel
+    return resource
+
+
+def _instant(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,43 @@
+"""The outbox on the triage path: no cost without subscriptions, and a cached view of the
+subscriptions that local changes refresh at once and remote ones within the refresh period."""
+
+from sqlalchemy import event, update
+
+from app.store.subscriptions import Outbox, SubscriptionIndex, SubscriptionRepository
+from app.store.tables import WebhookSubscription
+from app.webhooks.resources import parse_subscription
+from tests.support import post_triage, response
+from tests.webhook_support import subscription_body
+
+
+def test_a_triage_without_subscriptions_runs_no_webhook_query(client, app):
+    app.state.subscriptions.index.current()  # warm
+    statements = []
+
+    def note(connection, cursor, statement, *args):
+        statements.append(statement.lower())
+
+    event.listen(app.state.engine, "before_cursor_execute", note)
+    try:
+        assert post_triage(client, response()).status_code == 201
+    finally:
+        event.remove(app.state.engine, "before_cursor_execute", note)
+    assert statements and not [s for s in statements if "webhook" in s]
+
+
+def test_the_subscription_view_is_refreshed_by_local_changes_at_once_and_by_others_in_time(client, app):
+    engine = app.state.engine
+    index = SubscriptionIndex(engine, refresh_seconds=3600)
+    outbox = Outbox(index)
+    repository = SubscriptionRepository(engine, index, outbox)
+    assert index.current() == ()
+    created = repository.create(parse_subscription(subscription_body("http://127.0.0.1:9/")), "http://x/fhir")
+    assert [sid for sid, _ in index.current()] == [created.id]  # this process's change: seen at once
+
+    with engine.begin() as conn:  # another process turns it off
+        conn.execute(update(WebhookSubscription).values(status="off"))
+    assert [sid for sid, _ in index.current()] == [created.id]  # not yet...
+    index.refresh_seconds = 0
+    assert index.current() == ()  # ...but after the refresh period
+    row = {"created": created.created, "encounter_id": "e", "careplan_id": "c", "patient": "p", "disposition": "urgent"}
+    assert outbox.rows_for_triage(row) == []
