@@ -91,7 +91,7 @@ def prepare(data: Any) -> Prepared:
     return Prepared(row, identifier)
 
 
-def store(prepared: Prepared, repository: EncounterRepository) -> Submitted:
+def store(prepared: Prepared, repository: EncounterRepository, audit: dict[str, Any] | None = None) -> Submitted:
     """Store a prepared triage once: a response already triaged (same identifier) gets
     the CarePlan made the first time instead."""
     identifier = prepared.identifier
@@ -100,7 +100,7 @@ def store(prepared: Prepared, repository: EncounterRepository) -> Submitted:
         if earlier is not None:
             return Submitted(earlier, created=False)
     try:
-        repository.save(prepared.row)
+        repository.save(prepared.row, audit)
     except DuplicateIdentifier:  # a concurrent submission of the same response won
         earlier = repository.find_by_identifier(*identifier)  # type: ignore[misc]
         return Submitted(earlier, created=False)  # type: ignore[arg-type]

@@ -13,14 +13,21 @@ from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import OperationalError
 
 from app import __version__
 from app.kit import errors
 from app.kit.guard import AcceptGuard
+from app.kit.logs import configure_logging
 from app.kit.metrics import MetricsMiddleware
-from app.routers import conformance, health, resources, subscriptions, triage
+from app.security.access import AccessControl
+from app.security.audit import AuditRepository
+from app.security.authn import Authenticator
+from app.security.openapi import install_security_scheme
+from app.security.ratelimit import RateLimiter
+from app.routers import audit, conformance, health, resources, subscriptions, triage
 from app.settings import Settings, get_settings
 from app.store import migrate
 from app.store.db import is_sqlite, make_engine
@@ -88,6 +95,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.writer = DatabaseWriter(threads=1 if is_sqlite(engine) else min(4, settings.db_pool_size))
     app.state.subscriptions = SubscriptionRepository(engine, outbox.index, outbox)
     app.state.outbound_policy = policy
+    app.state.audit = AuditRepository(engine)
     app.state.schema_ready = schema_ready
     dispatcher = dispatching = None
     if settings.webhook_dispatcher == "inprocess":
@@ -96,7 +104,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         dispatching = asyncio.create_task(dispatcher.run())
     app.state.dispatcher = dispatcher
     log.info("lbp-triage started", extra={"database": engine.url.get_backend_name(),
-                                          "webhook_dispatcher": settings.webhook_dispatcher})
+                                          "webhook_dispatcher": settings.webhook_dispatcher,
+                                          "auth_mode": settings.auth_mode})
+    if settings.auth_mode == "none":
+        log.warning("AUTHENTICATION IS OFF (LBP_AUTH_MODE=none): serving clients on this machine only. "
+                    "Set LBP_AUTH_MODE=static or jwt before exposing the service.")
     try:
         yield
     finally:
@@ -119,11 +131,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_parameters={"defaultModelsExpandDepth": -1, "tryItOutEnabled": True},
     )
     app.state.settings = settings
+    configure_logging(settings.log_level, settings.log_format)
     errors.install(app)
+    # Outermost last: CORS answers preflights before access control; metrics count everything.
     app.add_middleware(AcceptGuard)
+    app.add_middleware(AccessControl, authenticator=Authenticator(settings),
+                       limiter=RateLimiter(settings.rate_limit_per_minute))
     app.add_middleware(MetricsMiddleware)
-    for module in (triage, resources, subscriptions, conformance, health):
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "Prefer", "If-None-Exist",
+                                          "If-None-Match"],
+                           expose_headers=["Location", "ETag", "Last-Modified", "X-Request-Id"])
+    for module in (triage, resources, subscriptions, audit, conformance, health):
         app.include_router(module.router)
+    install_security_scheme(app)
     return app
 
 

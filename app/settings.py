@@ -36,6 +36,25 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(10, description="PostgreSQL connections per worker process.")
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
+    log_format: Literal["json", "console"] = Field(
+        "json", description="json: one JSON object per line; console: readable lines for development."
+    )
+    auth_mode: Literal["none", "static", "jwt"] = Field(
+        "none", description="none: no tokens, loopback clients only; static: LBP_AUTH_TOKENS; jwt: signed JWTs."
+    )
+    auth_tokens: str | None = Field(
+        None, description='JSON: token → list of scopes, or → {"scopes": [...], "patient": "123", "subject": "name"}.'
+    )
+    jwt_jwks_url: str | None = Field(None, description="JWKS URL of the token issuer (keys cached, refreshed).")
+    jwt_public_key: str | None = Field(None, description="PEM public key, instead of a JWKS URL.")
+    jwt_issuer: str | None = Field(None, description="Required `iss` of tokens.")
+    jwt_audience: str | None = Field(None, description="Required `aud` of tokens.")
+    jwt_algorithms: str = Field("RS256,ES256", description="Accepted signature algorithms (asymmetric only).")
+    rate_limit_per_minute: int = Field(
+        12000, description="Requests per minute per client and process (burst: a tenth of it); 0: no limit."
+    )
+    cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; empty: CORS closed.")
+    max_json_depth: int = Field(64, description="Deepest JSON nesting accepted in a request body (400 above).")
 
     webhook_dispatcher: Literal["inprocess", "off"] = Field(
         "inprocess",

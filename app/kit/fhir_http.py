@@ -107,10 +107,30 @@ async def read_json_body(request: Request, max_bytes: int) -> Any:
     if b"\\u0000" in body:  # JSON-escaped NUL: no FHIR string may hold it, no database stores it
         raise HttpProblem(400, "structure", "The body contains a NUL character (\\u0000).")
     try:
-        return orjson.loads(body)
+        data = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise HttpProblem(400, "structure",
                           "The body is not valid JSON (or not UTF-8, or nested too deeply).") from None
+    settings = getattr(request.app.state, "settings", None)
+    limit = settings.max_json_depth if settings is not None else 64
+    # Cheap guard first: a body with fewer brackets than the limit cannot nest deeper.
+    if body.count(b"{") + body.count(b"[") > limit and json_depth(data) > limit:
+        raise HttpProblem(400, "structure", f"The JSON is nested more than {limit} levels deep.")
+    return data
+
+
+def json_depth(data: Any) -> int:
+    """Nesting depth of parsed JSON, without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
+    return deepest
 
 
 def _too_large(max_bytes: int) -> HttpProblem:

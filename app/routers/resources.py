@@ -24,12 +24,21 @@ PLAIN_WORDS = {
 _PARAM_SCHEMA = {"reference": {"type": "string"}, "date": {"type": "string"}, "token": {"type": "string"}}
 
 
+def _patient_of(resource: dict | None) -> str | None:
+    reference = ((resource or {}).get("subject") or {}).get("reference") or ""
+    return reference.rsplit("Patient/", 1)[1].split("/", 1)[0] if "Patient/" in reference else None
+
+
 def _read_route(resource_type: str):
     async def read(resource_id: str, request: Request) -> Response:
         repository = request.app.state.repository
         resource = await anyio.to_thread.run_sync(repository.read, resource_type, resource_id)
-        if resource is None:
+        patient = _patient_of(resource)
+        allowed_patient = getattr(request.state, "patient_only", None)
+        if resource is None or (allowed_patient is not None and patient != allowed_patient):
+            # another patient's resource is as invisible to a patient token as a missing one
             raise HttpProblem(404, "not-found", f"No {resource_type} with this id.")
+        request.state.audit_patient = patient
         headers = version_headers(resource)
         if request.headers.get("if-none-match") in (headers.get("ETag"), headers.get("ETag", "")[2:]):
             return Response(status_code=304, headers=headers)
@@ -44,6 +53,8 @@ def _search_route(resource_type: str):
         state = request.app.state
         settings = state.settings
         strict = "handling=strict" in (request.headers.get("prefer") or "").replace(" ", "")
+        request.state.audit_patient = request.query_params.get("patient") or (
+            request.query_params.get("subject", "").rsplit("/", 1)[-1] or None)
         query, applied = parse_search(resource_type, list(request.query_params.multi_items()),
                                       default_count=settings.page_size, max_count=settings.max_page_size,
                                       strict=strict)

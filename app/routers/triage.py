@@ -12,6 +12,7 @@ from starlette.responses import Response
 from app.encounters import Prepared, Submitted, prepare, store
 from app.fhir.outcome import single_outcome
 from app.kit.metrics import TRIAGES
+from app.security.audit import audit_row
 from app.kit.fhir_http import FhirResponse, HttpProblem, read_json_body, version_headers
 
 from .docs import EXAMPLE_SUMMARIES, example_responses, fhir_ok, outcome_response, request_body
@@ -71,6 +72,16 @@ def _prefer_return(header: str | None) -> str:
     return "representation"
 
 
+def _audit_of_create(request: Request, prepared: Prepared) -> dict[str, Any] | None:
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        return None
+    return audit_row(interaction="create", resource_type="QuestionnaireResponse",
+                     resource_id=prepared.row["response_id"], patient=prepared.row["patient"],
+                     agent=principal.subject, client_address=request.client.host if request.client else None,
+                     status=201)
+
+
 def _earlier(condition: tuple[str | None, str], repository: Any) -> Submitted | None:
     matches = repository.count_by_identifier(*condition)
     if len(matches) > 1:
@@ -113,7 +124,15 @@ async def triage_response(request: Request) -> Response:
         # CPU work stays on the event loop (threads would only fight over the GIL);
         # the database write goes to the writer threads.
         prepared: Prepared = prepare(data)
-        submitted = await state.writer.run(store, prepared, state.repository)
+        patient = prepared.row["patient"]
+        allowed_patient = getattr(request.state, "patient_only", None)
+        if allowed_patient is not None and patient != allowed_patient:
+            raise HttpProblem(403, "forbidden", "A patient-level token may triage only its own patient.")
+        request.state.audit_patient = patient
+        audit = _audit_of_create(request, prepared)
+        submitted = await state.writer.run(store, prepared, state.repository, audit)
+        # A new triage's audit record was committed with it; otherwise the access layer writes one.
+        request.state.audited = submitted.created and audit is not None
     careplan = submitted.careplan
     if submitted.created:
         TRIAGES.labels(careplan["category"][0]["coding"][0]["code"]).inc()

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, and_, func, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from .subscriptions import Outbox
-from .tables import TriageEncounter, WebhookOutbox
+from .tables import AuditRecord, TriageEncounter, WebhookOutbox
 
 T = TriageEncounter.__table__
 
@@ -64,7 +64,7 @@ class EncounterRepository:
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
         self._insert = insert(T)
 
-    def save(self, row: dict[str, Any]) -> None:
+    def save(self, row: dict[str, Any], audit: dict[str, Any] | None = None) -> None:
         """Store one triage whole, in one transaction, with its webhook notifications: a
         committed triage always has them, a rolled-back one never."""
         notifications = self.outbox.rows_for_triage(row) if self.outbox is not None else []
@@ -73,6 +73,8 @@ class EncounterRepository:
                 connection.execute(self._insert, row)
                 if notifications:
                     connection.execute(insert(WebhookOutbox.__table__), notifications)
+                if audit is not None:  # the audit record commits (or rolls back) with the triage
+                    connection.execute(insert(AuditRecord.__table__), audit)
         except IntegrityError as exc:
             if row.get("identifier_value") is not None and self.find_by_identifier(
                 row["identifier_system"], row["identifier_value"]

@@ -136,3 +136,28 @@ class WebhookOutbox(Base):
         # A subscription's queue, in order: numbered rows (sent before) first, then the rest by id.
         Index("ix_webhook_outbox_queue", "subscription_id", "state", "event_number", "id"),
     )
+
+
+class AuditRecord(Base):
+    """One access to patient data or to subscriptions: who, what, when, outcome, from where.
+    Served as FHIR AuditEvent. Written in the same transaction as the change it records
+    (a triage), or on its own for reads, searches and refused or failed requests."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    recorded: Mapped[datetime] = mapped_column(UtcDateTime())
+    action: Mapped[str] = mapped_column(String(1))  # C R U D E
+    interaction: Mapped[str] = mapped_column(String(16))  # create read search update delete
+    resource_type: Mapped[str | None] = mapped_column(String(64))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    patient: Mapped[str | None] = mapped_column(String(64))
+    agent: Mapped[str] = mapped_column(String(256))
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)  # HTTP status answered
+    outcome: Mapped[str] = mapped_column(String(2))  # FHIR audit outcome: 0 4 8 12
+
+    __table_args__ = (
+        Index("ix_audit_recorded", "recorded", "id"),
+        Index("ix_audit_patient_recorded", "patient", "recorded", "id"),
+    )

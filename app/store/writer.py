@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import logging
 import threading
 from typing import Any, Callable
+
+log = logging.getLogger("lbp_triage.writer")
 
 _STOP = object()
 
@@ -32,6 +35,10 @@ class DatabaseWriter:
         self._queue.put((fn, args, future, loop))
         return await future
 
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue fn(*args) without waiting for it (e.g. an audit record after the answer)."""
+        self._queue.put((fn, args, None, None))
+
     def _run(self) -> None:
         while True:
             batch = [self._queue.get()]
@@ -48,9 +55,14 @@ class DatabaseWriter:
                     continue
                 fn, args, future, loop = item
                 try:
-                    outcomes.append((future, loop, True, fn(*args)))
+                    result = fn(*args)
+                    if future is not None:
+                        outcomes.append((future, loop, True, result))
                 except BaseException as exc:  # handed to the caller, who decides
-                    outcomes.append((future, loop, False, exc))
+                    if future is not None:
+                        outcomes.append((future, loop, False, exc))
+                    else:
+                        log.error("background database write failed", extra={"error": type(exc).__name__})
             self._deliver(outcomes)
             if stopping:
                 self._queue.put(_STOP)  # pass it on: every writer thread must see one

@@ -1,0 +1,173 @@
+"""Access control in front of the FHIR API, as one pure ASGI middleware:
+
+authenticate → rate-limit → check the SMART scope for (resource type, interaction) →
+narrow patient/ tokens to their patient → run the request → audit it → log it.
+
+The table below says which scope each endpoint needs; conformance resources (metadata,
+Questionnaire, CodeSystem) and the operational endpoints outside /fhir are public.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.fhir.outcome import single_outcome
+from app.kit.fhir_http import FhirResponse
+
+from .audit import audit_row
+from .authn import Authenticator, LocalOnly, Unauthenticated
+from .principal import Principal
+from .ratelimit import RateLimiter, retry_after
+
+log = logging.getLogger("lbp_triage.access")
+STORED = "CarePlan|Encounter|QuestionnaireResponse"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    method: str
+    path: re.Pattern[str]
+    resource_type: str | None  # None: public
+    interaction: str = "read"
+
+
+def _rule(method: str, pattern: str, resource_type: str | None, interaction: str = "read") -> Rule:
+    return Rule(method, re.compile(f"^/fhir{pattern}$"), resource_type, interaction)
+
+
+RULES: tuple[Rule, ...] = (
+    _rule("GET", r"/metadata", None),
+    _rule("GET", r"/(?:Questionnaire|CodeSystem)(?:/[^/]+)?", None),
+    _rule("POST", r"/QuestionnaireResponse/\$triage", "QuestionnaireResponse", "create"),
+    _rule("GET", rf"/(?P<type>{STORED})/(?P<id>[^/$][^/]*)", "*", "read"),
+    _rule("GET", rf"/(?P<type>{STORED})", "*", "search"),
+    _rule("POST", r"/Subscription", "Subscription", "create"),
+    _rule("GET", r"/Subscription(?:/\$status)?", "Subscription", "search"),
+    _rule("GET", r"/Subscription/(?P<id>[^/$][^/]*)(?:/\$status|/\$deliveries)?", "Subscription", "read"),
+    _rule("DELETE", r"/Subscription/(?P<id>[^/$][^/]*)", "Subscription", "delete"),
+    _rule("POST", r"/Subscription/(?P<id>[^/$][^/]*)/\$resend", "Subscription", "update"),
+    _rule("GET", r"/AuditEvent(?:/(?P<id>[^/]+))?", "AuditEvent", "read"),
+)
+# Resource types a patient/ grant may reach (Subscriptions and the audit trail are not a patient's).
+PATIENT_SCOPED = frozenset({"CarePlan", "Encounter", "QuestionnaireResponse"})
+
+
+def match(method: str, path: str) -> tuple[Rule | None, dict[str, str]]:
+    for rule in RULES:
+        if rule.method == method:
+            found = rule.path.match(path)
+            if found:
+                return rule, found.groupdict()
+    return None, {}
+
+
+def _outcome(status: int, code: str, text: str, headers: dict[str, str] | None = None) -> FhirResponse:
+    return FhirResponse(single_outcome(code, text), status_code=status, headers=headers)
+
+
+class AccessControl:
+    def __init__(self, app: ASGIApp, authenticator: Authenticator, limiter: RateLimiter) -> None:
+        self.app = app
+        self.authenticator = authenticator
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        request_id = uuid.uuid4().hex[:16]
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        status = 500
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        path: str = scope["path"]
+        rule, params = match(scope["method"], path) if path.startswith("/fhir") else (None, {})
+        principal: Principal | None = None
+        resource_type = interaction = None
+        try:
+            if not path.startswith("/fhir") or (rule is not None and rule.resource_type is None):
+                await self.app(scope, receive, send_tracking)
+                return
+            resource_type = params.get("type") or (rule.resource_type if rule else None)
+            interaction = rule.interaction if rule else "read"
+            if rule and rule.resource_type == "AuditEvent" and not params.get("id"):
+                interaction = "search"
+            refusal, principal = self._admit(scope, resource_type, interaction)
+            if refusal is not None:
+                await refusal(scope, receive, send_tracking)
+                return
+            state["principal"] = principal
+            await self.app(scope, receive, send_tracking)
+        finally:
+            elapsed = (time.perf_counter() - start) * 1000
+            if rule is not None and rule.resource_type is not None and not state.get("audited"):
+                self._audit(scope, principal, resource_type, interaction or "read", params.get("id"),
+                            state.get("audit_patient"), status)
+            log.info("request", extra={"request_id": request_id, "method": scope["method"],
+                                       "route": (getattr(scope.get("route"), "path", None) or "unmatched"),
+                                       "status": status, "ms": round(elapsed, 2),
+                                       "agent": principal.subject if principal else None})
+
+    def _admit(self, scope: Scope, resource_type: str | None, interaction: str) -> tuple[Any, Principal | None]:
+        headers = dict(scope.get("headers") or [])
+        client = scope.get("client")
+        host = client[0] if client else None
+        try:
+            authorization = headers.get(b"authorization")
+            principal = self.authenticator.authenticate(authorization.decode("latin-1") if authorization else None,
+                                                        host)
+        except LocalOnly:
+            return _outcome(403, "forbidden", "This server runs without authentication (LBP_AUTH_MODE=none) and "
+                            "serves only clients on the same machine."), None
+        except Unauthenticated as exc:
+            challenge = 'Bearer realm="lbp-triage"' + (f', error="{exc.error}"' if exc.error else "")
+            return _outcome(401, "login", exc.reason, {"WWW-Authenticate": challenge}), None
+        wait = self.limiter.take(principal.subject if not principal.unrestricted else (host or "local"))
+        if wait:
+            return _outcome(429, "throttled", "Too many requests; slow down.",
+                            {"Retry-After": retry_after(wait)}), principal
+        if resource_type is None:  # an unknown /fhir path: a valid token gets the router's 404/405
+            return None, principal
+        grant = principal.permits(resource_type, interaction)
+        if grant is None:
+            return _outcome(403, "forbidden", f"The token's scopes do not allow {interaction} of {resource_type}.",
+                            {"WWW-Authenticate": 'Bearer realm="lbp-triage", error="insufficient_scope"'}), principal
+        if grant.level == "patient":
+            if resource_type not in PATIENT_SCOPED or not principal.patient:
+                return _outcome(403, "forbidden", "A patient-level token cannot reach this resource."), principal
+            scope["state"]["patient_only"] = principal.patient
+            if interaction == "search":  # narrow every search to the token's patient
+                extra = f"patient={quote(principal.patient)}".encode()
+                query = scope.get("query_string", b"")
+                scope["query_string"] = query + b"&" + extra if query else extra
+        return None, principal
+
+    def _audit(self, scope: Scope, principal: Principal | None, resource_type: str | None, interaction: str,
+               resource_id: str | None, patient: str | None, status: int) -> None:
+        app = scope.get("app")
+        state = getattr(app, "state", None)
+        writer, audit = getattr(state, "writer", None), getattr(state, "audit", None)
+        if writer is None or audit is None:
+            return
+        client = scope.get("client")
+        row = audit_row(interaction=interaction, resource_type=resource_type, resource_id=resource_id,
+                        patient=patient or (principal.patient if principal else None),
+                        agent=principal.subject if principal else "anonymous",
+                        client_address=client[0] if client else None, status=status)
+        writer.submit(audit.record, row)  # after the answer is sent; never delays it

@@ -1,0 +1,120 @@
+"""The audit trail: records, their storage, and their FHIR AuditEvent form."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, insert, or_, select, true
+
+from app.store.tables import AuditRecord
+
+A = AuditRecord.__table__
+ACTION = {"create": "C", "read": "R", "search": "R", "update": "U", "delete": "D"}
+SUBTYPE = {"create": "create", "read": "read", "search": "search-type", "update": "update", "delete": "delete"}
+
+
+def outcome_for(status: int) -> str:
+    """FHIR audit-event-outcome: 0 success, 4 minor failure (refused, invalid), 8 serious."""
+    if status < 400:
+        return "0"
+    return "4" if status < 500 else "8"
+
+
+def audit_row(*, interaction: str, resource_type: str | None, resource_id: str | None, patient: str | None,
+              agent: str, client_address: str | None, status: int) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "recorded": datetime.now(timezone.utc),
+        "action": ACTION.get(interaction, "E"),
+        "interaction": interaction,
+        "resource_type": resource_type,
+        "resource_id": resource_id if resource_id and len(resource_id) <= 64 else None,
+        "patient": patient if patient and len(patient) <= 64 else None,
+        "agent": agent[:256],
+        "client_address": (client_address or "")[:64] or None,
+        "status": status,
+        "outcome": outcome_for(status),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    rows: list[dict[str, Any]]
+    total: int
+    last_key: tuple[datetime, str] | None
+
+
+class AuditRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record(self, row: dict[str, Any]) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(insert(A), row)
+
+    def read(self, audit_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(A).where(A.c.id == audit_id)).mappings().first()
+        return dict(row) if row else None
+
+    def search(self, *, patient: str | None, since: datetime | None, before: datetime | None, count: int,
+               after: tuple[datetime, str] | None) -> AuditPage:
+        conditions = []
+        if patient is not None:
+            conditions.append(A.c.patient == patient)
+        if since is not None:
+            conditions.append(A.c.recorded >= since)
+        if before is not None:
+            conditions.append(A.c.recorded < before)
+        page_conditions = list(conditions)
+        if after is not None:
+            page_conditions.append(or_(A.c.recorded < after[0], and_(A.c.recorded == after[0], A.c.id < after[1])))
+        query = select(A).where(and_(true(), *page_conditions)).order_by(A.c.recorded.desc(), A.c.id.desc())
+        total = select(func.count()).select_from(A).where(and_(true(), *conditions))
+        with self.engine.connect() as connection:
+            rows = [dict(r) for r in connection.execute(query.limit(count + 1)).mappings()]
+            count_all = connection.execute(total).scalar_one()
+        more = len(rows) > count
+        rows = rows[:count]
+        return AuditPage(rows, count_all, (rows[-1]["recorded"], rows[-1]["id"]) if more and rows else None)
+
+
+def audit_event(row: dict[str, Any]) -> dict[str, Any]:
+    """The record as a FHIR R4 AuditEvent."""
+    recorded = row["recorded"].isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    agent: dict[str, Any] = {"who": {"display": row["agent"]}, "requestor": True}
+    if row["client_address"]:
+        agent["network"] = {"address": row["client_address"], "type": "2"}
+    event: dict[str, Any] = {
+        "resourceType": "AuditEvent",
+        "id": row["id"],
+        "meta": {"versionId": "1", "lastUpdated": recorded},
+        "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest",
+                 "display": "RESTful Operation"},
+        "subtype": [{"system": "http://hl7.org/fhir/restful-interaction",
+                     "code": SUBTYPE.get(row["interaction"], "operation")}],
+        "action": row["action"],
+        "recorded": recorded,
+        "outcome": row["outcome"],
+        "outcomeDesc": f"HTTP {row['status']}",
+        "agent": [agent],
+        "source": {"observer": {"display": "lbp-triage"}},
+    }
+    entities = []
+    if row["resource_type"]:
+        what = ({"reference": f"{row['resource_type']}/{row['resource_id']}"} if row["resource_id"]
+                else {"display": row["resource_type"]})
+        entities.append({"what": what, "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
+                                                "code": "2", "display": "System Object"}})
+    if row["patient"]:
+        entities.append({"what": {"reference": f"Patient/{row['patient']}"},
+                         "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
+                                  "code": "1", "display": "Person"},
+                         "role": {"system": "http://terminology.hl7.org/CodeSystem/object-role",
+                                  "code": "1", "display": "Patient"}})
+    if entities:
+        event["entity"] = entities
+    return event
