@@ -68,7 +68,28 @@ def _subscription() -> dict[str, Any]:
     }
 
 
-def capability_statement(base_url: str, software_date: str = "2026-11-25") -> dict[str, Any]:
+def _security(auth_mode: str, cors: bool) -> dict[str, Any]:
+    words = {
+        "none": "Authentication is off (development mode): only clients on the server's own machine are served.",
+        "static": "Bearer tokens issued by the operator, each with SMART scopes.",
+        "jwt": "Bearer JWTs from the configured authorization server; scopes from the `scope` claim, "
+               "a patient-level token's patient from the `patient` claim.",
+    }[auth_mode]
+    security: dict[str, Any] = {
+        "cors": cors,
+        "description": f"{words} SMART App Launch scopes (v1 or v2): system/, user/ or patient/ + "
+        "QuestionnaireResponse.c ($triage), CarePlan|Encounter|QuestionnaireResponse.rs, Subscription.cruds, "
+        "AuditEvent.rs. patient/ scopes see only their own patient. Metadata, Questionnaire and CodeSystem "
+        "are public.",
+    }
+    if auth_mode != "none":
+        security["service"] = [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                            "code": "SMART-on-FHIR", "display": "SMART-on-FHIR"}]}]
+    return security
+
+
+def capability_statement(base_url: str, software_date: str = "2026-11-25", auth_mode: str = "none",
+                         cors: bool = False) -> dict[str, Any]:
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -82,6 +103,7 @@ def capability_statement(base_url: str, software_date: str = "2026-11-25") -> di
         "rest": [
             {
                 "mode": "server",
+                "security": _security(auth_mode, cors),
                 "documentation": "Triage a QuestionnaireResponse with POST QuestionnaireResponse/$triage; "
                 "read and search the CarePlans, Encounters and QuestionnaireResponses it stores; "
                 "subscribe to triage events (webhooks) with Subscription.",
@@ -107,6 +129,15 @@ def capability_statement(base_url: str, software_date: str = "2026-11-25") -> di
                         "searchParam": [{"name": "url", "type": "uri", "documentation": "The canonical URL."}],
                     },
                     _subscription(),
+                    {
+                        "type": "AuditEvent",
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "searchParam": [
+                            {"name": "patient", "type": "reference", "documentation": "Records about this patient."},
+                            {"name": "date", "type": "date", "documentation": "When recorded, with a prefix."},
+                            {"name": "_count", "type": "number", "documentation": "Page size (newest first)."},
+                        ],
+                    },
                 ],
             }
         ],

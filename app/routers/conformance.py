@@ -27,7 +27,9 @@ def _base(request: Request) -> str:
             "and operation this server supports.",
             responses=fhir_ok("The CapabilityStatement", "CapabilityStatement"), response_class=FhirResponse)
 async def metadata(request: Request) -> Response:
-    return FhirResponse(capability_statement(_base(request)))
+    settings = request.app.state.settings
+    return FhirResponse(capability_statement(_base(request), auth_mode=settings.auth_mode,
+                                             cors=bool(settings.cors_origins.strip())))
 
 
 @router.get("/Questionnaire/{questionnaire_id}", summary="The triage Questionnaire",

@@ -77,8 +77,7 @@ class Authenticator:
                 raise ValueError("LBP_AUTH_MODE=jwt needs LBP_JWT_JWKS_URL or LBP_JWT_PUBLIC_KEY")
             if not settings.jwt_issuer or not settings.jwt_audience:
                 raise ValueError("LBP_AUTH_MODE=jwt needs LBP_JWT_ISSUER and LBP_JWT_AUDIENCE")
-            if settings.jwt_public_key:
-                self._keys = KeySet.import_key_set({"keys": [_pem_to_jwk(settings.jwt_public_key)]})
+            self._public_key = _pem_key(settings.jwt_public_key) if settings.jwt_public_key else None
             self.algorithms = [a.strip() for a in settings.jwt_algorithms.split(",") if a.strip()]
             if any(a.lower() == "none" or a.startswith("HS") for a in self.algorithms):
                 raise ValueError("LBP_JWT_ALGORITHMS may name only asymmetric algorithms")
@@ -128,9 +127,9 @@ class Authenticator:
         return Principal(subject, parse_scopes(scope if isinstance(scope, (str, list)) else ""),
                          str(patient) if patient else None)
 
-    def _key_set(self, token: str) -> KeySet:
-        if self.settings.jwt_public_key:
-            return self._keys  # type: ignore[return-value]
+    def _key_set(self, token: str) -> Any:
+        if self._public_key is not None:
+            return self._public_key
         kid = _header(token).get("kid")
         with self._lock:
             stale = time.monotonic() - self._keys_fetched > 300
@@ -155,13 +154,13 @@ def _header(token: str) -> dict[str, Any]:
         raise Unauthenticated("The token is not a JWT.") from None
 
 
-def _pem_to_jwk(pem: str) -> dict[str, Any]:
+def _pem_key(pem: str) -> Any:
     from joserfc.jwk import ECKey, RSAKey
 
-    text = pem.replace("\\n", "\n").encode()
+    text = pem.replace("\\n", "\n").encode()  # a PEM may arrive with escaped newlines from an env file
     for kind in (RSAKey, ECKey):
         try:
-            return kind.import_key(text).as_dict(private=False)
+            return kind.import_key(text)
         except (ValueError, TypeError, JoseError):
             continue
     raise ValueError("LBP_JWT_PUBLIC_KEY is not an RSA or EC public key in PEM")

@@ -1,0 +1,319 @@
+"""Security: every auth mode and scope on every endpoint, bad tokens, patient/ tokens,
+the audit trail, rate limits, CORS and body limits. Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from fastapi.testclient import TestClient
+from joserfc import jwt
+from joserfc.jwk import KeySet, RSAKey
+
+from app.main import create_app
+from app.settings import Settings
+from tests.support import TRIAGE, answers_with, assert_fhir_response, post_triage, response
+
+STATIC_TOKENS = {
+    "tok-all": ["system/*.*"],
+    "tok-triage": ["system/QuestionnaireResponse.c"],
+    "tok-v1-write": ["user/QuestionnaireResponse.write"],
+    "tok-reader": ["system/CarePlan.rs", "system/Encounter.read", "system/QuestionnaireResponse.rs"],
+    "tok-careplan-r": ["system/CarePlan.r"],
+    "tok-subs": ["system/Subscription.*"],
+    "tok-auditor": ["system/AuditEvent.rs"],
+    "tok-p1": {"scopes": ["patient/*.read", "patient/QuestionnaireResponse.c"], "patient": "p1", "subject": "p1-app"},
+    "tok-nothing": ["openid", "launch"],
+}
+
+
+@contextmanager
+def app_client(database_url, **settings):
+    app = create_app(Settings(database_url=database_url, auto_migrate=True, **settings))
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def static(app, database_url):
+    from tests.conftest import _empty_tables
+
+    _empty_tables(app)
+    with app_client(database_url, auth_mode="static", auth_tokens=json.dumps(STATIC_TOKENS)) as client:
+        yield client
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def wait_for_audit(client, token="tok-all", at_least=1, **params):
+    deadline = time.monotonic() + 5
+    while True:
+        bundle = client.get("/fhir/AuditEvent", params={"_count": "200", **params}, headers=bearer(token)).json()
+        if bundle["total"] >= at_least or time.monotonic() > deadline:
+            return bundle
+
+
+# --- every mode and scope on every endpoint ---------------------------------------------
+
+def endpoints(ids):
+    cp, enc, qr = ids
+    return {
+        # name: (method, path, body, tokens allowed)
+        "triage": ("POST", TRIAGE, response(patient="p1"), {"tok-all", "tok-triage", "tok-v1-write", "tok-p1"}),
+        "read CarePlan": ("GET", f"/fhir/CarePlan/{cp}", None, {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1"}),
+        "search CarePlan": ("GET", "/fhir/CarePlan", None, {"tok-all", "tok-reader", "tok-p1"}),
+        "read Encounter": ("GET", f"/fhir/Encounter/{enc}", None, {"tok-all", "tok-reader", "tok-p1"}),
+        "search Encounter": ("GET", "/fhir/Encounter", None, {"tok-all", "tok-reader", "tok-p1"}),
+        "read QuestionnaireResponse": ("GET", f"/fhir/QuestionnaireResponse/{qr}", None,
+                                       {"tok-all", "tok-reader", "tok-p1"}),
+        "search QuestionnaireResponse": ("GET", "/fhir/QuestionnaireResponse", None,
+                                         {"tok-all", "tok-reader", "tok-p1"}),
+        "create Subscription": ("POST", "/fhir/Subscription", {"resourceType": "Subscription"}, {"tok-all", "tok-subs"}),
+        "search Subscription": ("GET", "/fhir/Subscription", None, {"tok-all", "tok-subs"}),
+        "read Subscription": ("GET", "/fhir/Subscription/none", None, {"tok-all", "tok-subs"}),
+        "delete Subscription": ("DELETE", "/fhir/Subscription/none", None, {"tok-all", "tok-subs"}),
+        "resend Subscription": ("POST", "/fhir/Subscription/none/$resend", None, {"tok-all", "tok-subs"}),
+        "search AuditEvent": ("GET", "/fhir/AuditEvent", None, {"tok-all", "tok-auditor"}),
+        "metadata": ("GET", "/fhir/metadata", None, "public"),
+        "Questionnaire": ("GET", "/fhir/Questionnaire/lbp-triage", None, "public"),
+        "CodeSystem": ("GET", "/fhir/CodeSystem/lbp-triage", None, "public"),
+    }
+
+
+def test_every_token_on_every_endpoint(static):
+    made = post_triage(static, response(patient="p1"), **bearer("tok-all")).json()
+    ids = (made["id"], made["encounter"]["reference"].split("/")[1],
+           made["supportingInfo"][0]["reference"].split("/")[1])
+    failures = []
+    for name, (method, path, body, allowed) in endpoints(ids).items():
+        for token in [*STATIC_TOKENS, None, "not-a-token"]:
+            headers = {"Content-Type": "application/fhir+json", **(bearer(token) if token else {})}
+            r = static.request(method, path, content=json.dumps(body) if body else None, headers=headers)
+            if allowed == "public":
+                expected_ok = True
+            elif token is None or token == "not-a-token":
+                expected_ok = False
+                if r.status_code != 401 or "Bearer" not in r.headers.get("www-authenticate", ""):
+                    failures.append((name, token, r.status_code, "expected 401 with WWW-Authenticate"))
+                continue
+            else:
+                expected_ok = token in allowed
+            if expected_ok and r.status_code in (401, 403):
+                failures.append((name, token, r.status_code, "expected access"))
+            if not expected_ok and r.status_code != 403:
+                failures.append((name, token, r.status_code, "expected 403"))
+            if r.status_code in (401, 403):
+                assert_fhir_response(r, r.status_code, "OperationOutcome")
+    assert not failures, failures
+
+
+def test_none_mode_serves_only_this_machine(app, database_url):
+    application = create_app(Settings(database_url=database_url, auth_mode="none"))
+    with TestClient(application, client=("203.0.113.7", 40000)) as remote:
+        assert_fhir_response(remote.get("/fhir/CarePlan"), 403, "OperationOutcome")
+        assert remote.get("/fhir/metadata").status_code == 200  # conformance stays public
+    with TestClient(application, client=("127.0.0.1", 40000)) as local:
+        assert local.get("/fhir/CarePlan").status_code == 200
+
+
+def test_none_mode_says_so_loudly_at_start_up(database_url, caplog):
+    with app_client(database_url, auth_mode="none"):
+        pass
+    assert any("AUTHENTICATION IS OFF" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+
+
+# --- JWT ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def signing_key():
+    return RSAKey.generate_key(2048, parameters={"kid": "key-1"})
+
+
+def token(key, *, scope="system/CarePlan.rs", exp_in=300, iss="https://auth.example", aud="lbp-triage",
+          alg="RS256", **claims):
+    payload = {"iss": iss, "aud": aud, "exp": int(time.time()) + exp_in, "sub": "client-1", "scope": scope, **claims}
+    return jwt.encode({"alg": alg, "kid": key.kid}, payload, key)
+
+
+@pytest.fixture
+def jwt_client(app, database_url, signing_key):
+    pem = signing_key.as_pem(private=False).decode()
+    with app_client(database_url, auth_mode="jwt", jwt_public_key=pem, jwt_issuer="https://auth.example",
+                    jwt_audience="lbp-triage") as client:
+        yield client
+
+
+def _unsigned(claims):
+    import base64
+
+    def part(obj):
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def test_jwt_tokens(jwt_client, signing_key):
+    good = token(signing_key)
+    assert jwt_client.get("/fhir/CarePlan", headers=bearer(good)).status_code == 200
+    other_key = RSAKey.generate_key(2048, parameters={"kid": "key-1"})
+    bad = {
+        "expired": token(signing_key, exp_in=-120),
+        "wrongly signed": token(other_key),
+        "wrong audience": token(signing_key, aud="someone-else"),
+        "wrong issuer": token(signing_key, iss="https://evil.example"),
+        "alg none": _unsigned({"iss": "https://auth.example", "aud": "lbp-triage", "exp": int(time.time()) + 300,
+                               "scope": "system/*.*"}),
+        "garbage": "abc.def.ghi",
+    }
+    for name, value in bad.items():
+        r = jwt_client.get("/fhir/CarePlan", headers=bearer(value))
+        assert r.status_code == 401, name
+        assert r.headers["www-authenticate"].startswith("Bearer")
+    r = jwt_client.get("/fhir/CarePlan", headers=bearer(token(signing_key, scope="system/Encounter.rs")))
+    assert_fhir_response(r, 403, "OperationOutcome")
+
+
+def test_jwt_with_jwks_url(app, database_url, signing_key):
+    keys = json.dumps(KeySet([signing_key]).as_dict(private=False)).encode()
+
+    class JWKS(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(keys)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), JWKS)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with app_client(database_url, auth_mode="jwt", jwt_jwks_url=f"http://127.0.0.1:{server.server_port}/jwks",
+                        jwt_issuer="https://auth.example", jwt_audience="lbp-triage") as client:
+            assert client.get("/fhir/CarePlan", headers=bearer(token(signing_key))).status_code == 200
+            assert client.get("/fhir/CarePlan", headers=bearer(token(
+                RSAKey.generate_key(2048, parameters={"kid": "key-2"})))).status_code == 401
+    finally:
+        server.shutdown()
+
+
+def test_patient_tokens_see_only_their_patient(static):
+    mine = post_triage(static, response(patient="p1"), **bearer("tok-all")).json()
+    theirs = post_triage(static, response(answers_with(saddle_numbness=True), patient="p2"), **bearer("tok-all")).json()
+    p1 = bearer("tok-p1")
+    found = static.get("/fhir/CarePlan", headers=p1).json()
+    assert found["total"] == 1 and found["entry"][0]["resource"]["id"] == mine["id"]
+    assert static.get("/fhir/CarePlan", params={"subject": "Patient/p2"}, headers=p1).json()["total"] == 0
+    assert static.get("/fhir/Encounter", params={"patient": "p2"}, headers=p1).json()["total"] == 0
+    assert_fhir_response(static.get(f"/fhir/CarePlan/{theirs['id']}", headers=p1), 404, "OperationOutcome")
+    assert static.get(f"/fhir/CarePlan/{mine['id']}", headers=p1).status_code == 200
+    encounter = theirs["encounter"]["reference"]
+    assert static.get(f"/fhir/{encounter}", headers=p1).status_code == 404
+    assert_fhir_response(post_triage(static, response(patient="p2"), **p1), 403, "OperationOutcome")
+    assert post_triage(static, response(patient="p1"), **p1).status_code == 201
+    assert static.get("/fhir/Subscription", headers=p1).status_code == 403
+
+
+# --- the audit trail -------------------------------------------------------------------------
+
+def test_every_access_is_audited(static):
+    made = post_triage(static, response(patient="p7"), **bearer("tok-all")).json()
+    static.get(f"/fhir/CarePlan/{made['id']}", headers=bearer("tok-reader"))
+    static.get("/fhir/CarePlan", params={"patient": "p7"}, headers=bearer("tok-reader"))
+    post_triage(static, response(answers_with(fever=None), patient="p7"), **bearer("tok-all"))  # 422
+    static.get("/fhir/CarePlan", headers=bearer("tok-subs"))  # 403
+    static.get("/fhir/CarePlan")  # 401
+    static.post("/fhir/Subscription", json={"resourceType": "Subscription"}, headers=bearer("tok-subs"))
+    bundle = wait_for_audit(static, at_least=7)
+    events = [e["resource"] for e in bundle["entry"]]
+    for event in events:
+        assert_fhir_response_like(event)
+    seen = {(e["subtype"][0]["code"], e["outcomeDesc"]) for e in events}
+    assert {("create", "HTTP 201"), ("read", "HTTP 200"), ("search-type", "HTTP 200"), ("create", "HTTP 422"),
+            ("search-type", "HTTP 403"), ("search-type", "HTTP 401")} <= seen
+    created = [e for e in events if e["outcomeDesc"] == "HTTP 201"]
+    assert len(created) == 1  # written once, in the triage's transaction
+    assert {"reference": "Patient/p7"} in [x["what"] for x in created[0]["entity"]]
+    assert any(e["agent"][0]["who"]["display"] == "anonymous" for e in events)
+    assert all(e["agent"][0]["network"]["address"] for e in events)
+    p7 = static.get("/fhir/AuditEvent", params={"patient": "p7"}, headers=bearer("tok-auditor")).json()
+    assert p7["total"] >= 3
+
+
+def assert_fhir_response_like(resource):
+    from tests.support import assert_valid_r4
+
+    assert_valid_r4(resource)
+
+
+def test_a_failed_triage_rolls_back_but_its_audit_record_survives(static, app, monkeypatch):
+    from app.store.repository import EncounterRepository
+
+    original = EncounterRepository.save
+
+    def failing_inside(self, row, audit=None):
+        with self.engine.begin() as connection:
+            from sqlalchemy import insert
+
+            from app.store.tables import AuditRecord, TriageEncounter
+
+            connection.execute(insert(TriageEncounter.__table__), row)
+            if audit is not None:
+                connection.execute(insert(AuditRecord.__table__), audit)
+            raise RuntimeError("disk on fire")  # rolls back both
+
+    monkeypatch.setattr(EncounterRepository, "save", failing_inside)
+    c = TestClient(static.app, raise_server_exceptions=False)
+    r = post_triage(c, response(patient="p9"), **bearer("tok-all"))
+    assert_fhir_response(r, 500, "OperationOutcome")
+    monkeypatch.setattr(EncounterRepository, "save", original)
+    assert static.get("/fhir/CarePlan", params={"patient": "p9"}, headers=bearer("tok-all")).json()["total"] == 0
+    bundle = wait_for_audit(static, at_least=1, patient="p9")
+    outcomes = [e["resource"]["outcomeDesc"] for e in bundle["entry"]
+                if e["resource"]["subtype"][0]["code"] == "create"]
+    assert outcomes == ["HTTP 500"]  # the failure is recorded; the rolled-back success is not
+
+
+# --- limits, CORS ------------------------------------------------------------------------
+
+def test_rate_limit_answers_429_with_retry_after(app, database_url):
+    with app_client(database_url, auth_mode="static", auth_tokens=json.dumps(STATIC_TOKENS),
+                    rate_limit_per_minute=60) as client:
+        statuses = [client.get("/fhir/CarePlan", headers=bearer("tok-reader")).status_code for _ in range(12)]
+        assert statuses[:10] == [200] * 10 and statuses[-1] == 429
+        r = client.get("/fhir/CarePlan", headers=bearer("tok-reader"))
+        assert_fhir_response(r, 429, "OperationOutcome")
+        assert int(r.headers["retry-after"]) >= 1
+        assert client.get("/fhir/CarePlan", headers=bearer("tok-all")).status_code == 200  # per client
+
+
+def test_cors_closed_by_default_and_configurable(client, app, database_url):
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+    assert "access-control-allow-origin" not in client.options(TRIAGE, headers=preflight).headers
+    with app_client(database_url, cors_origins="https://app.example") as open_client:
+        r = open_client.options(TRIAGE, headers=preflight)
+        assert r.headers["access-control-allow-origin"] == "https://app.example"
+
+
+def test_json_nested_too_deep_is_400(client):
+    body = response()
+    node = body["item"][0]["answer"][0]
+    for _ in range(80):
+        node["extension"] = [{"url": "http://x", "extension": []}]
+        node = node["extension"][0]
+    assert_fhir_response(post_triage(client, body), 400, "OperationOutcome")
+
+
+def test_openapi_describes_bearer_security(client):
+    spec = client.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    triage = spec["paths"]["/fhir/QuestionnaireResponse/$triage"]["post"]
+    assert triage["security"] == [{"bearer": []}] and "QuestionnaireResponse.c" in triage["description"]
+    assert "security" not in spec["paths"]["/fhir/metadata"]["get"]
