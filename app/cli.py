@@ -188,6 +188,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     engine = make_engine(settings.database_url, settings.db_pool_size)
     dispatcher = Dispatcher(engine, settings, ready=lambda: migrate.is_up_to_date(engine))
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr=args.metrics_host)  # the webhook counters of this worker
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
@@ -243,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="deliver webhooks from the outbox (run with LBP_WEBHOOK_DISPATCHER=off "
                             "on the API); several may run side by side on PostgreSQL")
+    worker.add_argument("--metrics-port", type=int, help="serve this worker's Prometheus metrics on this port")
+    worker.add_argument("--metrics-host", default="0.0.0.0", help="address for --metrics-port (default: all)")
     worker.set_defaults(func=cmd_worker)
     return parser
 
