@@ -30,3 +30,10 @@ def test_metrics_count_requests_by_route_and_triages_by_disposition(client):
     assert delta("lbp_triages_total", disposition="emergency") == 1
     assert delta("lbp_http_request_duration_seconds_count", method="POST", route=route) == 2
     assert not any("some-id" in str(key) for key in after)  # raw paths never become labels
+
+
+def test_metrics_expose_webhook_queue_depth_and_delivery_counters(client):
+    text = client.get("/metrics").text
+    for name in ("lbp_webhook_queue_depth", "lbp_webhook_deliveries", "lbp_webhook_delivery_failures",
+                 "lbp_webhook_retries"):
+        assert name in text, name

@@ -7,6 +7,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from app.kit.metrics import metrics_response
+from app.store.outbox import DeliveryQueue
+from app.webhooks.metrics import QUEUE_DEPTH
 
 router = APIRouter(tags=["Operations"])
 
@@ -36,4 +38,14 @@ async def readyz(request: Request) -> JSONResponse:
             "deliveries and queue depth, in the Prometheus text format.",
             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
 async def metrics(request: Request) -> Response:
+    state = request.app.state
+    if getattr(state, "dispatcher", None) is None and getattr(state, "engine", None) is not None:
+        # Deliveries happen in worker processes: count the queue here, at scrape time.
+        try:
+            with anyio.fail_after(2):
+                depth = await anyio.to_thread.run_sync(DeliveryQueue(state.engine, "metrics").queue_depth)
+            QUEUE_DEPTH.set(depth)
+        except Exception:  # the database is down: keep the last value, the scrape still answers
+            pass
     return metrics_response(request)
+
