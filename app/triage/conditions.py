@@ -28,10 +28,6 @@ class Condition:
     def evidence(self, answers: Answers) -> Evidence | None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    @property
-    def link_ids(self) -> frozenset[str]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
 
 @dataclass(frozen=True, slots=True)
 class Yes(Condition):
@@ -47,10 +43,6 @@ class Yes(Condition):
             return ((self.link_id, True),)
         return None
 
-    @property
-    def link_ids(self) -> frozenset[str]:
-        return frozenset((self.link_id,))
-
 
 @dataclass(frozen=True, slots=True)
 class AtLeast(Condition):
@@ -62,13 +54,7 @@ class AtLeast(Condition):
 
     def evidence(self, answers: Answers) -> Evidence | None:
         value = answers.get(self.link_id)
-        if value is not None and not isinstance(value, (bool, str)) and value >= self.threshold:
-            return ((self.link_id, value),)
-        return None
-
-    @property
-    def link_ids(self) -> frozenset[str]:
-        return frozenset((self.link_id,))
+        return ((self.link_id, value),) if _number(value) >= self.threshold else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +67,7 @@ class Below(Condition):
 
     def evidence(self, answers: Answers) -> Evidence | None:
         value = answers.get(self.link_id)
-        if value is not None and not isinstance(value, (bool, str)) and value < self.threshold:
-            return ((self.link_id, value),)
-        return None
-
-    @property
-    def link_ids(self) -> frozenset[str]:
-        return frozenset((self.link_id,))
+        return ((self.link_id, value),) if _number(value, default=float("inf")) < self.threshold else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +90,6 @@ class OneOf(Condition):
             return ((self.link_id, value),)
         return None
 
-    @property
-    def link_ids(self) -> frozenset[str]:
-        return frozenset((self.link_id,))
-
 
 @dataclass(frozen=True, slots=True)
 class AllOf(Condition):
@@ -134,10 +110,6 @@ class AllOf(Condition):
             collected += found
         return collected
 
-    @property
-    def link_ids(self) -> frozenset[str]:
-        return frozenset().union(*(p.link_ids for p in self.parts))
-
 
 @dataclass(frozen=True, slots=True)
 class AnyOf(Condition):
@@ -156,10 +128,6 @@ class AnyOf(Condition):
             if found is not None:
                 collected += found
         return collected or None
-
-    @property
-    def link_ids(self) -> frozenset[str]:
-        return frozenset().union(*(p.link_ids for p in self.parts))
 
 
 def _number(value: object, default: float = float("-inf")) -> float:
