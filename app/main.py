@@ -26,6 +26,7 @@ from app.security.access import AccessControl
 from app.security.audit import AuditRepository
 from app.security.authn import Authenticator
 from app.security.openapi import install_security_scheme
+from app.routers.swagger import install_docs
 from app.security.ratelimit import RateLimiter
 from app.routers import audit, conformance, health, resources, subscriptions, triage
 from app.settings import Settings, get_settings
@@ -128,7 +129,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
-        swagger_ui_parameters={"defaultModelsExpandDepth": -1, "tryItOutEnabled": True},
+        docs_url=None,  # served by install_docs, without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     configure_logging(settings.log_level, settings.log_format)
@@ -147,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (triage, resources, subscriptions, audit, conformance, health):
         app.include_router(module.router)
     install_security_scheme(app)
+    install_docs(app, {"defaultModelsExpandDepth": -1, "tryItOutEnabled": True})
     return app
 
 

@@ -57,4 +57,8 @@ def test_openapi_speaks_fhir_and_offers_an_example_per_disposition(client):
     examples = triage["requestBody"]["content"]["application/fhir+json"]["examples"]
     assert set(examples) == {"emergency", "urgent", "doctor", "self-care"}
     assert "application/fhir+json" in triage["responses"]["201"]["content"]
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "cdn" not in docs.text.lower() and "/docs-assets/swagger-ui-bundle.js" in docs.text  # no internet needed
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/docs-assets/swagger-ui.css").status_code == 200
