@@ -86,19 +86,18 @@ def endpoints(ids):
     }
 
 
-def test_every_token_on_every_endpoint(static):
-    made = post_triage(static, response(patient="p1"), **bearer("tok-all")).json()
+def _check_table(client, bearer_for, names):
+    made = post_triage(client, response(patient="p1"), **bearer_for("tok-all")).json()
     ids = (made["id"], made["encounter"]["reference"].split("/")[1],
            made["supportingInfo"][0]["reference"].split("/")[1])
     failures = []
     for name, (method, path, body, allowed) in endpoints(ids).items():
-        for token in [*STATIC_TOKENS, None, "not-a-token"]:
-            headers = {"Content-Type": "application/fhir+json", **(bearer(token) if token else {})}
-            r = static.request(method, path, content=json.dumps(body) if body else None, headers=headers)
+        for token in [*names, None, "not-a-token"]:
+            headers = {"Content-Type": "application/fhir+json", **(bearer_for(token) if token else {})}
+            r = client.request(method, path, content=json.dumps(body) if body else None, headers=headers)
             if allowed == "public":
                 expected_ok = True
             elif token is None or token == "not-a-token":
-                expected_ok = False
                 if r.status_code != 401 or "Bearer" not in r.headers.get("www-authenticate", ""):
                     failures.append((name, token, r.status_code, "expected 401 with WWW-Authenticate"))
                 continue
@@ -111,6 +110,45 @@ def test_every_token_on_every_endpoint(static):
             if r.status_code in (401, 403):
                 assert_fhir_response(r, r.status_code, "OperationOutcome")
     assert not failures, failures
+
+
+def test_every_static_token_on_every_endpoint(static):
+    _check_table(static, bearer, list(STATIC_TOKENS))
+
+
+def test_every_jwt_scope_set_on_every_endpoint(app, database_url, signing_key):
+    """The same table with the same scopes carried by JWTs (patient/ ones with a patient claim)."""
+    from tests.conftest import _empty_tables
+
+    _empty_tables(app)
+    minted = {}
+    for name, grant in STATIC_TOKENS.items():
+        grant = grant if isinstance(grant, dict) else {"scopes": grant}
+        claims = {"patient": grant["patient"]} if grant.get("patient") else {}
+        minted[name] = token(signing_key, scope=" ".join(grant["scopes"]), **claims)
+
+    def jwt_bearer(name):
+        return bearer(minted.get(name, name))
+
+    pem = signing_key.as_pem(private=False).decode()
+    with app_client(database_url, auth_mode="jwt", jwt_public_key=pem, jwt_issuer="https://auth.example",
+                    jwt_audience="lbp-triage") as client:
+        _check_table(client, jwt_bearer, list(STATIC_TOKENS))
+
+
+def test_none_mode_on_every_endpoint(app, database_url):
+    """No tokens: every endpoint works for this machine's clients; others get 403 except the public ones."""
+    application = create_app(Settings(database_url=database_url, auth_mode="none"))
+    with TestClient(application, client=("127.0.0.1", 40000)) as local, \
+            TestClient(application, client=("198.51.100.9", 40000)) as remote:
+        made = post_triage(local, response(patient="p1")).json()
+        ids = (made["id"], made["encounter"]["reference"].split("/")[1],
+               made["supportingInfo"][0]["reference"].split("/")[1])
+        for name, (method, path, body, allowed) in endpoints(ids).items():
+            kwargs = {"content": json.dumps(body) if body else None, "headers": {"Content-Type": "application/fhir+json"}}
+            assert local.request(method, path, **kwargs).status_code not in (401, 403), name
+            far = remote.request(method, path, **kwargs)
+            assert far.status_code == (200 if allowed == "public" else 403), name
 
 
 def test_none_mode_serves_only_this_machine(app, database_url):
