@@ -57,6 +57,15 @@ def fhir_base(request: Request, public_base_url: str | None) -> str:
     return str(request.base_url).rstrip("/") + "/fhir"
 
 
+def prefer(request: Request, name: str, default: str) -> str:
+    """One preference of the Prefer header (RFC 7240), e.g. return=minimal or handling=strict."""
+    for part in (request.headers.get("prefer") or "").replace(",", ";").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key.strip() == name:
+            return value.strip().strip('"')
+    return default
+
+
 def _media_type(header: str) -> str:
     return header.split(";", 1)[0].strip().lower()
 

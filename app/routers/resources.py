@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from app.fhir.bundle import searchset
 from app.fhir.search import PARAMETER_DOCS, SEARCH_PARAMETERS, encode_cursor, parse_search, search_url
-from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base, version_headers
+from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base, prefer, version_headers
 
 from .docs import fhir_ok, query_parameters
 
@@ -52,7 +52,7 @@ def _search_route(resource_type: str):
     async def search(request: Request) -> Response:
         state = request.app.state
         settings = state.settings
-        strict = "handling=strict" in (request.headers.get("prefer") or "").replace(" ", "")
+        strict = prefer(request, "handling", "lenient") == "strict"
         request.state.audit_patient = request.query_params.get("patient") or (
             request.query_params.get("subject", "").rsplit("/", 1)[-1] or None)
         query, applied = parse_search(resource_type, list(request.query_params.multi_items()),

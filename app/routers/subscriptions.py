@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from app.fhir.bundle import searchset
 from app.fhir.outcome import single_outcome
-from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base, read_json_body, version_headers
+from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base, prefer, read_json_body, version_headers
 from app.webhooks import service
 from app.webhooks.resources import render_subscription
 from app.webhooks.topics import TOPICS
@@ -103,7 +103,7 @@ async def create_subscription(request: Request) -> Response:
     resource = created.subscription
     headers = {"Location": f"/fhir/Subscription/{resource['id']}", **version_headers(resource)}
     # A generated secret exists only in this answer, so the representation is always sent then.
-    preference = _prefer_return(request.headers.get("prefer"))
+    preference = prefer(request, "return", "representation")
     if not created.secret_generated and preference == "minimal":
         return Response(status_code=201, headers=headers)
     if not created.secret_generated and preference == "OperationOutcome":
@@ -111,13 +111,6 @@ async def create_subscription(request: Request) -> Response:
                                            severity="information"), status_code=201, headers=headers)
     return FhirResponse(resource, status_code=201, headers=headers)
 
-
-def _prefer_return(header: str | None) -> str:
-    for part in (header or "").split(";"):
-        name, _, value = part.strip().partition("=")
-        if name.strip() == "return":
-            return value.strip().strip('"')
-    return "representation"
 
 
 def _statuses(values: list[str]) -> list[str]:

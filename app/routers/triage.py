@@ -13,7 +13,7 @@ from app.encounters import Prepared, Submitted, prepare, store
 from app.fhir.outcome import single_outcome
 from app.kit.metrics import TRIAGES
 from app.security.audit import audit_row
-from app.kit.fhir_http import FhirResponse, HttpProblem, read_json_body, version_headers
+from app.kit.fhir_http import FhirResponse, HttpProblem, prefer, read_json_body, version_headers
 
 from .docs import EXAMPLE_SUMMARIES, example_responses, fhir_ok, outcome_response, request_body
 
@@ -63,13 +63,6 @@ def _if_none_exist(header: str | None) -> tuple[str | None, str] | None:
         return system, code
     return None, value
 
-
-def _prefer_return(header: str | None) -> str:
-    for part in (header or "").split(";"):
-        name, _, value = part.strip().partition("=")
-        if name.strip() == "return":
-            return value.strip().strip('"')
-    return "representation"
 
 
 def _audit_of_create(request: Request, prepared: Prepared) -> dict[str, Any] | None:
@@ -138,7 +131,7 @@ async def triage_response(request: Request) -> Response:
         TRIAGES.labels(careplan["category"][0]["coding"][0]["code"]).inc()
     headers = {"Location": f"/fhir/CarePlan/{careplan['id']}", **version_headers(careplan)}
     status = 201 if submitted.created else 200
-    preference = _prefer_return(request.headers.get("prefer"))
+    preference = prefer(request, "return", "representation")
     if preference == "minimal":
         return Response(status_code=status, headers=headers)
     if preference == "OperationOutcome":
