@@ -11,12 +11,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from app.triage.model import AnswerValue
 
 from . import fastpath
 from .outcome import Fault, Rejected
+from .r4 import check_r4, expect_resource
 from .questionnaire import ItemSpec, accepted_canonicals, groups, items
 
 ACCEPTED_STATUSES = ("completed", "amended")
@@ -59,50 +58,14 @@ def _where(link_id: str) -> str:
 
 # --- FHIR R4 structure -------------------------------------------------------------
 
-_ISSUE_CODE = {  # pydantic error type → FHIR issue-type (after fhirstarter)
-    "missing": "required",
-    "extra_forbidden": "structure",
-    "json_invalid": "structure",
-    "literal_error": "value",
-    "string_pattern_mismatch": "value",
-}
-
-
-def _loc_to_fhirpath(loc: tuple[Any, ...]) -> str:
-    path = "QuestionnaireResponse"
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif isinstance(part, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", part):
-            path += f".{part}"
-    return path
-
-
 def check_fhir(data: Any) -> None:
     """Raise Rejected(400) unless `data` is a valid R4 QuestionnaireResponse (per R4B models)."""
-    if not isinstance(data, dict):
-        raise Rejected([Fault("structure", "The body must be a JSON object (a FHIR resource).")], 400)
-    if data.get("resourceType") != "QuestionnaireResponse":
-        raise Rejected([Fault("structure", "The resource must be a QuestionnaireResponse.",
-                              "QuestionnaireResponse.resourceType")], 400)
+    expect_resource(data, "QuestionnaireResponse")
     if fastpath.accepts(data):
         return
     from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
-    try:
-        QuestionnaireResponse.model_validate(data)
-    except ValidationError as exc:
-        faults = [
-            Fault(
-                _ISSUE_CODE.get(err["type"], "invalid"),
-                f"Not valid FHIR R4: {err['msg']}.",
-                _loc_to_fhirpath(err["loc"]),
-            )
-            for err in exc.errors(include_input=False, include_url=False)
-        ]
-        raise Rejected(faults, 400) from None
-    except (TypeError, ValueError) as exc:  # fhir.resources raises some of these directly
-        raise Rejected([Fault("structure", f"Not valid FHIR R4: {type(exc).__name__}.")], 400) from None
+    check_r4(QuestionnaireResponse, data)
 
 
 # --- Against the Questionnaire -------------------------------------------------------

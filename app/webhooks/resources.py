@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
 
 from app.fhir.canonical import BASE
 from app.fhir.outcome import Fault, Rejected
+from app.fhir.r4 import check_r4, expect_resource
 
 from . import signing
 from .topics import TOPICS, Criteria, FilterError, parse_filters
@@ -59,27 +59,10 @@ def _fault(code: str, text: str, where: str | None = None) -> Fault:
     return Fault(code, text, where)
 
 
-def _loc_to_fhirpath(loc: tuple[Any, ...]) -> str:
-    path = "Subscription"
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif isinstance(part, str) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", part):
-            path += f".{part}"
-    return path
-
-
 def _check_r4(data: dict[str, Any]) -> None:
     from fhir.resources.R4B.subscription import Subscription
 
-    try:
-        Subscription.model_validate(data)
-    except ValidationError as exc:
-        faults = [_fault("invalid", f"Not valid FHIR R4: {err['msg']}.", _loc_to_fhirpath(err["loc"]))
-                  for err in exc.errors(include_input=False, include_url=False)]
-        raise Rejected(faults, 400) from None
-    except (TypeError, ValueError) as exc:
-        raise Rejected([_fault("structure", f"Not valid FHIR R4: {type(exc).__name__}.")], 400) from None
+    check_r4(Subscription, data)
 
 
 def _extensions(element: Any, url: str) -> list[dict[str, Any]]:
@@ -103,11 +86,7 @@ def _parse_end(value: Any) -> datetime | None:
 
 def parse_subscription(data: Any) -> NewSubscription:
     """Check a Subscription to create. Raises Rejected: 400 not R4, 422 not servable here."""
-    if not isinstance(data, dict):
-        raise Rejected([_fault("structure", "The body must be a JSON object (a FHIR resource).")], 400)
-    if data.get("resourceType") != "Subscription":
-        raise Rejected([_fault("structure", "The resource must be a Subscription.",
-                               "Subscription.resourceType")], 400)
+    expect_resource(data, "Subscription")
     _check_r4(data)
     faults: list[Fault] = []
     if data.get("modifierExtension") or (data.get("channel") or {}).get("modifierExtension"):
