@@ -259,6 +259,28 @@ def test_patient_tokens_see_only_their_patient(static):
     assert static.get("/fhir/Subscription", headers=p1).status_code == 403
 
 
+def test_patient_tokens_cannot_fetch_another_patients_careplan_by_identifier(static):
+    """Resubmitting (or If-None-Exist on) another patient's response identifier must not leak it."""
+    theirs = response(patient="p2", identifier={"system": "urn:ehr", "value": "p2-resp"})
+    post_triage(static, theirs, **bearer("tok-all"))
+    p1 = bearer("tok-p1")
+    replay = response(patient="p1", identifier={"system": "urn:ehr", "value": "p2-resp"})
+    r = post_triage(static, replay, **p1)
+    assert_fhir_response(r, 403, "OperationOutcome")
+    assert "Patient/p2" not in r.text
+    r = post_triage(static, response(patient="p1"), **p1, **{"If-None-Exist": "identifier=urn:ehr|p2-resp"})
+    assert_fhir_response(r, 403, "OperationOutcome")
+    # the system token still gets the idempotent answer
+    assert post_triage(static, theirs, **bearer("tok-all")).status_code == 200
+
+
+def test_none_mode_refuses_forwarded_requests(app, database_url):
+    application = create_app(Settings(database_url=database_url, auth_mode="none"))
+    with TestClient(application, client=("127.0.0.1", 40000)) as local:
+        assert local.get("/fhir/CarePlan", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 403
+        assert local.get("/fhir/CarePlan").status_code == 200
+
+
 # --- the audit trail -------------------------------------------------------------------------
 
 def test_every_access_is_audited(static):

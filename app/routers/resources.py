@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from app.fhir.bundle import searchset
 from app.fhir.search import PARAMETER_DOCS, SEARCH_PARAMETERS, encode_cursor, parse_search, search_url
+from app.security.principal import patient_of
 from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base, prefer, version_headers
 
 from .docs import fhir_ok, query_parameters
@@ -24,16 +25,11 @@ PLAIN_WORDS = {
 _PARAM_SCHEMA = {"reference": {"type": "string"}, "date": {"type": "string"}, "token": {"type": "string"}}
 
 
-def _patient_of(resource: dict | None) -> str | None:
-    reference = ((resource or {}).get("subject") or {}).get("reference") or ""
-    return reference.rsplit("Patient/", 1)[1].split("/", 1)[0] if "Patient/" in reference else None
-
-
 def _read_route(resource_type: str):
     async def read(resource_id: str, request: Request) -> Response:
         repository = request.app.state.repository
         resource = await anyio.to_thread.run_sync(repository.read, resource_type, resource_id)
-        patient = _patient_of(resource)
+        patient = patient_of(resource)
         allowed_patient = getattr(request.state, "patient_only", None)
         if resource is None or (allowed_patient is not None and patient != allowed_patient):
             # another patient's resource is as invisible to a patient token as a missing one

@@ -13,6 +13,7 @@ from app.encounters import Prepared, Submitted, prepare, store
 from app.fhir.outcome import single_outcome
 from app.kit.metrics import TRIAGES
 from app.security.audit import audit_row
+from app.security.principal import patient_of
 from app.kit.fhir_http import FhirResponse, HttpProblem, prefer, read_json_body, version_headers
 
 from .docs import EXAMPLE_SUMMARIES, example_responses, fhir_ok, outcome_response, request_body
@@ -118,8 +119,7 @@ async def triage_response(request: Request) -> Response:
         # the database write goes to the writer threads.
         prepared: Prepared = prepare(data)
         patient = prepared.row["patient"]
-        allowed_patient = getattr(request.state, "patient_only", None)
-        if allowed_patient is not None and patient != allowed_patient:
+        if getattr(request.state, "patient_only", patient) != patient:
             raise HttpProblem(403, "forbidden", "A patient-level token may triage only its own patient.")
         request.state.audit_patient = patient
         audit = _audit_of_create(request, prepared)
@@ -127,6 +127,11 @@ async def triage_response(request: Request) -> Response:
         # A new triage's audit record was committed with it; otherwise the access layer writes one.
         request.state.audited = submitted.created and audit is not None
     careplan = submitted.careplan
+    allowed_patient = getattr(request.state, "patient_only", None)
+    if not submitted.created and allowed_patient is not None and patient_of(careplan) != allowed_patient:
+        # An identifier (or If-None-Exist) naming another patient's triage must not hand a
+        # patient-level token that patient's CarePlan.
+        raise HttpProblem(403, "forbidden", "A patient-level token may see only its own patient's triages.")
     if submitted.created:
         TRIAGES.labels(careplan["category"][0]["coding"][0]["code"]).inc()
     headers = {"Location": f"/fhir/CarePlan/{careplan['id']}", **version_headers(careplan)}

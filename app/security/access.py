@@ -130,8 +130,9 @@ class AccessControl:
         host = client[0] if client else None
         try:
             authorization = headers.get(b"authorization")
+            proxied = any(h in headers for h in (b"forwarded", b"x-forwarded-for", b"x-real-ip"))
             principal = self.authenticator.authenticate(authorization.decode("latin-1") if authorization else None,
-                                                        host)
+                                                        host, proxied)
         except LocalOnly:
             return _outcome(403, "forbidden", "This server runs without authentication (LBP_AUTH_MODE=none) and "
                             "serves only clients on the same machine."), None

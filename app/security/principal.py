@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .scopes import Grant, allowed
 
@@ -18,3 +19,9 @@ class Principal:
         if self.unrestricted:
             return Grant("system", "*", "cruds")
         return allowed(self.grants, resource_type, interaction)
+
+
+def patient_of(resource: dict[str, Any] | None) -> str | None:
+    """The Patient id a stored resource is about (its subject), for patient-level access."""
+    reference = ((resource or {}).get("subject") or {}).get("reference") or ""
+    return reference.rsplit("Patient/", 1)[1].split("/", 1)[0] if "Patient/" in reference else None
