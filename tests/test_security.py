@@ -196,6 +196,20 @@ def _unsigned(claims):
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
 
 
+def _hs256_with(secret: bytes, claims):
+    """The classic algorithm confusion: an HMAC token keyed with the server's public key."""
+    import base64
+    import hashlib
+    import hmac
+
+    def part(raw):
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    signing_input = f"{part(json.dumps({'alg': 'HS256', 'kid': 'key-1'}).encode())}.{part(json.dumps(claims).encode())}"
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{part(signature)}"
+
+
 def test_jwt_tokens(jwt_client, signing_key):
     good = token(signing_key)
     assert jwt_client.get("/fhir/CarePlan", headers=bearer(good)).status_code == 200
@@ -208,6 +222,9 @@ def test_jwt_tokens(jwt_client, signing_key):
         "alg none": _unsigned({"iss": "https://auth.example", "aud": "lbp-triage", "exp": int(time.time()) + 300,
                                "scope": "system/*.*"}),
         "garbage": "abc.def.ghi",
+        "HS256 keyed with the public key": _hs256_with(signing_key.as_pem(private=False), {
+            "iss": "https://auth.example", "aud": "lbp-triage", "exp": int(time.time()) + 300,
+            "scope": "system/*.*"}),
     }
     for name, value in bad.items():
         r = jwt_client.get("/fhir/CarePlan", headers=bearer(value))
