@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, or_, select, true
+from sqlalchemy import Engine, insert, select
 
+from app.store.paging import newest_first
 from app.store.tables import AuditRecord
 
 A = AuditRecord.__table__
@@ -69,17 +70,11 @@ class AuditRepository:
             conditions.append(A.c.recorded >= since)
         if before is not None:
             conditions.append(A.c.recorded < before)
-        page_conditions = list(conditions)
-        if after is not None:
-            page_conditions.append(or_(A.c.recorded < after[0], and_(A.c.recorded == after[0], A.c.id < after[1])))
-        query = select(A).where(and_(true(), *page_conditions)).order_by(A.c.recorded.desc(), A.c.id.desc())
-        total = select(func.count()).select_from(A).where(and_(true(), *conditions))
         with self.engine.connect() as connection:
-            rows = [dict(r) for r in connection.execute(query.limit(count + 1)).mappings()]
-            count_all = connection.execute(total).scalar_one()
-        more = len(rows) > count
-        rows = rows[:count]
-        return AuditPage(rows, count_all, (rows[-1]["recorded"], rows[-1]["id"]) if more and rows else None)
+            rows, total, last_key = newest_first(connection, A, [c for c in A.c if c.name not in ("recorded", "id")],
+                                                 A.c.recorded, A.c.id, conditions,
+                                                 after, count)
+        return AuditPage([dict(r._mapping) for r in rows], total, last_key)
 
 
 def audit_event(row: dict[str, Any]) -> dict[str, Any]:

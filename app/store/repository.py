@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, or_, select, text
+from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
+from .paging import newest_first
 from .subscriptions import Outbox
 from .tables import AuditRecord, TriageEncounter, WebhookOutbox
 
@@ -119,28 +120,10 @@ class EncounterRepository:
             conditions.append(T.c.authored >= query.authored_from)
         if query.authored_before is not None:
             conditions.append(T.c.authored < query.authored_before)
-        where = and_(*conditions) if conditions else None
-        page_conditions = list(conditions)
-        if query.after is not None:
-            created, encounter_id = query.after
-            page_conditions.append(or_(T.c.created < created,
-                                       and_(T.c.created == created, T.c.encounter_id < encounter_id)))
-        page = (
-            select(column, T.c.created, T.c.encounter_id)
-            .where(and_(*page_conditions) if page_conditions else text("1=1"))
-            .order_by(T.c.created.desc(), T.c.encounter_id.desc())
-            .limit(query.count + 1)
-        )
-        total = select(func.count()).select_from(T)
-        if where is not None:
-            total = total.where(where)
         with self.engine.connect() as connection:
-            rows = connection.execute(page).all()
-            count = connection.execute(total).scalar_one()
-        more = len(rows) > query.count
-        rows = rows[: query.count]
-        last_key = (rows[-1][1], rows[-1][2]) if more and rows else None
-        return Page([r[0] for r in rows], count, last_key)
+            rows, total, last_key = newest_first(connection, T, [column], T.c.created, T.c.encounter_id,
+                                                 conditions, query.after, query.count)
+        return Page([r[0] for r in rows], total, last_key)
 
     def ping(self) -> None:
         with self.engine.connect() as connection:
