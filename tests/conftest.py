@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from typing import Iterator
 
 import pytest
@@ -48,21 +49,26 @@ def database_url(request, tmp_path_factory) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
         return
+    if not _postgres_reachable():
+        pytest.fail("PostgreSQL is required (PYTEST_REQUIRE_POSTGRES=1) but not reachable")
+    with scratch_postgres_database("lbp_test") as url:
+        yield url
+
+
+@contextmanager
+def scratch_postgres_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for the duration, dropped afterwards."""
     from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
 
     from app.store.db import normalise_url
 
-    if not _postgres_reachable():
-        pytest.fail("PostgreSQL is required (PYTEST_REQUIRE_POSTGRES=1) but not reachable")
-    name = f"lbp_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(normalise_url(POSTGRES_ADMIN_URL), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    from sqlalchemy.engine import make_url
-
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     try:
-        yield url
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

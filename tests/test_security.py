@@ -16,7 +16,7 @@ from joserfc.jwk import KeySet, RSAKey
 
 from app.main import create_app
 from app.settings import Settings
-from tests.support import TRIAGE, answers_with, assert_fhir_response, post_triage, response
+from tests.support import TRIAGE, answers_with, assert_fhir_response, assert_valid_r4, post_triage, response
 
 STATIC_TOKENS = {
     "tok-all": ["system/*.*"],
@@ -311,7 +311,7 @@ def test_every_access_is_audited(static):
     bundle = wait_for_audit(static, at_least=7)
     events = [e["resource"] for e in bundle["entry"]]
     for event in events:
-        assert_fhir_response_like(event)
+        assert_valid_r4(event)
     seen = {(e["subtype"][0]["code"], e["outcomeDesc"]) for e in events}
     assert {("create", "HTTP 201"), ("read", "HTTP 200"), ("search-type", "HTTP 200"), ("create", "HTTP 422"),
             ("search-type", "HTTP 403"), ("search-type", "HTTP 401")} <= seen
@@ -322,12 +322,6 @@ def test_every_access_is_audited(static):
     assert all(e["agent"][0]["network"]["address"] for e in events)
     p7 = static.get("/fhir/AuditEvent", params={"patient": "p7"}, headers=bearer("tok-auditor")).json()
     assert p7["total"] >= 3
-
-
-def assert_fhir_response_like(resource):
-    from tests.support import assert_valid_r4
-
-    assert_valid_r4(resource)
 
 
 def test_a_failed_triage_rolls_back_but_its_audit_record_survives(static, app, monkeypatch):

@@ -3,6 +3,7 @@ in-process in the API's lifespan and stopped cleanly; and the migration that mad
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -10,11 +11,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import create_engine, inspect, select
 
 from app.routers.docs import example_responses
 from app.store.tables import WebhookOutbox
-from tests.support import FHIR_JSON, assert_fhir_response, post_triage
+from tests.support import assert_fhir_response, post_triage
 from tests.webhook_support import FAST, Receiver, Reply, RunningDispatcher, drained, subscribe, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,34 +137,23 @@ def _tables(url: str) -> set[str]:
 def test_the_webhook_migration_upgrades_and_downgrades(tmp_path, engine_name):
     from app.store import migrate
     from app.store.db import make_engine, normalise_url
-    from tests.conftest import POSTGRES_ADMIN_URL, _postgres_reachable
+    from tests.conftest import _postgres_reachable, scratch_postgres_database
 
     if engine_name == "sqlite":
-        url = f"sqlite:///{tmp_path / 'migrate.db'}"
-        admin = None
+        database = contextlib.nullcontext(f"sqlite:///{tmp_path / 'migrate.db'}")
     else:
         if not _postgres_reachable():
             pytest.skip("PostgreSQL not reachable")
-        from sqlalchemy.engine import make_url
-
-        name = f"lbp_migrate_{os.getpid()}"
-        admin = create_engine(normalise_url(POSTGRES_ADMIN_URL), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    try:
-        migrate.upgrade(engine)
-        assert {"webhook_subscription", "webhook_outbox", "triage_encounter"} <= _tables(normalise_url(url))
-        migrate.downgrade(engine, "20261125_0001")
-        tables = _tables(normalise_url(url))
-        assert "triage_encounter" in tables and not {"webhook_subscription", "webhook_outbox"} & tables
-        migrate.upgrade(engine)
-        assert migrate.is_up_to_date(engine)
-    finally:
-        engine.dispose()
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        database = scratch_postgres_database("lbp_migrate")
+    with database as url:
+        engine = make_engine(url)
+        try:
+            migrate.upgrade(engine)
+            assert {"webhook_subscription", "webhook_outbox", "triage_encounter"} <= _tables(normalise_url(url))
+            migrate.downgrade(engine, "20261125_0001")
+            tables = _tables(normalise_url(url))
+            assert "triage_encounter" in tables and not {"webhook_subscription", "webhook_outbox"} & tables
+            migrate.upgrade(engine)
+            assert migrate.is_up_to_date(engine)
+        finally:
+            engine.dispose()
