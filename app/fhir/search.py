@@ -48,7 +48,7 @@ def _bad(text: str) -> HttpProblem:
     return HttpProblem(400, "invalid", text)
 
 
-def _date_range(value: str) -> tuple[str, datetime, datetime]:
+def date_range(value: str) -> tuple[str, datetime, datetime]:
     """The prefix and the [start, end) range a FHIR date search value covers at its precision."""
     match = _DATE.match(value)
     if not match:
@@ -81,7 +81,7 @@ def _date_range(value: str) -> tuple[str, datetime, datetime]:
     return prefix, start, end
 
 
-def _narrow(bounds: list[datetime | None], prefix: str, start: datetime, end: datetime) -> None:
+def narrow_range(bounds: list[datetime | None], prefix: str, start: datetime, end: datetime) -> None:
     """Intersect [bounds[0], bounds[1]) with what the prefix admits."""
     low, high = {
         "eq": (start, end), "ge": (start, None), "gt": (end, None), "lt": (None, start), "le": (None, end),
@@ -146,7 +146,7 @@ def parse_search(resource_type: str, params: list[tuple[str, str]], *, default_c
             impossible |= patient is not None and patient != match.group(1)
             patient = match.group(1)
         elif kind == "date":
-            _narrow(bounds, *_date_range(value))
+            narrow_range(bounds, *date_range(value))
             date_column = name
         elif kind == "token":
             code = value.split("|", 1)[1] if "|" in value else value

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.fhir.bundle import searchset
-from app.fhir.search import _date_range, _narrow, decode_cursor, encode_cursor, search_url
+from app.fhir.search import date_range, narrow_range, decode_cursor, encode_cursor, search_url
 from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base
 from app.security.audit import audit_event
 
@@ -34,7 +34,7 @@ async def search_audit(request: Request) -> Response:
         if name == "patient":
             patient = value.rsplit("/", 1)[-1]
         elif name == "date":
-            _narrow(bounds, *_date_range(value))
+            narrow_range(bounds, *date_range(value))
         elif name == "_count":
             if not value.isdigit():
                 raise HttpProblem(400, "invalid", "_count must be a whole number.")
