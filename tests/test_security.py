@@ -341,24 +341,25 @@ def test_every_access_is_audited(static):
 def test_a_failed_triage_rolls_back_but_its_audit_record_survives(static, app, monkeypatch):
     from app.store.repository import EncounterRepository
 
-    original = EncounterRepository.save
+    original = EncounterRepository.triage
 
-    def failing_inside(self, row, audit=None):
+    def failing_inside(self, row, judge, audit_for=None):
         with self.engine.begin() as connection:
             from sqlalchemy import insert
 
             from app.store.tables import AuditRecord, TriageEncounter
 
             connection.execute(insert(TriageEncounter.__table__), row)
+            audit = audit_for("create", row["response_id"]) if audit_for else None
             if audit is not None:
                 connection.execute(insert(AuditRecord.__table__), audit)
             raise RuntimeError("disk on fire")  # rolls back both
 
-    monkeypatch.setattr(EncounterRepository, "save", failing_inside)
+    monkeypatch.setattr(EncounterRepository, "triage", failing_inside)
     c = TestClient(static.app, raise_server_exceptions=False)
     r = post_triage(c, response(patient="p9"), **bearer("tok-all"))
     assert_fhir_response(r, 500, "OperationOutcome")
-    monkeypatch.setattr(EncounterRepository, "save", original)
+    monkeypatch.setattr(EncounterRepository, "triage", original)
     assert static.get("/fhir/CarePlan", params={"patient": "p9"}, headers=bearer("tok-all")).json()["total"] == 0
     bundle = wait_for_audit(static, at_least=1, patient="p9")
     outcomes = [e["resource"]["outcomeDesc"] for e in bundle["entry"]

@@ -57,7 +57,7 @@ class Claim:
     rows: list[QueuedRow]
     lease_until: datetime
     event_count: int  # after numbering the rows of this claim
-    resources: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
+    resources: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)  # by CarePlan id
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,16 +129,18 @@ class DeliveryQueue:
         return Claim(subscription, rows, lease_until, subscription.event_count)
 
     def _attach_resources(self, connection: Any, claims: list[Claim]) -> None:
-        wanted = {r.encounter_id for c in claims if c.subscription.content == "full-resource"
-                  for r in c.rows if r.encounter_id}
+        # By CarePlan: a notification carries its own plan. One whose plan an amendment has
+        # replaced since goes out with references only (its plan is read revoked by id).
+        wanted = {r.careplan_id for c in claims if c.subscription.content == "full-resource"
+                  for r in c.rows if r.careplan_id}
         if not wanted:
             return
-        found = {r.encounter_id: (r.careplan, r.encounter) for r in connection.execute(
-            select(T.c.encounter_id, T.c.careplan, T.c.encounter).where(T.c.encounter_id.in_(wanted)))}
+        found = {r.careplan_id: (r.careplan, r.encounter) for r in connection.execute(
+            select(T.c.careplan_id, T.c.careplan, T.c.encounter).where(T.c.careplan_id.in_(wanted)))}
         for claim in claims:
             if claim.subscription.content == "full-resource":
-                claim.resources = {r.encounter_id: found[r.encounter_id] for r in claim.rows
-                                   if r.encounter_id in found}
+                claim.resources = {r.careplan_id: found[r.careplan_id] for r in claim.rows
+                                   if r.careplan_id in found}
 
     def record(self, claim: Claim, result: Result, now: datetime) -> bool:
         """Write the results and release the lease; False when the lease was lost meanwhile
