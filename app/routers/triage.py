@@ -29,11 +29,26 @@ and answers **201 Created** with the **CarePlan**: where the patient should go
 
 **Try it out:** pick an example below (one per disposition) and press *Execute*.
 
-- Sending a response with the same `identifier` again returns the first CarePlan (**200**),
-  never a second encounter. `If-None-Exist: identifier=system|value` works the same way.
+**Idempotency and corrections, by the response's `identifier`.** The body is always
+validated first (400 for invalid FHIR, 422 for broken Questionnaire rules), then:
+
+- the **same response** again (same identifier, same content apart from `id` and `meta`,
+  same patient), e.g. a retry after a timeout: **200** with the current CarePlan, nothing
+  new stored. Retrying is always safe;
+- the same identifier with **`status: amended`** and changed answers: triaged again,
+  **201** with a new CarePlan whose `replaces` names the earlier one, which becomes
+  `revoked`; the QuestionnaireResponse and Encounter get a new version (see `_history`);
+- the same identifier with other answers **not** marked `amended`: **409** (send it as
+  `amended` to correct the answers);
+- the same identifier for **another patient**: **409**, naming nothing of that response.
+
+`If-None-Exist: identifier=system|value` answers **200** with the matching response's CarePlan
+only when the body is that same response of the same patient; otherwise **409**.
+
 - `Prefer: return=minimal` answers with no body; `return=OperationOutcome` with a summary.
 - A response that breaks the Questionnaire's rules gets **422** with an OperationOutcome
-  listing every fault (a missing warning sign is always an error, never a "no").
+  listing every fault (a missing warning sign is always an error, never a "no"): a 422 on
+  a warning-sign item must reach a clinician, as no triage was made.
 """
 
 
@@ -101,12 +116,15 @@ def _matched(earlier: dict[str, Any], prepared: Prepared) -> Submitted | None:
     response_class=FhirResponse,
     status_code=201,
     responses={
-        **fhir_ok("The CarePlan made for this response", "CarePlan", status=201, headers={
+        **fhir_ok("The CarePlan made for this response (for an amended response: the new CarePlan, which "
+                  "`replaces` the earlier one)", "CarePlan", status=201, headers={
             "Location": {"description": "/fhir/CarePlan/{id}", "schema": {"type": "string"}},
             "ETag": {"description": 'W/"1"', "schema": {"type": "string"}},
         }),
-        200: {"description": "This response was triaged before: the CarePlan made then",
+        200: {"description": "This same response was triaged before: its current CarePlan",
               "content": {"application/fhir+json": {"schema": {"type": "object"}}}},
+        409: outcome_response("The identifier (or If-None-Exist) names a different response: other answers "
+                              "not sent as `amended`, or another patient"),
         412: outcome_response("If-None-Exist matched more than one response"),
         413: outcome_response("The body is too large"),
         415: outcome_response("The body is not application/fhir+json"),
