@@ -217,6 +217,23 @@ def test_the_amended_plan_notifies_subscribers(client, app):
         receiver.stop()
 
 
+def test_a_notification_sent_after_its_plan_was_replaced_carries_that_plan_revoked(client, app):
+    receiver = Receiver()
+    dispatcher = None
+    try:
+        subscribe(client, f"{receiver.base_url}/all", secret_value=secret(), content="full-resource")
+        first, _, _, second = self_care_then_amended_emergency(client)  # both queued before any delivery
+        dispatcher = start_dispatcher(app)
+        receiver.wait_for(lambda r: len(r.events("/all")) == 2)
+        carried = [r.bundle["entry"][1]["resource"] for r in receiver.events("/all")]
+        assert [(c["id"], c["status"]) for c in carried] == [(first["id"], "revoked"), (second["id"], "active")]
+        assert carried[0] == client.get(f"/fhir/CarePlan/{first['id']}").json()
+    finally:
+        if dispatcher is not None:
+            dispatcher.stop()
+        receiver.stop()
+
+
 def test_twenty_concurrent_amendments_leave_one_chain_of_versions(live_server, app):
     first = httpx.post(f"{live_server}{TRIAGE}", json=response(identifier=IDENT),
                        headers={"Content-Type": "application/fhir+json"}).json()

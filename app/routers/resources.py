@@ -71,7 +71,7 @@ def _vread_route(resource_type: str):
         versions = await _visible_history(request, resource_type, resource_id)
         found = next((v for v in versions if v["meta"]["versionId"] == version_id), None)
         if found is None:
-            raise HttpProblem(404, "not-found", f"This {resource_type} has no version {version_id[:16]!r}.")
+            raise HttpProblem(404, "not-found", f"This {resource_type} has no such version.")
         return FhirResponse(found, headers=version_headers(found))
 
     vread.__name__ = f"vread_{resource_type.lower()}"
