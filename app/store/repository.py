@@ -164,7 +164,12 @@ class EncounterRepository:
             earlier = list(connection.execute(
                 select(V.c.resource).where(V.c.resource_type == resource_type, V.c.resource_id == resource_id)
                 .order_by(V.c.version_id.desc())).scalars())
-        return ([current] if current is not None else []) + earlier
+        # An amendment committed between the two reads puts the version read as current into
+        # resource_version too: each version once.
+        versions = {v["meta"]["versionId"]: v for v in reversed(earlier)}
+        if current is not None:
+            versions[current["meta"]["versionId"]] = current
+        return sorted(versions.values(), key=lambda v: int(v["meta"]["versionId"]), reverse=True)
 
     def search(self, query: SearchQuery) -> Page:
         column, _ = RESOURCE_COLUMNS[query.resource_type]
