@@ -1,8 +1,18 @@
 """The triage use-case behind POST $triage: validate, triage, render, store once.
 
-Idempotent by the QuestionnaireResponse's identifier: a response already triaged gets
-back the CarePlan made the first time, whether the second submission came later or at
-the same moment (the database's unique constraint settles races).
+A QuestionnaireResponse's identifier names one response through its lifecycle:
+
+| the same identifier again, with…                      | answer                                      |
+| ----------------------------------------------------- | ------------------------------------------- |
+| another subject                                       | 409, naming nothing of the earlier response |
+| the same content (ignoring `id` and `meta`)           | 200, the current CarePlan (a replay)        |
+| other content and `status: amended`                   | 201, a new triage (the amendment below)     |
+| other content, not `amended`                          | 409: send it as `amended`                   |
+
+An amendment is triaged afresh and stored in one transaction: the QuestionnaireResponse and
+Encounter keep their ids and take a new version, the new CarePlan `replaces` the earlier one,
+and the earlier one becomes `revoked` in a new version of its own. The triage's row is locked
+while this is decided, so concurrent amendments line up into one chain of versions.
 """
 
 from __future__ import annotations
@@ -10,17 +20,37 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from app.fhir.encounter import render_encounter
-from app.scoring import careplan_for, score
-from app.store.repository import DuplicateIdentifier, EncounterRepository
+from app.scoring import Scored, careplan_for, score
+from app.store.repository import Amendment, DuplicateIdentifier, EncounterRepository
+
+# Every message is the same whoever's response the identifier holds: nothing of it is named.
+ANOTHER_SUBJECT = ("This identifier already names a QuestionnaireResponse about another subject, and a "
+                   "response cannot change its subject. Give this response an identifier of its own.")
+NOT_AMENDED = ("A different QuestionnaireResponse was already triaged under this identifier. To correct its "
+               "answers, send the whole corrected response with status 'amended': it is triaged again and "
+               "its new CarePlan replaces the earlier one. Otherwise give this response its own identifier.")
+OTHER_MATCH = ("If-None-Exist matched a QuestionnaireResponse that differs from this one. Send the same "
+               "response to get its CarePlan, or correct it under its own identifier with status 'amended'.")
+
+AuditFor = Callable[[str, str], "dict[str, Any] | None"]  # (interaction, QuestionnaireResponse id) → row
+
+
+class Conflict(Exception):
+    """The identifier (or If-None-Exist) names a response this one may not replay or amend."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
 
 
 @dataclass(frozen=True, slots=True)
 class Submitted:
     careplan: dict[str, Any]
     created: bool  # False when an earlier triage of the same response was returned
+    replaced: str | None = None  # the CarePlan id an amendment revoked
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +59,21 @@ class Prepared:
 
     row: dict[str, Any]
     identifier: tuple[str, str] | None
+    scored: Scored
 
     @property
     def careplan(self) -> dict[str, Any]:
         return self.row["careplan"]
+
+    @property
+    def content(self) -> dict[str, Any]:
+        """What was validated, as compared with an earlier submission."""
+        return _content(self.scored.response.resource)
+
+
+def _content(resource: Mapping[str, Any]) -> dict[str, Any]:
+    # id and meta are the server's: a client may echo them back, or not
+    return {k: v for k, v in resource.items() if k not in ("id", "meta")}
 
 
 def _instant(moment: datetime) -> str:
@@ -49,28 +90,34 @@ def _parse_authored(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else None
 
 
-def prepare(data: Any) -> Prepared:
-    """Validate, triage and render: CPU only, no I/O. Raises outcome.Rejected."""
-    scored = score(data)
-    identifier = scored.response.identifier
-    now = datetime.now(timezone.utc)
+def _meta(version: int, at: str) -> dict[str, str]:
+    return {"versionId": str(version), "lastUpdated": at}
+
+
+def _version(resource: Mapping[str, Any]) -> int:
+    return int(resource["meta"]["versionId"])
+
+
+def _render(scored: Scored, now: datetime, *, encounter_id: str, careplan_id: str, response_id: str,
+            response_version: int = 1, encounter_version: int = 1,
+            replaces: str | None = None) -> dict[str, Any]:
+    """The triage row: the three resources and the columns searches use."""
     at = _instant(now)
-    meta = {"versionId": "1", "lastUpdated": at}
-    encounter_id, careplan_id, response_id = (str(uuid.uuid4()) for _ in range(3))
     subject = scored.response.subject
     result = scored.result
-
-    response = dict(scored.response.resource, id=response_id, meta=meta)
-    encounter = render_encounter(encounter_id, result.disposition, subject, at, meta)
+    identifier = scored.response.identifier
+    response = dict(scored.response.resource, id=response_id, meta=_meta(response_version, at))
+    encounter = render_encounter(encounter_id, result.disposition, subject, at, _meta(encounter_version, at))
     careplan = careplan_for(
         scored,
         careplan_id=careplan_id,
-        meta=meta,
+        meta=_meta(1, at),
         created=at,
         response_reference={"reference": f"QuestionnaireResponse/{response_id}"},
         encounter_reference={"reference": f"Encounter/{encounter_id}"},
+        replaces={"reference": f"CarePlan/{replaces}"} if replaces else None,
     )
-    row = {
+    return {
         "encounter_id": encounter_id,
         "careplan_id": careplan_id,
         "response_id": response_id,
@@ -83,28 +130,79 @@ def prepare(data: Any) -> Prepared:
         "authored": _parse_authored(scored.response.resource.get("authored")),
         "identifier_system": identifier[0] if identifier else None,
         "identifier_value": identifier[1] if identifier else None,
-        "version_id": 1,
+        "version_id": response_version,
         "questionnaire_response": response,
         "encounter": encounter,
         "careplan": careplan,
     }
-    return Prepared(row, identifier)
 
 
-def store(prepared: Prepared, repository: EncounterRepository, audit: dict[str, Any] | None = None) -> Submitted:
-    """Store a prepared triage once: a response already triaged (same identifier) gets
-    the CarePlan made the first time instead."""
-    identifier = prepared.identifier
-    if identifier is not None:
-        earlier = repository.find_by_identifier(*identifier)
-        if earlier is not None:
-            return Submitted(earlier, created=False)
-    try:
-        repository.save(prepared.row, audit)
-    except DuplicateIdentifier:  # a concurrent submission of the same response won
-        earlier = repository.find_by_identifier(*identifier)  # type: ignore[misc]
-        return Submitted(earlier, created=False)  # type: ignore[arg-type]
-    return Submitted(prepared.careplan, created=True)
+def prepare(data: Any) -> Prepared:
+    """Validate, triage and render: CPU only, no I/O. Raises outcome.Rejected."""
+    scored = score(data)
+    encounter_id, careplan_id, response_id = (str(uuid.uuid4()) for _ in range(3))
+    row = _render(scored, datetime.now(timezone.utc), encounter_id=encounter_id, careplan_id=careplan_id,
+                  response_id=response_id)
+    return Prepared(row, scored.response.identifier, scored)
+
+
+def _same_subject(earlier: Mapping[str, Any], prepared: Prepared) -> bool:
+    if earlier["patient"] is not None or prepared.row["patient"] is not None:
+        return earlier["patient"] == prepared.row["patient"]
+    # logical (identifier) subjects: the same only when written the same
+    return earlier["questionnaire_response"].get("subject") == prepared.scored.response.resource.get("subject")
+
+
+def judge(earlier: Mapping[str, Any], prepared: Prepared, *, by_identifier: bool = True) -> Amendment | None:
+    """What a submission matching an earlier triage gets: None (a replay of the current
+    CarePlan), an Amendment to store, or a Conflict."""
+    if not _same_subject(earlier, prepared):
+        raise Conflict(ANOTHER_SUBJECT)
+    if _content(earlier["questionnaire_response"]) == prepared.content:
+        return None
+    if not by_identifier:
+        raise Conflict(OTHER_MATCH)
+    if prepared.scored.response.resource.get("status") != "amended":
+        raise Conflict(NOT_AMENDED)
+    return amendment(earlier, prepared)
+
+
+def amendment(earlier: Mapping[str, Any], prepared: Prepared) -> Amendment:
+    """The amended response triaged again, as the next version of the earlier triage."""
+    now = datetime.now(timezone.utc)
+    at = _instant(now)
+    old_response, old_encounter, old_careplan = (
+        earlier["questionnaire_response"], earlier["encounter"], earlier["careplan"])
+    row = _render(prepared.scored, now, encounter_id=earlier["encounter_id"],
+                  careplan_id=prepared.row["careplan_id"], response_id=earlier["response_id"],
+                  response_version=_version(old_response) + 1, encounter_version=_version(old_encounter) + 1,
+                  replaces=earlier["careplan_id"])
+    revoked_version = _version(old_careplan) + 1
+    revoked = dict(old_careplan, status="revoked", meta=dict(old_careplan["meta"], **_meta(revoked_version, at)))
+    superseded = [
+        ("QuestionnaireResponse", old_response),
+        ("Encounter", old_encounter),
+        ("CarePlan", old_careplan),
+        ("CarePlan", revoked),
+    ]
+    versions = [{"resource_type": kind, "resource_id": resource["id"], "version_id": _version(resource),
+                 "encounter_id": earlier["encounter_id"], "patient": earlier["patient"], "resource": resource}
+                for kind, resource in superseded]
+    return Amendment(row=row, versions=versions, replaced=earlier["careplan_id"])
+
+
+def store(prepared: Prepared, repository: EncounterRepository, audit_for: AuditFor | None = None) -> Submitted:
+    """Store a prepared triage once, or replay or amend the earlier triage of its identifier."""
+    def judged(earlier: Mapping[str, Any]) -> Amendment | None:
+        return judge(earlier, prepared)
+
+    for _ in range(2):
+        try:
+            careplan, kind, replaced = repository.triage(prepared.row, judged, audit_for)
+        except DuplicateIdentifier:  # a concurrent first submission of this identifier won: judge against it
+            continue
+        return Submitted(careplan, created=kind != "replayed", replaced=replaced)
+    raise RuntimeError("the identifier's triage could not be read back")  # pragma: no cover
 
 
 def submit(data: Any, repository: EncounterRepository) -> Submitted:

@@ -2,7 +2,7 @@
 
 from app.fhir.canonical import QUESTIONNAIRE_URL
 from app.webhooks.topics import RED_FLAG_DETECTED, TRIAGE_COMPLETED
-from tests.support import assert_fhir_response
+from tests.support import assert_fhir_response, post_triage, response
 
 
 def test_capability_statement_lists_exactly_what_works(client):
@@ -19,8 +19,17 @@ def test_capability_statement_lists_exactly_what_works(client):
     assert {e["valueCanonical"] for e in subscription["extension"]} == {TRIAGE_COMPLETED, RED_FLAG_DETECTED}
     assert client.get("/fhir/Subscription", params={"status": "active"},
                       headers={"Prefer": "handling=strict"}).status_code == 200
+    made = post_triage(client, response()).json()
+    stored = {"CarePlan": made["id"], "Encounter": made["encounter"]["reference"].split("/")[1],
+              "QuestionnaireResponse": made["supportingInfo"][0]["reference"].split("/")[1]}
     for rtype, r in resources.items():
-        assert [i["code"] for i in r["interaction"]] == ["read", "search-type"]
+        if rtype in stored:  # versioned: every version readable
+            assert [i["code"] for i in r["interaction"]] == ["read", "vread", "history-instance", "search-type"]
+            assert r["readHistory"] is True
+            assert client.get(f"/fhir/{rtype}/{stored[rtype]}/_history").status_code == 200
+            assert client.get(f"/fhir/{rtype}/{stored[rtype]}/_history/1").status_code == 200
+        else:
+            assert [i["code"] for i in r["interaction"]] == ["read", "search-type"]
         assert client.get(f"/fhir/{rtype}").status_code == 200  # search-type works
         for param in r["searchParam"]:
             if param["name"] not in ("url",):

@@ -70,9 +70,12 @@ def test_resubmission_by_identifier_returns_the_first_careplan(client, app):
 def test_if_none_exist_is_honoured(client, app):
     qr = response(identifier={"system": "urn:ehr", "value": "r-9"})
     first = assert_fhir_response(post_triage(client, qr), 201, "CarePlan")
-    fresh = response(answers_with(saddle_numbness=True))  # no identifier of its own
-    r = post_triage(client, fresh, **{"If-None-Exist": "identifier=urn:ehr|r-9"})
+    r = post_triage(client, qr, **{"If-None-Exist": "identifier=urn:ehr|r-9"})
     assert assert_fhir_response(r, 200, "CarePlan")["id"] == first["id"]
+    fresh = response(answers_with(saddle_numbness=True))  # no identifier of its own
+    # a match is only answered for the same response: other answers under that condition conflict
+    r = post_triage(client, fresh, **{"If-None-Exist": "identifier=urn:ehr|r-9"})
+    assert_fhir_response(r, 409, "OperationOutcome")
     r = post_triage(client, fresh, **{"If-None-Exist": "identifier=urn:ehr|nothing-like-it"})
     assert assert_fhir_response(r, 201, "CarePlan")["category"][0]["coding"][0]["code"] == "emergency"
     assert_fhir_response(post_triage(client, fresh, **{"If-None-Exist": "status=completed"}), 400,

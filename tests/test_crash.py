@@ -80,7 +80,7 @@ def test_kill_9_under_load_loses_no_acknowledged_triage(database_url, tmp_path):
                 assert http.get(f"/fhir/{body['supportingInfo'][0]['reference']}").status_code == 200
                 # resubmitting an acknowledged response gives the same CarePlan: it was stored whole
                 again = http.post(TRIAGE, json=response(identifier={"system": "urn:crash", "value": ident},
-                                                        patient="ignored"),
+                                                        patient=body["subject"]["reference"].split("/")[1]),
                                   headers={"Content-Type": "application/fhir+json"})
                 assert again.status_code == 200 and again.json()["id"] == careplan_id
     finally:

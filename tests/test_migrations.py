@@ -18,3 +18,24 @@ def test_upgrade_downgrade_upgrade(database_url):
     finally:
         migrate.upgrade(engine)
         engine.dispose()
+
+
+def test_resource_versions_migrate_both_ways_and_match_the_model(database_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from app.store.tables import Base
+
+    engine = make_engine(database_url)
+    try:
+        migrate.downgrade(engine, "20261125_0003")
+        assert "resource_version" not in inspect(engine).get_table_names()
+        migrate.upgrade(engine)
+        assert "resource_version" in inspect(engine).get_table_names()
+        with engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        ours = [d for d in diff if "resource_version" in repr(d)]
+        assert not ours, ours
+    finally:
+        migrate.upgrade(engine)
+        engine.dispose()

@@ -68,6 +68,13 @@ def endpoints(ids):
         "triage": ("POST", TRIAGE, response(patient="p1"), {"tok-all", "tok-triage", "tok-v1-write", "tok-p1"}),
         "read CarePlan": ("GET", f"/fhir/CarePlan/{cp}", None, {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1"}),
         "search CarePlan": ("GET", "/fhir/CarePlan", None, {"tok-all", "tok-reader", "tok-p1"}),
+        "history CarePlan": ("GET", f"/fhir/CarePlan/{cp}/_history", None,
+                             {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1"}),
+        "vread CarePlan": ("GET", f"/fhir/CarePlan/{cp}/_history/1", None,
+                           {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1"}),
+        "history Encounter": ("GET", f"/fhir/Encounter/{enc}/_history", None, {"tok-all", "tok-reader", "tok-p1"}),
+        "vread QuestionnaireResponse": ("GET", f"/fhir/QuestionnaireResponse/{qr}/_history/1", None,
+                                        {"tok-all", "tok-reader", "tok-p1"}),
         "read Encounter": ("GET", f"/fhir/Encounter/{enc}", None, {"tok-all", "tok-reader", "tok-p1"}),
         "search Encounter": ("GET", "/fhir/Encounter", None, {"tok-all", "tok-reader", "tok-p1"}),
         "read QuestionnaireResponse": ("GET", f"/fhir/QuestionnaireResponse/{qr}", None,
@@ -283,10 +290,17 @@ def test_patient_tokens_cannot_fetch_another_patients_careplan_by_identifier(sta
     p1 = bearer("tok-p1")
     replay = response(patient="p1", identifier={"system": "urn:ehr", "value": "p2-resp"})
     r = post_triage(static, replay, **p1)
-    assert_fhir_response(r, 403, "OperationOutcome")
-    assert "Patient/p2" not in r.text
+    assert_fhir_response(r, 409, "OperationOutcome")  # a conflict that names nothing of the other patient
+    assert "p2" not in r.text and "self-care" not in r.text
     r = post_triage(static, response(patient="p1"), **p1, **{"If-None-Exist": "identifier=urn:ehr|p2-resp"})
-    assert_fhir_response(r, 403, "OperationOutcome")
+    assert_fhir_response(r, 409, "OperationOutcome")
+    assert "p2" not in r.text and "self-care" not in r.text
+    # nor may a patient token read another patient's history
+    made = post_triage(static, theirs, **bearer("tok-all")).json()
+    for path in (f"/fhir/CarePlan/{made['id']}/_history", f"/fhir/CarePlan/{made['id']}/_history/1",
+                 f"/fhir/{made['encounter']['reference']}/_history"):
+        assert_fhir_response(static.get(path, headers=p1), 404, "OperationOutcome")
+        assert static.get(path, headers=bearer("tok-reader")).status_code == 200
     # the system token still gets the idempotent answer
     assert post_triage(static, theirs, **bearer("tok-all")).status_code == 200
 
@@ -327,24 +341,25 @@ def test_every_access_is_audited(static):
 def test_a_failed_triage_rolls_back_but_its_audit_record_survives(static, app, monkeypatch):
     from app.store.repository import EncounterRepository
 
-    original = EncounterRepository.save
+    original = EncounterRepository.triage
 
-    def failing_inside(self, row, audit=None):
+    def failing_inside(self, row, judge, audit_for=None):
         with self.engine.begin() as connection:
             from sqlalchemy import insert
 
             from app.store.tables import AuditRecord, TriageEncounter
 
             connection.execute(insert(TriageEncounter.__table__), row)
+            audit = audit_for("create", row["response_id"]) if audit_for else None
             if audit is not None:
                 connection.execute(insert(AuditRecord.__table__), audit)
             raise RuntimeError("disk on fire")  # rolls back both
 
-    monkeypatch.setattr(EncounterRepository, "save", failing_inside)
+    monkeypatch.setattr(EncounterRepository, "triage", failing_inside)
     c = TestClient(static.app, raise_server_exceptions=False)
     r = post_triage(c, response(patient="p9"), **bearer("tok-all"))
     assert_fhir_response(r, 500, "OperationOutcome")
-    monkeypatch.setattr(EncounterRepository, "save", original)
+    monkeypatch.setattr(EncounterRepository, "triage", original)
     assert static.get("/fhir/CarePlan", params={"patient": "p9"}, headers=bearer("tok-all")).json()["total"] == 0
     bundle = wait_for_audit(static, at_least=1, patient="p9")
     outcomes = [e["resource"]["outcomeDesc"] for e in bundle["entry"]
@@ -388,3 +403,19 @@ def test_openapi_describes_bearer_security(client):
     triage = spec["paths"]["/fhir/QuestionnaireResponse/$triage"]["post"]
     assert triage["security"] == [{"bearer": []}] and "QuestionnaireResponse.c" in triage["description"]
     assert "security" not in spec["paths"]["/fhir/metadata"]["get"]
+
+
+def test_amendments_and_history_reads_are_audited_with_their_patient(static):
+    ident = {"system": "urn:ehr", "value": "p8-resp"}
+    post_triage(static, response(patient="p8", identifier=ident), **bearer("tok-all"))
+    amended = response(answers_with(fever=True), patient="p8", identifier=ident, status="amended")
+    made = assert_fhir_response(post_triage(static, amended, **bearer("tok-all")), 201, "CarePlan")
+    replaced = made["replaces"][0]["reference"]
+    static.get(f"/fhir/{replaced}/_history", headers=bearer("tok-reader"))
+    static.get(f"/fhir/{replaced}/_history/1", headers=bearer("tok-reader"))
+    events = [e["resource"] for e in wait_for_audit(static, at_least=4, patient="p8")["entry"]]
+    seen = {(e["subtype"][0]["code"], e["outcomeDesc"]) for e in events}
+    assert {("create", "HTTP 201"), ("update", "HTTP 201"), ("history-instance", "HTTP 200"),
+            ("vread", "HTTP 200")} <= seen
+    for event in events:
+        assert_valid_r4(event)

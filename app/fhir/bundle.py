@@ -24,3 +24,28 @@ def searchset(resources: list[dict[str, Any]], total: int, base: str, self_url: 
             for r in resources
         ],
     }
+
+
+def history(versions: list[dict[str, Any]], base: str, self_url: str) -> dict[str, Any]:
+    """An instance's versions, newest first, as a Bundle of type history. Each entry says how
+    the version came about as FHIR's history does: version 1 a create (POST, 201), later ones an
+    update (PUT, 200); fullUrl is the version-independent URL."""
+    entries = []
+    for resource in versions:
+        resource_type, resource_id, meta = resource["resourceType"], resource["id"], resource["meta"]
+        first = meta["versionId"] == "1"
+        entries.append({
+            "fullUrl": f"{base}/{resource_type}/{resource_id}",
+            "resource": resource,
+            "request": ({"method": "POST", "url": resource_type} if first
+                        else {"method": "PUT", "url": f"{resource_type}/{resource_id}"}),
+            "response": {"status": "201 Created" if first else "200 OK", "etag": f'W/"{meta["versionId"]}"',
+                         "lastModified": meta["lastUpdated"]},
+        })
+    return {
+        "resourceType": "Bundle",
+        "type": "history",
+        "total": len(entries),
+        "link": [{"relation": "self", "url": self_url}],
+        "entry": entries,
+    }

@@ -30,9 +30,10 @@ def _search_params(resource_type: str) -> list[dict[str, Any]]:
 def _stored(resource_type: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "type": resource_type,
-        "interaction": [{"code": "read"}, {"code": "search-type"}],
+        "interaction": [{"code": "read"}, {"code": "vread"}, {"code": "history-instance"},
+                        {"code": "search-type"}],
         "versioning": "versioned",
-        "readHistory": False,
+        "readHistory": True,  # earlier versions (of an amended response's resources) stay readable
         "updateCreate": False,
         "searchParam": _search_params(resource_type),
     }
@@ -114,8 +115,10 @@ def capability_statement(base_url: str, software_date: str = "2026-11-25", auth_
                         "conditionalCreate": True,
                         "operation": [{"name": "triage", "definition": TRIAGE_OPERATION_URL,
                                        "documentation": "Validate, triage and store a QuestionnaireResponse; "
-                                       "answers with the CarePlan (201, or 200 when its identifier was "
-                                       "triaged before)."}],
+                                       "answers with the CarePlan (201; 200 when the same response was "
+                                       "triaged before; 201 with a CarePlan that replaces the earlier one "
+                                       "when it comes again with status amended; 409 on a conflicting "
+                                       "identifier)."}],
                     }),
                     {
                         "type": "Questionnaire",

@@ -93,6 +93,7 @@ def render_careplan(
     created: str | None = None,
     response_reference: dict[str, Any] | None = None,
     encounter_reference: dict[str, Any] | None = None,
+    replaces: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     evidence = {f.code: evidence_text(f.evidence) for f in result.findings}
     activities = [{"detail": _detail(activity, evidence)} for activity in result.activities]
@@ -104,6 +105,8 @@ def render_careplan(
         careplan["meta"] = meta
     careplan["text"] = {"status": "generated", "div": careplan_div(result)}
     careplan["instantiatesCanonical"] = _INSTANTIATES
+    if replaces:  # the plan of an earlier version of the same response, revoked by this one
+        careplan["replaces"] = [replaces]
     careplan["status"] = "active"
     careplan["intent"] = "proposal"
     careplan["category"] = [_concept(result.disposition.code)]

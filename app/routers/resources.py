@@ -8,7 +8,7 @@ import anyio
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.fhir.bundle import searchset
+from app.fhir.bundle import history, searchset
 from app.fhir.search import PARAMETER_DOCS, SEARCH_PARAMETERS, encode_cursor, parse_search, search_url
 from app.security.principal import patient_of
 from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base, prefer, version_headers
@@ -44,6 +44,40 @@ def _read_route(resource_type: str):
     return read
 
 
+async def _visible_history(request: Request, resource_type: str, resource_id: str) -> list[dict]:
+    """Every version of the resource, newest first, bound like a read: one of another patient
+    is as invisible to a patient token as a missing one."""
+    versions = await anyio.to_thread.run_sync(request.app.state.repository.history, resource_type, resource_id)
+    patient = patient_of(versions[0]) if versions else None
+    allowed_patient = getattr(request.state, "patient_only", None)
+    if not versions or (allowed_patient is not None and patient != allowed_patient):
+        raise HttpProblem(404, "not-found", f"No {resource_type} with this id.")
+    request.state.audit_patient = patient
+    return versions
+
+
+def _history_route(resource_type: str):
+    async def history_instance(resource_id: str, request: Request) -> Response:
+        versions = await _visible_history(request, resource_type, resource_id)
+        base = fhir_base(request, request.app.state.settings.public_base_url)
+        return FhirResponse(history(versions, base, f"{base}/{resource_type}/{resource_id}/_history"))
+
+    history_instance.__name__ = f"history_{resource_type.lower()}"
+    return history_instance
+
+
+def _vread_route(resource_type: str):
+    async def vread(resource_id: str, version_id: str, request: Request) -> Response:
+        versions = await _visible_history(request, resource_type, resource_id)
+        found = next((v for v in versions if v["meta"]["versionId"] == version_id), None)
+        if found is None:
+            raise HttpProblem(404, "not-found", f"This {resource_type} has no such version.")
+        return FhirResponse(found, headers=version_headers(found))
+
+    vread.__name__ = f"vread_{resource_type.lower()}"
+    return vread
+
+
 def _search_route(resource_type: str):
     async def search(request: Request) -> Response:
         state = request.app.state
@@ -71,6 +105,21 @@ for _type in ("CarePlan", "Encounter", "QuestionnaireResponse"):
         summary=f"Read a {_type}", description=f"Read one {_type}: {PLAIN_WORDS[_type]}. "
         "Answers with ETag and meta.versionId; If-None-Match gives 304.",
         responses=fhir_ok(f"The {_type}", _type), tags=["Results"],
+    )
+    router.add_api_route(
+        f"/{_type}/{{resource_id}}/_history", _history_route(_type), methods=["GET"], response_class=FhirResponse,
+        summary=f"Every version of a {_type}",
+        description=f"Every version of one {_type}, newest first, as a Bundle of type `history`. "
+        + ("A CarePlan replaced when its response was amended shows its active version and then its "
+           "revoked one." if _type == "CarePlan" else
+           "An amended response gives a new version each time it is triaged again."),
+        responses=fhir_ok("A history Bundle", "Bundle"), tags=["Results"],
+    )
+    router.add_api_route(
+        f"/{_type}/{{resource_id}}/_history/{{version_id}}", _vread_route(_type), methods=["GET"],
+        response_class=FhirResponse, summary=f"Read one version of a {_type}",
+        description=f"One version of a {_type} (its `meta.versionId`), with ETag.",
+        responses=fhir_ok(f"The {_type} in that version", _type), tags=["Results"],
     )
     router.add_api_route(
         f"/{_type}", _search_route(_type), methods=["GET"], response_class=FhirResponse,

@@ -9,11 +9,10 @@ import anyio
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.encounters import Prepared, Submitted, prepare, store
+from app.encounters import AuditFor, Conflict, Prepared, Submitted, judge, prepare, store
 from app.fhir.outcome import single_outcome
 from app.kit.metrics import TRIAGES
 from app.security.audit import audit_row
-from app.security.principal import patient_of
 from app.kit.fhir_http import FhirResponse, HttpProblem, prefer, read_json_body, version_headers
 
 from .docs import EXAMPLE_SUMMARIES, example_responses, fhir_ok, outcome_response, request_body
@@ -30,11 +29,26 @@ and answers **201 Created** with the **CarePlan**: where the patient should go
 
 **Try it out:** pick an example below (one per disposition) and press *Execute*.
 
-- Sending a response with the same `identifier` again returns the first CarePlan (**200**),
-  never a second encounter. `If-None-Exist: identifier=system|value` works the same way.
+**Idempotency and corrections, by the response's `identifier`.** The body is always
+validated first (400 for invalid FHIR, 422 for broken Questionnaire rules), then:
+
+- the **same response** again (same identifier, same content apart from `id` and `meta`,
+  same patient), e.g. a retry after a timeout: **200** with the current CarePlan, nothing
+  new stored. Retrying is always safe;
+- the same identifier with **`status: amended`** and changed answers: triaged again,
+  **201** with a new CarePlan whose `replaces` names the earlier one, which becomes
+  `revoked`; the QuestionnaireResponse and Encounter get a new version (see `_history`);
+- the same identifier with other answers **not** marked `amended`: **409** (send it as
+  `amended` to correct the answers);
+- the same identifier for **another patient**: **409**, naming nothing of that response.
+
+`If-None-Exist: identifier=system|value` answers **200** with the matching response's CarePlan
+only when the body is that same response of the same patient; otherwise **409**.
+
 - `Prefer: return=minimal` answers with no body; `return=OperationOutcome` with a summary.
 - A response that breaks the Questionnaire's rules gets **422** with an OperationOutcome
-  listing every fault (a missing warning sign is always an error, never a "no").
+  listing every fault (a missing warning sign is always an error, never a "no"): a 422 on
+  a warning-sign item must reach a clinician, as no triage was made.
 """
 
 
@@ -66,21 +80,33 @@ def _if_none_exist(header: str | None) -> tuple[str | None, str] | None:
 
 
 
-def _audit_of_create(request: Request, prepared: Prepared) -> dict[str, Any] | None:
+def _audit_for(request: Request, patient: str | None) -> AuditFor | None:
+    """The audit row of a stored triage (a create, or an amendment's update), written in its transaction."""
     principal = getattr(request.state, "principal", None)
     if principal is None:
         return None
-    return audit_row(interaction="create", resource_type="QuestionnaireResponse",
-                     resource_id=prepared.row["response_id"], patient=prepared.row["patient"],
-                     agent=principal.subject, client_address=request.client.host if request.client else None,
-                     status=201)
+    client_address = request.client.host if request.client else None
+
+    def row(interaction: str, response_id: str) -> dict[str, Any]:
+        return audit_row(interaction=interaction, resource_type="QuestionnaireResponse", resource_id=response_id,
+                         patient=patient, agent=principal.subject, client_address=client_address, status=201)
+    return row
 
 
-def _earlier(condition: tuple[str | None, str], repository: Any) -> Submitted | None:
+def _earlier(condition: tuple[str | None, str], repository: Any) -> dict[str, Any] | None:
     matches = repository.count_by_identifier(*condition)
     if len(matches) > 1:
         raise HttpProblem(412, "duplicate", "If-None-Exist matched more than one QuestionnaireResponse.")
-    return Submitted(matches[0], created=False) if matches else None
+    return matches[0] if matches else None
+
+
+def _matched(earlier: dict[str, Any], prepared: Prepared) -> Submitted | None:
+    """If-None-Exist matched `earlier`: its CarePlan when this is the same response of the same
+    patient; None to go on by the body's own identifier when that is the one matched."""
+    if prepared.identifier == (earlier["identifier_system"], earlier["identifier_value"]):
+        return None  # the identifier's lifecycle decides (a replay, an amendment or a conflict)
+    judge(earlier, prepared, by_identifier=False)  # a replay, or Conflict
+    return Submitted(earlier["careplan"], created=False)
 
 
 @router.post(
@@ -90,12 +116,15 @@ def _earlier(condition: tuple[str | None, str], repository: Any) -> Submitted | 
     response_class=FhirResponse,
     status_code=201,
     responses={
-        **fhir_ok("The CarePlan made for this response", "CarePlan", status=201, headers={
+        **fhir_ok("The CarePlan made for this response (for an amended response: the new CarePlan, which "
+                  "`replaces` the earlier one)", "CarePlan", status=201, headers={
             "Location": {"description": "/fhir/CarePlan/{id}", "schema": {"type": "string"}},
             "ETag": {"description": 'W/"1"', "schema": {"type": "string"}},
         }),
-        200: {"description": "This response was triaged before: the CarePlan made then",
+        200: {"description": "This same response was triaged before: its current CarePlan",
               "content": {"application/fhir+json": {"schema": {"type": "object"}}}},
+        409: outcome_response("The identifier (or If-None-Exist) names a different response: other answers "
+                              "not sent as `amended`, or another patient"),
         412: outcome_response("If-None-Exist matched more than one response"),
         413: outcome_response("The body is too large"),
         415: outcome_response("The body is not application/fhir+json"),
@@ -111,27 +140,29 @@ async def triage_response(request: Request) -> Response:
     state = request.app.state
     data = _unwrap(await read_json_body(request, state.settings.max_body_bytes))
     condition = _if_none_exist(request.headers.get("if-none-exist"))
-    submitted = None
-    if condition is not None:
-        submitted = await anyio.to_thread.run_sync(_earlier, condition, state.repository)
-    if submitted is None:
-        # CPU work stays on the event loop (threads would only fight over the GIL);
-        # the database write goes to the writer threads.
-        prepared: Prepared = prepare(data)
-        patient = prepared.row["patient"]
-        if getattr(request.state, "patient_only", patient) != patient:
-            raise HttpProblem(403, "forbidden", "A patient-level token may triage only its own patient.")
-        request.state.audit_patient = patient
-        audit = _audit_of_create(request, prepared)
-        submitted = await state.writer.run(store, prepared, state.repository, audit)
-        # A new triage's audit record was committed with it; otherwise the access layer writes one.
-        request.state.audited = submitted.created and audit is not None
+    # Validate first, always: no replay and no If-None-Exist match answers a body that is not a
+    # valid response. CPU work stays on the event loop (threads would only fight over the GIL);
+    # the database write goes to the writer threads.
+    prepared: Prepared = prepare(data)
+    patient = prepared.row["patient"]
+    if getattr(request.state, "patient_only", patient) != patient:
+        raise HttpProblem(403, "forbidden", "A patient-level token may triage only its own patient.")
+    request.state.audit_patient = patient
+    try:
+        submitted = None
+        if condition is not None:
+            earlier = await anyio.to_thread.run_sync(_earlier, condition, state.repository)
+            if earlier is not None:
+                submitted = _matched(earlier, prepared)
+        if submitted is None:
+            audit_for = _audit_for(request, patient)
+            submitted = await state.writer.run(store, prepared, state.repository, audit_for)
+            # A stored triage's audit record was committed with it; otherwise the access layer writes one.
+            request.state.audited = submitted.created and audit_for is not None
+    except Conflict as conflict:
+        # Only ever the same words, so that nothing of the response the identifier holds is told.
+        raise HttpProblem(409, "conflict", conflict.text) from None
     careplan = submitted.careplan
-    allowed_patient = getattr(request.state, "patient_only", None)
-    if not submitted.created and allowed_patient is not None and patient_of(careplan) != allowed_patient:
-        # An identifier (or If-None-Exist) naming another patient's triage must not hand a
-        # patient-level token that patient's CarePlan.
-        raise HttpProblem(403, "forbidden", "A patient-level token may see only its own patient's triages.")
     if submitted.created:
         TRIAGES.labels(careplan["category"][0]["coding"][0]["code"]).inc()
     headers = {"Location": f"/fhir/CarePlan/{careplan['id']}", **version_headers(careplan)}
@@ -141,8 +172,13 @@ async def triage_response(request: Request) -> Response:
         return Response(status_code=status, headers=headers)
     if preference == "OperationOutcome":
         disposition = careplan["category"][0]["coding"][0]["code"]
-        text = (f"Triaged: disposition {disposition}; CarePlan/{careplan['id']}" if submitted.created
-                else f"Already triaged: CarePlan/{careplan['id']}")
+        if not submitted.created:
+            text = f"Already triaged: CarePlan/{careplan['id']}"
+        elif submitted.replaced:
+            text = (f"Amended response triaged again: disposition {disposition}; CarePlan/{careplan['id']} "
+                    f"replaces CarePlan/{submitted.replaced}, now revoked")
+        else:
+            text = f"Triaged: disposition {disposition}; CarePlan/{careplan['id']}"
         return FhirResponse(single_outcome("informational", text, severity="information"),
                             status_code=status, headers=headers)
     return FhirResponse(careplan, status_code=status, headers=headers)

@@ -48,6 +48,8 @@ RULES: tuple[Rule, ...] = (
     _rule("GET", r"/(?:Questionnaire|CodeSystem)(?:/[^/]+)?", None),
     _rule("POST", r"/QuestionnaireResponse/\$triage", "QuestionnaireResponse", "create"),
     _rule("GET", rf"/(?P<type>{STORED})/(?P<id>[^/$][^/]*)", "*", "read"),
+    _rule("GET", rf"/(?P<type>{STORED})/(?P<id>[^/$][^/]*)/_history", "*", "history-instance"),
+    _rule("GET", rf"/(?P<type>{STORED})/(?P<id>[^/$][^/]*)/_history/[^/]+", "*", "vread"),
     _rule("GET", rf"/(?P<type>{STORED})", "*", "search"),
     _rule("POST", r"/Subscription", "Subscription", "create"),
     _rule("GET", r"/Subscription(?:/\$status)?", "Subscription", "search"),

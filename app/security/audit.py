@@ -13,8 +13,10 @@ from app.store.paging import newest_first
 from app.store.tables import AuditRecord
 
 A = AuditRecord.__table__
-ACTION = {"create": "C", "read": "R", "search": "R", "update": "U", "delete": "D"}
-SUBTYPE = {"create": "create", "read": "read", "search": "search-type", "update": "update", "delete": "delete"}
+ACTION = {"create": "C", "read": "R", "vread": "R", "history-instance": "R", "search": "R", "update": "U",
+          "delete": "D"}
+SUBTYPE = {"create": "create", "read": "read", "vread": "vread", "history-instance": "history-instance",
+           "search": "search-type", "update": "update", "delete": "delete"}
 
 
 def outcome_for(status: int) -> str:

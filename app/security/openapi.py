@@ -10,7 +10,8 @@ from fastapi.openapi.utils import get_openapi
 
 from .access import match
 
-_SCOPE_WORDS = {"create": "c", "read": "r", "search": "s", "update": "u", "delete": "d"}
+_SCOPE_WORDS = {"create": "c", "read": "r", "vread": "r", "history-instance": "r", "search": "s", "update": "u",
+                "delete": "d"}
 
 
 def install_security_scheme(app: FastAPI) -> None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-INTERACTION_LETTER = {"create": "c", "read": "r", "update": "u", "delete": "d", "search": "s"}
+# history-instance and vread are reads in SMART (the r of v2, the .read of v1)
+INTERACTION_LETTER = {"create": "c", "read": "r", "vread": "r", "history-instance": "r", "update": "u",
+                      "delete": "d", "search": "s"}
 _V1 = {"read": "rs", "write": "cud", "*": "cruds"}
 _SCOPE = re.compile(r"^(system|user|patient)/([A-Za-z]+|\*)\.(read|write|\*|[cruds]+)$")
 

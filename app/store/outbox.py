@@ -26,11 +26,12 @@ from typing import Any, NamedTuple
 from sqlalchemy import Engine, bindparam, delete, exists, func, or_, select, update
 
 from .subscriptions import LIVE_STATUSES
-from .tables import TriageEncounter, WebhookOutbox, WebhookSubscription
+from .tables import ResourceVersion, TriageEncounter, WebhookOutbox, WebhookSubscription
 
 S = WebhookSubscription.__table__
 O = WebhookOutbox.__table__  # noqa: E741
 T = TriageEncounter.__table__
+V = ResourceVersion.__table__
 
 _ROW_COLUMNS = (O.c.id, O.c.message_id, O.c.kind, O.c.event_number, O.c.encounter_id, O.c.careplan_id,
                 O.c.occurred, O.c.attempts)
@@ -57,7 +58,7 @@ class Claim:
     rows: list[QueuedRow]
     lease_until: datetime
     event_count: int  # after numbering the rows of this claim
-    resources: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
+    resources: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)  # by CarePlan id
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,16 +130,27 @@ class DeliveryQueue:
         return Claim(subscription, rows, lease_until, subscription.event_count)
 
     def _attach_resources(self, connection: Any, claims: list[Claim]) -> None:
-        wanted = {r.encounter_id for c in claims if c.subscription.content == "full-resource"
-                  for r in c.rows if r.encounter_id}
+        # By CarePlan: a notification carries its own plan, as it is now. One whose plan an
+        # amendment has replaced since carries that plan revoked (with the current Encounter).
+        wanted = {r.careplan_id for c in claims if c.subscription.content == "full-resource"
+                  for r in c.rows if r.careplan_id}
         if not wanted:
             return
-        found = {r.encounter_id: (r.careplan, r.encounter) for r in connection.execute(
-            select(T.c.encounter_id, T.c.careplan, T.c.encounter).where(T.c.encounter_id.in_(wanted)))}
+        found = {r.careplan_id: (r.careplan, r.encounter) for r in connection.execute(
+            select(T.c.careplan_id, T.c.careplan, T.c.encounter).where(T.c.careplan_id.in_(wanted)))}
+        if wanted - found.keys():
+            replaced = {r.resource_id: (r.resource, r.encounter_id) for r in connection.execute(
+                select(V.c.resource_id, V.c.resource, V.c.encounter_id)
+                .where(V.c.resource_type == "CarePlan", V.c.resource_id.in_(wanted - found.keys()))
+                .order_by(V.c.version_id))}  # the highest version, last, stays
+            encounters = dict(connection.execute(select(T.c.encounter_id, T.c.encounter).where(
+                T.c.encounter_id.in_({encounter_id for _, encounter_id in replaced.values()}))).all())
+            for careplan_id, (careplan, encounter_id) in replaced.items():
+                found[careplan_id] = (careplan, encounters.get(encounter_id))
         for claim in claims:
             if claim.subscription.content == "full-resource":
-                claim.resources = {r.encounter_id: found[r.encounter_id] for r in claim.rows
-                                   if r.encounter_id in found}
+                claim.resources = {r.careplan_id: found[r.careplan_id] for r in claim.rows
+                                   if r.careplan_id in found}
 
     def record(self, claim: Claim, result: Result, now: datetime) -> bool:
         """Write the results and release the lease; False when the lease was lost meanwhile

@@ -11,16 +11,17 @@ import contextlib
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable, Mapping
 
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from .paging import newest_first
 from .subscriptions import Outbox
-from .tables import AuditRecord, TriageEncounter, WebhookOutbox
+from .tables import AuditRecord, ResourceVersion, TriageEncounter, WebhookOutbox
 
 T = TriageEncounter.__table__
+V = ResourceVersion.__table__
 
 # resource type → (column holding the resource, column holding its id)
 RESOURCE_COLUMNS = {
@@ -32,6 +33,24 @@ RESOURCE_COLUMNS = {
 
 class DuplicateIdentifier(Exception):
     """Another encounter already holds this QuestionnaireResponse identifier."""
+
+
+@dataclass(frozen=True, slots=True)
+class Amendment:
+    """An amended response triaged again: the triage row's new values, and the versions it
+    no longer holds (kept in resource_version)."""
+
+    row: dict[str, Any]
+    versions: list[dict[str, Any]]
+    replaced: str  # the CarePlan id revoked
+
+
+# What deciding on an earlier triage of the same identifier needs (and no more).
+_EARLIER = (T.c.encounter_id, T.c.careplan_id, T.c.response_id, T.c.patient, T.c.identifier_system,
+            T.c.identifier_value, T.c.questionnaire_response, T.c.encounter, T.c.careplan)
+# An amendment rewrites these; the ids of the Encounter and response, the patient and the identifier stay.
+_AMENDED = ("careplan_id", "disposition", "preference", "findings", "rules_version", "created", "authored",
+            "version_id", "questionnaire_response", "encounter", "careplan")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,43 +84,92 @@ class EncounterRepository:
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
         self._insert = insert(T)
 
-    def save(self, row: dict[str, Any], audit: dict[str, Any] | None = None) -> None:
-        """Store one triage whole, in one transaction, with its webhook notifications: a
-        committed triage always has them, a rolled-back one never."""
-        notifications = self.outbox.rows_for_triage(row) if self.outbox is not None else []
+    def triage(self, row: dict[str, Any], judge: Callable[[Mapping[str, Any]], Amendment | None],
+               audit_for: Callable[[str, str], dict[str, Any] | None] | None = None,
+               ) -> tuple[dict[str, Any], str, str | None]:
+        """Store a triage, or settle it against the earlier triage of the same identifier, in
+        one transaction: (CarePlan answered, "created" | "replayed" | "amended", CarePlan revoked).
+
+        The earlier triage's row is locked (SELECT … FOR UPDATE on PostgreSQL; SQLite has one
+        writer at a time) while `judge` decides: None replays its current CarePlan, an
+        Amendment is written, and an exception rolls everything back. Raises
+        DuplicateIdentifier when a concurrent first submission of the identifier won the insert."""
+        outbox = self.outbox
         try:
             with self._write_lock, self.engine.begin() as connection:
-                connection.execute(self._insert, row)
+                earlier = None
+                if row["identifier_value"] is not None:
+                    earlier = connection.execute(
+                        select(*_EARLIER).where(T.c.identifier_system == row["identifier_system"],
+                                                T.c.identifier_value == row["identifier_value"])
+                        .with_for_update()).mappings().first()
+                if earlier is None:
+                    written, kind, replaced = row, "created", None
+                    connection.execute(self._insert, row)
+                    audit = audit_for("create", row["response_id"]) if audit_for else None
+                else:
+                    amendment = judge(earlier)
+                    if amendment is None:
+                        return earlier["careplan"], "replayed", None
+                    written, kind, replaced = amendment.row, "amended", amendment.replaced
+                    connection.execute(update(T).where(T.c.encounter_id == earlier["encounter_id"])
+                                       .values({name: written[name] for name in _AMENDED}))
+                    connection.execute(insert(V), amendment.versions)
+                    audit = audit_for("update", written["response_id"]) if audit_for else None
+                notifications = outbox.rows_for_triage(written) if outbox is not None else []
                 if notifications:
                     connection.execute(insert(WebhookOutbox.__table__), notifications)
                 if audit is not None:  # the audit record commits (or rolls back) with the triage
                     connection.execute(insert(AuditRecord.__table__), audit)
         except IntegrityError as exc:
-            if row.get("identifier_value") is not None and self.find_by_identifier(
+            if row["identifier_value"] is not None and self.find_by_identifier(
                 row["identifier_system"], row["identifier_value"]
             ) is not None:
                 raise DuplicateIdentifier from exc
             raise
         if notifications:
-            self.outbox.written()  # type: ignore[union-attr]
+            outbox.written()  # type: ignore[union-attr]
+        return written["careplan"], kind, replaced
 
     def find_by_identifier(self, system: str, value: str) -> dict[str, Any] | None:
-        """The CarePlan of the encounter made for this response identifier, if any."""
+        """The current CarePlan of the triage of this response identifier, if any."""
         query = select(T.c.careplan).where(T.c.identifier_system == system, T.c.identifier_value == value)
         with self.engine.connect() as connection:
             return connection.execute(query).scalar_one_or_none()
 
     def count_by_identifier(self, system: str | None, value: str) -> list[dict[str, Any]]:
-        query = select(T.c.careplan).where(T.c.identifier_value == value)
+        """Up to two triages whose response has this identifier (If-None-Exist), as `judge` reads them."""
+        query = select(*_EARLIER).where(T.c.identifier_value == value)
         if system is not None:
             query = query.where(T.c.identifier_system == system)
         with self.engine.connect() as connection:
-            return list(connection.execute(query.limit(2)).scalars())
+            return [dict(r) for r in connection.execute(query.limit(2)).mappings()]
 
     def read(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:
+        """The current version: the triage row's, or for a replaced CarePlan its last (revoked) one."""
         column, id_column = RESOURCE_COLUMNS[resource_type]
         with self.engine.connect() as connection:
-            return connection.execute(select(column).where(id_column == resource_id)).scalar_one_or_none()
+            found = connection.execute(select(column).where(id_column == resource_id)).scalar_one_or_none()
+            if found is None and resource_type == "CarePlan":
+                found = connection.execute(
+                    select(V.c.resource).where(V.c.resource_type == resource_type, V.c.resource_id == resource_id)
+                    .order_by(V.c.version_id.desc()).limit(1)).scalar_one_or_none()
+        return found
+
+    def history(self, resource_type: str, resource_id: str) -> list[dict[str, Any]]:
+        """Every version of a resource, newest first (empty when there is no such resource)."""
+        column, id_column = RESOURCE_COLUMNS[resource_type]
+        with self.engine.connect() as connection:
+            current = connection.execute(select(column).where(id_column == resource_id)).scalar_one_or_none()
+            earlier = list(connection.execute(
+                select(V.c.resource).where(V.c.resource_type == resource_type, V.c.resource_id == resource_id)
+                .order_by(V.c.version_id.desc())).scalars())
+        # An amendment committed between the two reads puts the version read as current into
+        # resource_version too: each version once.
+        versions = {v["meta"]["versionId"]: v for v in reversed(earlier)}
+        if current is not None:
+            versions[current["meta"]["versionId"]] = current
+        return sorted(versions.values(), key=lambda v: int(v["meta"]["versionId"]), reverse=True)
 
     def search(self, query: SearchQuery) -> Page:
         column, _ = RESOURCE_COLUMNS[query.resource_type]

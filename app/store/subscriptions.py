@@ -90,9 +90,13 @@ class Outbox:
         if not subscriptions:
             return []
         created, encounter_id = row["created"], row["encounter_id"]
+        # One event per CarePlan: the first triage keeps the encounter as its event key (the
+        # webhook-ids already sent stay valid); each re-triage of an amended response is an
+        # event of its own, never deduplicated away as the first one again.
+        event = encounter_id if row.get("version_id", 1) == 1 else f"{encounter_id}|{row['careplan_id']}"
         return [
             {
-                "message_id": signing.message_id(subscription_id, encounter_id),
+                "message_id": signing.message_id(subscription_id, event),
                 "subscription_id": subscription_id,
                 "kind": EVENT,
                 "event_number": None,

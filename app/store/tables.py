@@ -2,8 +2,12 @@
 QuestionnaireResponse, the Encounter and the CarePlan) beside the columns searches use.
 
 A triage is written with one INSERT in one transaction, so it is stored whole or not
-at all; the resources never change afterwards (versionId 1). The webhook outbox rows of
-that triage are written in the same transaction.
+at all. The webhook outbox rows of that triage are written in the same transaction.
+
+The row holds the current version of each resource. An amended response (same identifier,
+`status: amended`, other answers) is triaged again in one transaction: the row takes the new
+versions and the new CarePlan, and `resource_version` keeps what the row no longer holds
+(earlier versions, and every version of a replaced CarePlan, the revoked one last).
 """
 
 from __future__ import annotations
@@ -72,6 +76,21 @@ class TriageEncounter(Base):
         Index("ix_triage_created", "created", "encounter_id"),
         Index("ix_triage_patient_authored", "patient", "authored", "encounter_id"),
     )
+
+
+class ResourceVersion(Base):
+    """A version of a resource that `triage_encounter` no longer holds: an earlier version of
+    an amended response's QuestionnaireResponse or Encounter, or any version of a CarePlan that
+    a re-triage replaced (its highest version, revoked, is its current one). Never updated."""
+
+    __tablename__ = "resource_version"
+
+    resource_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    encounter_id: Mapped[str] = mapped_column(String(64))  # the triage it belongs to
+    patient: Mapped[str | None] = mapped_column(String(64))
+    resource: Mapped[dict[str, Any]] = mapped_column(Json)
 
 
 class WebhookSubscription(Base):

@@ -217,7 +217,7 @@ class Dispatcher:
             status = "active"  # this very chain got through already
         event = None
         if row.kind == EVENT:
-            careplan, encounter = claim.resources.get(row.encounter_id or "", (None, None))
+            careplan, encounter = claim.resources.get(row.careplan_id or "", (None, None))
             event = Event(row.event_number or 0, row.occurred, row.careplan_id or "", row.encounter_id or "",
                           careplan, encounter)
         parameters = status_parameters(
