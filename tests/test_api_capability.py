@@ -5,7 +5,7 @@ wherever GET does. Swagger UI's examples triage anew on every Execute."""
 import re
 
 import pytest
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from tests.support import FHIR_JSON, TRIAGE, assert_fhir_response, assert_valid_r4, post_triage, response
 from tests.webhook_support import subscription_body
@@ -111,10 +111,11 @@ ROUTE_SHAPES = [
 
 
 def _fhir_routes(app):
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.path.startswith("/fhir") and route.include_in_schema:
-            for method in route.methods:
-                yield method, route.path
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and context.path.startswith("/fhir") and route.include_in_schema:
+            for method in context.methods:
+                yield method, context.path
 
 
 def test_every_routed_fhir_interaction_is_declared(app, client):

@@ -127,3 +127,13 @@ def test_fhirpy_get_by_id_finds_exactly_one(live_server):
     plan = client.resources("CarePlan").search(_id=made[1]["id"]).get()
     assert plan.id == made[1]["id"] and plan["subject"]["reference"] == "Patient/f2"
     assert client.resources("CarePlan").search(subject="Patient/f1").count() == 1
+
+
+def test_count_pages_the_searches_held_in_memory(client):
+    first = assert_fhir_response(client.get("/fhir/CodeSystem", params={"_count": "1"}), 200, "Bundle")
+    assert first["total"] == 2 and len(first["entry"]) == 1
+    following = next(link["url"] for link in first["link"] if link["relation"] == "next")
+    second = client.get(following.replace("http://testserver", "")).json()
+    assert len(second["entry"]) == 1 and not [link for link in second["link"] if link["relation"] == "next"]
+    assert second["entry"][0]["resource"]["id"] != first["entry"][0]["resource"]["id"]
+    assert client.get("/fhir/CodeSystem", params={"_cursor": "bm9uc2Vuc2U"}).status_code == 400

@@ -28,10 +28,13 @@ and answers **201 Created** with the **CarePlan**: where the patient should go
 (`category`: emergency, urgent, doctor or self-care), why (the findings in each activity's
 `reasonCode`), and what to do (the activities).
 
-**Try it out:** pick an example below (one per disposition) and press *Execute*.
+**Try it out:** pick an example below (one per disposition), edit it if you like, and press
+*Execute*. The examples carry no `identifier`, so every Execute is triaged anew.
 
-- Sending a response with the same `identifier` again returns the first CarePlan (**200**),
-  never a second encounter. `If-None-Exist: identifier=system|value` works the same way.
+- **Idempotency** is by the response's `identifier` (system and value): send one from your EHR,
+  and the same response sent again (a retry after a timeout) answers **200** with the CarePlan
+  made the first time, never a second encounter. `If-None-Exist: identifier=system|value` works
+  the same way. A response without an `identifier` is a new triage every time.
 - `Prefer: return=minimal` answers with no body; `return=OperationOutcome` with a summary.
 - A response that breaks the Questionnaire's rules gets **422** with an OperationOutcome
   listing every fault (a missing warning sign is always an error, never a "no").
@@ -103,7 +106,9 @@ def _earlier(condition: tuple[str | None, str], repository: Any) -> Submitted | 
     },
     openapi_extra=request_body(
         "A QuestionnaireResponse, or a Parameters resource with it as `response`.",
-        {name: {"summary": EXAMPLE_SUMMARIES[name], "value": value}
+        # Without an identifier: a fixed one would make every Execute after the first a replay.
+        {name: {"summary": EXAMPLE_SUMMARIES[name],
+                "value": {key: part for key, part in value.items() if key != "identifier"}}
          for name, value in example_responses().items()},
     ),
 )
