@@ -9,6 +9,7 @@ import pytest
 from fhirpy import SyncFHIRClient
 
 from tests.support import TRIAGE, answers_with, assert_fhir_response, post_triage, response
+from tests.webhook_support import subscription_body
 
 SEARCHABLE = ["CarePlan", "Encounter", "QuestionnaireResponse", "Questionnaire", "CodeSystem",
               "OperationDefinition", "Subscription", "AuditEvent"]
@@ -137,3 +138,20 @@ def test_count_pages_the_searches_held_in_memory(client):
     assert len(second["entry"]) == 1 and not [link for link in second["link"] if link["relation"] == "next"]
     assert second["entry"][0]["resource"]["id"] != first["entry"][0]["resource"]["id"]
     assert client.get("/fhir/CodeSystem", params={"_cursor": "bm9uc2Vuc2U"}).status_code == 400
+
+
+def test_operations_refuse_parameters_they_do_not_take(client):
+    created = client.post("/fhir/Subscription", json=subscription_body("http://127.0.0.1:9/hook"),
+                          headers={"Content-Type": "application/fhir+json"}).json()
+    refused = [("GET", "/fhir/Subscription/$status", {"ids": created["id"]}),
+               ("GET", f"/fhir/Subscription/{created['id']}/$status", {"status": "active"}),
+               ("GET", f"/fhir/Subscription/{created['id']}/$deliveries", {"state": "dead", "colour": "red"}),
+               ("GET", f"/fhir/Subscription/{created['id']}/$deliveries", [("state", "dead"), ("state", "pending")]),
+               ("POST", f"/fhir/Subscription/{created['id']}/$resend", {"all": "true"})]
+    for method, path, params in refused:
+        assert_fhir_response(client.request(method, path, params=params), 400, "OperationOutcome")
+    assert post_triage(client, response()).status_code == 201
+    r = client.post(TRIAGE, params={"mode": "dry-run"}, json=response(),
+                    headers={"Content-Type": "application/fhir+json"})
+    assert_fhir_response(r, 400, "OperationOutcome")
+    assert client.get("/fhir/Subscription/$status", params={"id": created["id"], "_format": "json"}).status_code == 200

@@ -67,7 +67,7 @@ SEARCH_PARAMETERS: dict[str, dict[str, SearchParameter]] = {
 }
 # Types stored in the database, searched newest first with a keyset cursor; the others are few,
 # held in memory, and paged by position. Every search takes _count and the _cursor of next links.
-PAGED = frozenset({"CarePlan", "Encounter", "QuestionnaireResponse", "AuditEvent"})
+KEYSET_PAGED = frozenset({"CarePlan", "Encounter", "QuestionnaireResponse", "AuditEvent"})
 COUNT_DOCUMENTATION = "Results per page; follow the Bundle's next link for more"
 # _total: the total is always counted exactly, which satisfies none, estimate and accurate.
 # _totalMethod=count is fhirpy's way of asking the same.
@@ -106,7 +106,7 @@ def read_search(resource_type: str, params: Iterable[tuple[str, str]], *, lenien
                 search.applied.append((name, str(search.count)))
             elif name == "_cursor":
                 search.cursor = value
-                if resource_type in PAGED:
+                if resource_type in KEYSET_PAGED:
                     search.after = decode_cursor(value)
                 else:
                     search.offset = decode_offset(value)
@@ -124,6 +124,19 @@ def read_search(resource_type: str, params: Iterable[tuple[str, str]], *, lenien
                 + ", _count. Send 'Prefer: handling=lenient' to have unsupported "
                 "parameters ignored instead.")
     return search
+
+
+def check_operation_parameters(operation: str, params: Iterable[tuple[str, str]], repeatable: dict[str, bool]) -> None:
+    """An operation's query parameters, by name → may it repeat: anything else, or a single one
+    given twice, is a 400 (an operation never ignores what it was asked)."""
+    seen: set[str] = set()
+    for name, _ in params:
+        if name not in repeatable and name != "_format":
+            raise HttpProblem(400, "not-supported", f"${operation} takes no parameter '{name[:60]}'; it takes "
+                              + (", ".join(repeatable) or "none") + ".")
+        if name in seen and not repeatable.get(name, False):
+            raise _bad(f"The parameter {name} of ${operation} may be given only once.")
+        seen.add(name)
 
 
 def is_lenient(request: Any) -> bool:

@@ -31,8 +31,9 @@ def _base(request: Request) -> str:
             responses=fhir_ok("The CapabilityStatement", "CapabilityStatement"), response_class=FhirResponse)
 async def metadata(request: Request) -> Response:
     settings = request.app.state.settings
-    return FhirResponse(capability_statement(request.app.openapi()["paths"], _base(request), auth_mode=settings.auth_mode,
-                                             cors=bool(settings.cors_origins.strip())))
+    # The OpenAPI document lists every route (FastAPI caches it): the CapabilityStatement is read from it.
+    return FhirResponse(capability_statement(request.app.openapi()["paths"], _base(request),
+                                             auth_mode=settings.auth_mode, cors=bool(settings.cors_origins.strip())))
 
 
 @router.get("/Questionnaire/{questionnaire_id}", summary="The triage Questionnaire",

@@ -11,7 +11,8 @@ from starlette.responses import Response
 
 from app.fhir.bundle import searchset
 from app.fhir.outcome import single_outcome
-from app.fhir.search import filter_resources, is_lenient, page_of, read_search, search_url
+from app.fhir.search import (check_operation_parameters, filter_resources, is_lenient, page_of, read_search,
+                             search_url)
 from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base, prefer, read_json_body, version_headers
 from app.webhooks import service
 from app.webhooks.resources import render_subscription
@@ -149,6 +150,7 @@ async def search_subscriptions(request: Request) -> Response:
                                            ("status", "requested, active, error or off", {"type": "string"})))
 async def statuses(request: Request) -> Response:
     params = request.query_params
+    check_operation_parameters("status", params.multi_items(), {"id": True, "status": True})
     statuses = _statuses(params.getlist("status")) if "status" in params else None
     ids = {i for value in params.getlist("id") for i in value.split(",") if i}
     repository = _state(request).subscriptions
@@ -193,6 +195,7 @@ async def delete_subscription(subscription_id: str, request: Request) -> Respons
             "status, type `query-status`, `events-since-subscription-start`, topic, and the error if any.",
             responses=fhir_ok("A searchset Bundle of one Parameters", "Bundle"))
 async def subscription_status(subscription_id: str, request: Request) -> Response:
+    check_operation_parameters("status", request.query_params.multi_items(), {})
     row = await _read(request, subscription_id)
     url = f"{_base(request)}/Subscription/{subscription_id}/$status"
     return FhirResponse(await _status_bundle(request, [row], url))
@@ -207,6 +210,7 @@ async def subscription_status(subscription_id: str, request: Request) -> Respons
             openapi_extra=query_parameters(("state", "pending, delivered or dead", {"type": "string"}),
                                            ("_count", "How many (newest first)", {"type": "integer"})))
 async def subscription_deliveries(subscription_id: str, request: Request) -> Response:
+    check_operation_parameters("deliveries", request.query_params.multi_items(), {"state": False, "_count": False})
     await _read(request, subscription_id)
     state = request.query_params.get("state")
     if state is not None and state not in service.DELIVERY_STATES:
@@ -230,6 +234,7 @@ async def subscription_deliveries(subscription_id: str, request: Request) -> Res
              openapi_extra=_body("Optional: Parameters naming the notifications by `webhook-id`", "Parameters",
                                  False))
 async def resend(subscription_id: str, request: Request) -> Response:
+    check_operation_parameters("resend", request.query_params.multi_items(), {})
     row = await _read(request, subscription_id)
     if row.status == "off":
         raise HttpProblem(409, "conflict", "The subscription is off (its receiver answered 410 Gone); "

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from app.encounters import Prepared, Submitted, prepare, store
 from app.fhir.outcome import single_outcome
+from app.fhir.search import check_operation_parameters
 from app.kit.metrics import TRIAGES
 from app.security.audit import audit_row
 from app.security.principal import patient_of
@@ -113,6 +114,7 @@ def _earlier(condition: tuple[str | None, str], repository: Any) -> Submitted | 
     ),
 )
 async def triage_response(request: Request) -> Response:
+    check_operation_parameters("triage", request.query_params.multi_items(), {})
     state = request.app.state
     data = _unwrap(await read_json_body(request, state.settings.max_body_bytes))
     condition = _if_none_exist(request.headers.get("if-none-exist"))
