@@ -92,7 +92,8 @@ def _resource(resource_type: str, routed: dict[str, list[str]]) -> dict[str, Any
     elif resource_type in _DOCUMENTATION:
         resource["documentation"] = _DOCUMENTATION[resource_type]
     codes = sorted(routed["interaction"], key=_ORDER.index)
-    resource["interaction"] = [{"code": code} for code in codes]
+    if codes:  # FHIR JSON has no empty arrays
+        resource["interaction"] = [{"code": code} for code in codes]
     if resource_type in _VERSIONED:
         resource.update({"versioning": "versioned", "readHistory": "vread" in codes,
                          "updateCreate": False})
