@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from app import __version__
 from app.kit import errors
 from app.kit.guard import AcceptGuard
+from app.kit.head import HeadAsGet
 from app.kit.logs import configure_logging
 from app.kit.metrics import MetricsMiddleware
 from app.security.access import AccessControl
@@ -140,9 +141,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AccessControl, authenticator=Authenticator(settings),
                        limiter=RateLimiter(settings.rate_limit_per_minute))
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(HeadAsGet)  # outside access control: a HEAD is checked as the GET it mirrors
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "HEAD", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "Prefer", "If-None-Exist",
                                           "If-None-Match"],
                            expose_headers=["Location", "ETag", "Last-Modified", "X-Request-Id"])

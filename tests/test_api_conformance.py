@@ -10,11 +10,11 @@ def test_capability_statement_lists_exactly_what_works(client):
     assert cs["fhirVersion"] == "4.0.1" and cs["kind"] == "instance"
     resources = {r["type"]: r for r in cs["rest"][0]["resource"]}
     assert set(resources) == {"CarePlan", "Encounter", "QuestionnaireResponse", "Questionnaire", "CodeSystem",
-                              "Subscription", "AuditEvent"}
+                              "OperationDefinition", "Subscription", "AuditEvent"}
     assert "SMART" in cs["rest"][0]["security"]["description"] and cs["rest"][0]["security"]["cors"] is False
     subscription = resources.pop("Subscription")  # its interactions are proven in test_webhooks_api.py
-    assert [i["code"] for i in subscription["interaction"]] == ["create", "read", "delete", "search-type"]
-    assert [p["name"] for p in subscription["searchParam"]] == ["status"]
+    assert [i["code"] for i in subscription["interaction"]] == ["read", "delete", "create", "search-type"]
+    assert [p["name"] for p in subscription["searchParam"]] == ["_id", "status", "_count"]
     assert [o["name"] for o in subscription["operation"]] == ["status", "deliveries", "resend"]
     assert {e["valueCanonical"] for e in subscription["extension"]} == {TRIAGE_COMPLETED, RED_FLAG_DETECTED}
     assert client.get("/fhir/Subscription", params={"status": "active"},
@@ -34,7 +34,7 @@ def test_capability_statement_lists_exactly_what_works(client):
         for param in r["searchParam"]:
             if param["name"] not in ("url",):
                 value = {"date": "ge2026-01-01", "authored": "ge2026-01-01", "category": "urgent",
-                         "_count": "5", "patient": "x"}.get(param["name"], "Patient/x")
+                         "_count": "5", "patient": "x", "_id": "x"}.get(param["name"], "Patient/x")
                 got = client.get(f"/fhir/{rtype}", params={param["name"]: value},
                                  headers={"Prefer": "handling=strict"})
                 assert got.status_code == 200, (rtype, param["name"])

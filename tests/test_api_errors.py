@@ -76,7 +76,9 @@ def test_bad_search_parameters_are_400(client):
         assert_fhir_response(client.get("/fhir/CarePlan", params=params), 400, "OperationOutcome")
     r = client.get("/fhir/CarePlan", params={"colour": "red"}, headers={"Prefer": "handling=strict"})
     assert_fhir_response(r, 400, "OperationOutcome")
-    lenient = assert_fhir_response(client.get("/fhir/CarePlan", params={"colour": "red"}), 200, "Bundle")
+    assert_fhir_response(client.get("/fhir/CarePlan", params={"colour": "red"}), 400, "OperationOutcome")
+    lenient = assert_fhir_response(client.get("/fhir/CarePlan", params={"colour": "red"},
+                                              headers={"Prefer": "handling=lenient"}), 200, "Bundle")
     assert "colour" not in lenient["link"][0]["url"]  # the self link shows what was applied
 
 

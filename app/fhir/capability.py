@@ -1,72 +1,113 @@
-"""The CapabilityStatement: exactly what this server does, no more."""
+"""The CapabilityStatement: exactly what this server does, no more, built from what is routed.
+
+Every path under /fhir in the OpenAPI document is a FHIR interaction, read from its
+method and path by the URL shapes of FHIR's RESTful API (http.html): GET /fhir/T/{id} is
+`read` of T, GET /fhir/T is `search-type` (its parameters from the search table), a `$name`
+segment is an operation (its OperationDefinition from app.fhir.operations), and so on. So a
+new route is declared by being routed; a shape this module does not know, a search without a
+parameter table or an operation without a definition fails loudly (and the conformance tests
+with it). Routes that only refuse (405 answers) are kept out of the OpenAPI document, and so out
+of here.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from app import __version__
-from app.fhir.canonical import BASE, QUESTIONNAIRE_URL
-from app.fhir.search import PARAMETER_DOCS, SEARCH_PARAMETERS
+from app.fhir.operations import OPERATIONS
+from app.fhir.search import COUNT_DOCUMENTATION, SEARCH_PARAMETERS
 
-TRIAGE_OPERATION_URL = f"{BASE}/OperationDefinition/QuestionnaireResponse-triage"
-SUBSCRIPTION_STATUS_OPERATION_URL = (
-    "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status")
-DELIVERIES_OPERATION_URL = f"{BASE}/OperationDefinition/Subscription-deliveries"
-RESEND_OPERATION_URL = f"{BASE}/OperationDefinition/Subscription-resend"
 TOPIC_CANONICAL_EXTENSION_URL = (
     "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/capabilitystatement-subscriptiontopic-canonical")
-_SP_TYPE = {"reference": "reference", "date": "date", "token": "token"}
+# (method, path after the type, with {…} for a variable) → interaction code
+_SHAPES = {
+    ("GET", ()): "search-type", ("POST", ()): "create",
+    ("GET", ("{}",)): "read", ("PUT", ("{}",)): "update", ("PATCH", ("{}",)): "patch",
+    ("DELETE", ("{}",)): "delete",
+    ("GET", ("{}", "_history")): "history-instance", ("GET", ("{}", "_history", "{}")): "vread",
+    ("GET", ("_history",)): "history-type",
+}
+_ORDER = ("read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create",
+          "search-type")
+_HTTP_METHODS = ("get", "put", "post", "delete", "patch")
+_SYSTEM_PATHS = ("/fhir/metadata",)  # the capabilities interaction itself
+_VERSIONED = {"CarePlan", "Encounter", "QuestionnaireResponse", "Subscription"}
+_DOCUMENTATION = {
+    "CarePlan": "The plan each triage made: disposition (category), findings and activities.",
+    "Encounter": "The record of each triage encounter.",
+    "QuestionnaireResponse": "The answers each triage was made from, as stored.",
+    "Questionnaire": "The triage Questionnaire (lbp-triage).",
+    "CodeSystem": "The code systems of the triage.",
+    "OperationDefinition": "The operations this server offers.",
+    "AuditEvent": "The audit trail (scope system/AuditEvent.rs).",
+}
+
+
+def routed_interactions(openapi_paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, list[str]]]:
+    """resource type → {"interaction": [...], "operation": [...]}, in the order routed, read from
+    the paths of the OpenAPI document (which lists every route but the refusals)."""
+    found: dict[str, dict[str, list[str]]] = {}
+    for path, operations in openapi_paths.items():
+        if not path.startswith("/fhir/") or path in _SYSTEM_PATHS:
+            continue
+        resource_type, *rest = path.removeprefix("/fhir/").split("/")
+        shape = tuple("{}" if part.startswith("{") else part for part in rest)
+        entry = found.setdefault(resource_type, {"interaction": [], "operation": []})
+        for method in (m.upper() for m in operations if m in _HTTP_METHODS):
+            if shape and shape[-1].startswith("$") and shape[:-1] in ((), ("{}",)):
+                kind, name = "operation", shape[-1][1:]
+            elif (method, shape) in _SHAPES:
+                kind, name = "interaction", _SHAPES[(method, shape)]
+            else:
+                raise LookupError(f"{method} {path} is no FHIR interaction the CapabilityStatement knows")
+            if name not in entry[kind]:
+                entry[kind].append(name)
+    return found
 
 
 def _search_params(resource_type: str) -> list[dict[str, Any]]:
-    params = [
-        {"name": name, "type": _SP_TYPE[kind], "documentation": PARAMETER_DOCS[name]}
-        for name, kind in SEARCH_PARAMETERS[resource_type].items()
-    ]
-    params.append({"name": "_count", "type": "number", "documentation": "Page size (newest first)."})
+    params = [{"name": name, "type": param.type, "documentation": param.documentation}
+              for name, param in SEARCH_PARAMETERS[resource_type].items()]
+    params.append({"name": "_count", "type": "number", "documentation": COUNT_DOCUMENTATION})
     return params
 
 
-def _stored(resource_type: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    resource: dict[str, Any] = {
-        "type": resource_type,
-        "interaction": [{"code": "read"}, {"code": "vread"}, {"code": "history-instance"},
-                        {"code": "search-type"}],
-        "versioning": "versioned",
-        "readHistory": True,  # earlier versions (of an amended response's resources) stay readable
-        "updateCreate": False,
-        "searchParam": _search_params(resource_type),
-    }
-    if extra:
-        resource.update(extra)
-    return resource
-
-
-def _subscription() -> dict[str, Any]:
+def _subscription_extras() -> dict[str, Any]:
     from app.webhooks.resources import SUBSCRIPTION_PROFILE
     from app.webhooks.topics import TOPICS
 
     return {
         "extension": [{"url": TOPIC_CANONICAL_EXTENSION_URL, "valueCanonical": topic} for topic in TOPICS],
-        "type": "Subscription",
         "supportedProfile": [SUBSCRIPTION_PROFILE],
         "documentation": "Webhooks (Subscriptions Backport IG, rest-hook channel, id-only or full-resource "
         "payloads), signed per Standard Webhooks; topics: " + ", ".join(TOPICS) + ".",
-        "interaction": [{"code": "create"}, {"code": "read"}, {"code": "delete"}, {"code": "search-type"}],
-        "versioning": "versioned",
-        "readHistory": False,
-        "updateCreate": False,
-        "searchParam": [{"name": "status", "type": "token",
-                         "documentation": "requested, active, error or off (several: any of them)."}],
-        "operation": [
-            {"name": "status", "definition": SUBSCRIPTION_STATUS_OPERATION_URL,
-             "documentation": "The subscription-status Parameters (R4 backport) of one or more subscriptions."},
-            {"name": "deliveries", "definition": DELIVERIES_OPERATION_URL,
-             "documentation": "The delivery log of a subscription (state=dead lists those out of retries)."},
-            {"name": "resend", "definition": RESEND_OPERATION_URL,
-             "documentation": "Queue a subscription's dead notifications again."},
-        ],
     }
+
+
+def _resource(resource_type: str, routed: dict[str, list[str]]) -> dict[str, Any]:
+    resource: dict[str, Any] = {"type": resource_type}
+    if resource_type == "Subscription":
+        resource.update(_subscription_extras())
+    elif resource_type in _DOCUMENTATION:
+        resource["documentation"] = _DOCUMENTATION[resource_type]
+    codes = sorted(routed["interaction"], key=_ORDER.index)
+    if codes:  # FHIR JSON has no empty arrays
+        resource["interaction"] = [{"code": code} for code in codes]
+    if resource_type in _VERSIONED:
+        resource.update({"versioning": "versioned", "readHistory": "vread" in codes,
+                         "updateCreate": False})
+    if "search-type" in codes:
+        resource["searchParam"] = _search_params(resource_type)
+    if routed["operation"]:
+        resource["operation"] = []
+        for name in routed["operation"]:
+            definition = OPERATIONS.get((resource_type, name))
+            if definition is None:
+                raise LookupError(f"{resource_type}/${name} is routed but has no OperationDefinition")
+            resource["operation"].append({"name": name, "definition": definition["url"],
+                                          "documentation": definition["description"]})
+    return resource
 
 
 def _security(auth_mode: str, cors: bool) -> dict[str, Any]:
@@ -80,8 +121,8 @@ def _security(auth_mode: str, cors: bool) -> dict[str, Any]:
         "cors": cors,
         "description": f"{words} SMART App Launch scopes (v1 or v2): system/, user/ or patient/ + "
         "QuestionnaireResponse.c ($triage), CarePlan|Encounter|QuestionnaireResponse.rs, Subscription.cruds, "
-        "AuditEvent.rs. patient/ scopes see only their own patient. Metadata, Questionnaire and CodeSystem "
-        "are public.",
+        "AuditEvent.rs. patient/ scopes see only their own patient. Metadata, Questionnaire, CodeSystem and "
+        "OperationDefinition are public.",
     }
     if auth_mode != "none":
         security["service"] = [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
@@ -89,8 +130,8 @@ def _security(auth_mode: str, cors: bool) -> dict[str, Any]:
     return security
 
 
-def capability_statement(base_url: str, software_date: str = "2026-11-25", auth_mode: str = "none",
-                         cors: bool = False) -> dict[str, Any]:
+def capability_statement(openapi_paths: dict[str, dict[str, Any]], base_url: str, software_date: str = "2026-11-25",
+                         auth_mode: str = "none", cors: bool = False) -> dict[str, Any]:
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -107,41 +148,11 @@ def capability_statement(base_url: str, software_date: str = "2026-11-25", auth_
                 "security": _security(auth_mode, cors),
                 "documentation": "Triage a QuestionnaireResponse with POST QuestionnaireResponse/$triage; "
                 "read and search the CarePlans, Encounters and QuestionnaireResponses it stores; "
-                "subscribe to triage events (webhooks) with Subscription.",
-                "resource": [
-                    _stored("CarePlan"),
-                    _stored("Encounter"),
-                    _stored("QuestionnaireResponse", {
-                        "conditionalCreate": True,
-                        "operation": [{"name": "triage", "definition": TRIAGE_OPERATION_URL,
-                                       "documentation": "Validate, triage and store a QuestionnaireResponse; "
-                                       "answers with the CarePlan (201; 200 when the same response was "
-                                       "triaged before; 201 with a CarePlan that replaces the earlier one "
-                                       "when it comes again with status amended; 409 on a conflicting "
-                                       "identifier)."}],
-                    }),
-                    {
-                        "type": "Questionnaire",
-                        "interaction": [{"code": "read"}, {"code": "search-type"}],
-                        "searchParam": [{"name": "url", "type": "uri",
-                                         "documentation": f"The canonical URL ({QUESTIONNAIRE_URL})."}],
-                    },
-                    {
-                        "type": "CodeSystem",
-                        "interaction": [{"code": "read"}, {"code": "search-type"}],
-                        "searchParam": [{"name": "url", "type": "uri", "documentation": "The canonical URL."}],
-                    },
-                    _subscription(),
-                    {
-                        "type": "AuditEvent",
-                        "interaction": [{"code": "read"}, {"code": "search-type"}],
-                        "searchParam": [
-                            {"name": "patient", "type": "reference", "documentation": "Records about this patient."},
-                            {"name": "date", "type": "date", "documentation": "When recorded, with a prefix."},
-                            {"name": "_count", "type": "number", "documentation": "Page size (newest first)."},
-                        ],
-                    },
-                ],
+                "subscribe to triage events (webhooks) with Subscription. Searches refuse (400) a "
+                "parameter, modifier or chain they do not support, unless sent with "
+                "Prefer: handling=lenient.",
+                "resource": [_resource(resource_type, routed)
+                             for resource_type, routed in routed_interactions(openapi_paths).items()],
             }
         ],
     }

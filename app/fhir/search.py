@@ -1,46 +1,171 @@
-"""FHIR search parameters for the stored resources → a repository SearchQuery.
+"""FHIR search: which parameters each searchable type takes, and how a query string is read.
 
-Supported (and listed in the CapabilityStatement):
-- CarePlan: subject, patient, date (the triage time), category (the disposition)
-- Encounter: subject, patient, date
-- QuestionnaireResponse: subject, patient, authored
-- all: _count, and the opaque _cursor of next-page links.
-Unknown parameters are ignored (FHIR's lenient default) and left out of the self link;
-with `Prefer: handling=strict` they are a 400.
+One table, SEARCH_PARAMETERS, drives the search code, the CapabilityStatement and the OpenAPI
+parameters, so what is declared is what is applied.
+
+Searches never widen silently: a parameter this server does not support (an unknown name, any
+modifier such as `subject:Patient`, any chain such as `subject.name`, `_include`, `_sort`…) is a
+400 OperationOutcome, unless the client sends `Prefer: handling=lenient`; then it is ignored and
+left out of the Bundle's self link, which shows what was applied (FHIR R4 search, 3.1.1.5).
+A parameter given twice means AND (both must hold); comma-separated values mean OR. The result
+parameters (_count, _cursor, _format, _total) may each be given once.
 """
 
 from __future__ import annotations
 
 import base64
 import re
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Iterable
 from urllib.parse import urlencode
 
 from app.fhir.canonical import CODESYSTEM_URL
-from app.kit.fhir_http import HttpProblem
+from app.kit.fhir_http import HttpProblem, prefer
 from app.store.repository import SearchQuery
 from app.triage import Disposition
 
-SEARCH_PARAMETERS: dict[str, dict[str, str]] = {
+
+@dataclass(frozen=True, slots=True)
+class SearchParameter:
+    type: str  # the FHIR search parameter type: token, reference, date, uri
+    documentation: str
+
+
+_ID_PARAM = SearchParameter("token", "The logical id; several, comma-separated: any of them")
+_PATIENT_REF = SearchParameter("reference", "The patient: Patient/{id} (or the bare id)")
+_URL = SearchParameter("uri", "The canonical URL, optionally |version; several, comma-separated: any of them")
+
+SEARCH_PARAMETERS: dict[str, dict[str, SearchParameter]] = {
     "CarePlan": {
-        "subject": "reference", "patient": "reference", "date": "date", "category": "token",
+        "_id": _ID_PARAM, "subject": _PATIENT_REF, "patient": _PATIENT_REF,
+        "date": SearchParameter("date", "When the triage happened, with a prefix: eq, ge, gt, le, lt "
+                                "(e.g. ge2026-01-01); repeatable"),
+        "category": SearchParameter("token", "The disposition: emergency, urgent, doctor or self-care "
+                                    "(system|code accepted; several, comma-separated: any of them)"),
     },
-    "Encounter": {"subject": "reference", "patient": "reference", "date": "date"},
-    "QuestionnaireResponse": {"subject": "reference", "patient": "reference", "authored": "date"},
+    "Encounter": {
+        "_id": _ID_PARAM, "subject": _PATIENT_REF, "patient": _PATIENT_REF,
+        "date": SearchParameter("date", "When the triage happened, with a prefix as for CarePlan; repeatable"),
+    },
+    "QuestionnaireResponse": {
+        "_id": _ID_PARAM, "subject": _PATIENT_REF, "patient": _PATIENT_REF,
+        "authored": SearchParameter("date", "When the response was authored, with a prefix: eq, ge, gt, le, "
+                                    "lt; repeatable"),
+    },
+    "AuditEvent": {
+        "_id": _ID_PARAM, "patient": SearchParameter("reference", "Records about this patient: Patient/{id}"),
+        "date": SearchParameter("date", "When recorded, with a prefix (ge2026-01-01); repeatable"),
+    },
+    "Subscription": {
+        "_id": _ID_PARAM, "status": SearchParameter("token", "requested, active, error or off (several, "
+                                              "comma-separated: any of them)"),
+    },
+    "Questionnaire": {"_id": _ID_PARAM, "url": _URL},
+    "CodeSystem": {"_id": _ID_PARAM, "url": _URL},
+    "OperationDefinition": {"_id": _ID_PARAM, "url": _URL},
 }
-PARAMETER_DOCS = {
-    "subject": "The patient: Patient/{id} (or the bare id)",
-    "patient": "The patient: Patient/{id} (or the bare id)",
-    "date": "When the triage happened, with a prefix: eq, ge, gt, le, lt (e.g. ge2026-01-01); repeatable",
-    "category": "The disposition: emergency, urgent, doctor or self-care (system|code accepted)",
-    "authored": "When the response was authored, with a prefix as for date; repeatable",
-}
-CONTROL = ("_count", "_cursor", "_format")
+# Types stored in the database, searched newest first with a keyset cursor; the others are few,
+# held in memory, and paged by position. Every search takes _count and the _cursor of next links.
+KEYSET_PAGED = frozenset({"CarePlan", "Encounter", "QuestionnaireResponse", "AuditEvent"})
+COUNT_DOCUMENTATION = "Results per page; follow the Bundle's next link for more"
+# _total: the total is always counted exactly, which satisfies none, estimate and accurate.
+# _totalMethod=count is fhirpy's way of asking the same.
+_TOTAL_VALUES = {"_total": ("none", "estimate", "accurate"), "_totalMethod": ("count",)}
+
+
+@dataclass(slots=True)
+class Search:
+    """A query string read against the table: the criteria to apply, in order, and the result
+    parameters. `applied` is what the self and next links carry."""
+
+    criteria: list[tuple[str, str]] = field(default_factory=list)
+    applied: list[tuple[str, str]] = field(default_factory=list)
+    count: int | None = None
+    after: tuple[datetime, str] | None = None  # keyset position (stored types)
+    offset: int = 0  # position in the list (types held in memory)
+    cursor: str | None = None
+
+
+def read_search(resource_type: str, params: Iterable[tuple[str, str]], *, lenient: bool,
+                max_count: int | None = None) -> Search:
+    """Check every parameter against the table: 400 for one not supported (ignored if lenient)."""
+    supported = SEARCH_PARAMETERS[resource_type]
+    search = Search()
+    seen: set[str] = set()
+    for name, value in params:
+        result_parameter = name in ("_format", "_count", "_cursor", *_TOTAL_VALUES)
+        if result_parameter:
+            if name in seen:
+                raise _bad(f"The parameter {name} may be given only once.")
+            seen.add(name)
+            if name == "_count":
+                if not value.isdigit():
+                    raise _bad("_count must be a whole number.")
+                search.count = min(int(value), max_count) if max_count is not None else int(value)
+                search.applied.append((name, str(search.count)))
+            elif name == "_cursor":
+                search.cursor = value
+                if resource_type in KEYSET_PAGED:
+                    search.after = decode_cursor(value)
+                else:
+                    search.offset = decode_offset(value)
+            elif name in _TOTAL_VALUES and value not in _TOTAL_VALUES[name]:
+                raise _bad(f"{name} takes {', '.join(_TOTAL_VALUES[name])}.")
+            continue
+        if name in supported:  # a bare name: modifiers and chains are never in the table
+            search.criteria.append((name, value))
+            search.applied.append((name, value))
+        elif not lenient:
+            raise HttpProblem(
+                400, "not-supported",
+                f"The search parameter '{name[:60]}' is not supported for {resource_type} (no modifiers or "
+                f"chains). Supported: {', '.join(supported)}"
+                + ", _count. Send 'Prefer: handling=lenient' to have unsupported "
+                "parameters ignored instead.")
+    return search
+
+
+def check_operation_parameters(operation: str, params: Iterable[tuple[str, str]], repeatable: dict[str, bool]) -> None:
+    """An operation's query parameters, by name → may it repeat: anything else, or a single one
+    given twice, is a 400 (an operation never ignores what it was asked)."""
+    seen: set[str] = set()
+    for name, _ in params:
+        if name not in repeatable and name != "_format":
+            raise HttpProblem(400, "not-supported", f"${operation} takes no parameter '{name[:60]}'; it takes "
+                              + (", ".join(repeatable) or "none") + ".")
+        if name in seen and not repeatable.get(name, False):
+            raise _bad(f"The parameter {name} of ${operation} may be given only once.")
+        seen.add(name)
+
+
+def is_lenient(request: Any) -> bool:
+    """FHIR leaves the default to the server: here it is strict, so no search widens silently."""
+    return prefer(request, "handling", "strict") == "lenient"
+
+
+def id_values(value: str) -> set[str]:
+    """The ids of one _id parameter (comma = OR); values no id can have match nothing."""
+    return {v for v in value.split(",") if _ID_PATTERN.match(v)}
+
+
+def filter_resources(resources: list[dict[str, Any]], criteria: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Criteria over resources held in memory (conformance resources, subscriptions): _id, url and
+    status, each comma-separated value an alternative, each repeated parameter one more condition."""
+    def matches(resource: dict[str, Any], name: str, value: str) -> bool:
+        if name == "_id":
+            return resource.get("id") in id_values(value)
+        if name == "url":
+            return any(resource.get("url") == canonical and (not version or resource.get("version") == version)
+                       for canonical, _, version in (v.partition("|") for v in value.split(",")))
+        return resource.get(name) in value.split(",")
+
+    return [r for r in resources if all(matches(r, name, value) for name, value in criteria)]
+
 
 _DATE = re.compile(r"^(eq|ne|gt|lt|ge|le|sa|eb|ap)?(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?"
                    r"(Z|[+-]\d{2}:\d{2})?)?)?)?$")
-_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _PATIENT = re.compile(r"^(?:.*/)?(?:Patient/)?([A-Za-z0-9\-.]{1,64})$")
 
 
@@ -97,76 +222,109 @@ def encode_cursor(key: tuple[datetime, str]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def encode_offset(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"@{offset}".encode()).decode().rstrip("=")
+
+
+def decode_offset(token: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        if not raw.startswith("@") or not raw[1:].isdigit():
+            raise ValueError
+        return int(raw[1:])
+    except (ValueError, UnicodeDecodeError):
+        raise _bad("The _cursor is not one this server issued.") from None
+
+
+def page_of(found: list[dict[str, Any]], search: Search) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of resources searched in memory, and the cursor of the next page if any."""
+    if search.count is None:
+        return found[search.offset:], None
+    end = search.offset + search.count
+    return found[search.offset:end], (encode_offset(end) if end < len(found) and search.count else None)
+
+
 def decode_cursor(token: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         created, encounter_id = raw.split("|", 1)
         moment = datetime.fromisoformat(created)
-        if moment.tzinfo is None or not _ID.match(encounter_id):
+        if moment.tzinfo is None or not _ID_PATTERN.match(encounter_id):
             raise ValueError
         return moment, encounter_id
     except (ValueError, UnicodeDecodeError):
         raise _bad("The _cursor is not one this server issued.") from None
 
 
-def parse_search(resource_type: str, params: list[tuple[str, str]], *, default_count: int, max_count: int,
-                 strict: bool) -> tuple[SearchQuery, list[tuple[str, str]]]:
-    """The repository query, and the parameters applied (for the self and next links)."""
-    supported = SEARCH_PARAMETERS[resource_type]
-    applied: list[tuple[str, str]] = []
+def patient_reference(name: str, value: str) -> str:
+    """The patient id of a reference parameter: Patient/{id}, a URL ending so, or the bare id."""
+    match = _PATIENT.match(value)
+    if not match or ("/" in value and "Patient/" not in value):
+        raise _bad(f"The {name} parameter must be Patient/{{id}}.")
+    return match.group(1)
+
+
+@dataclass(slots=True)
+class Criteria:
+    """The criteria of a search over stored resources, AND-ed together."""
+
+    ids: set[str] | None = None
     patient: str | None = None
-    disposition: str | None = None
-    bounds: list[datetime | None] = [None, None]
-    count = default_count
-    after = None
-    date_column = None
-    impossible = False  # criteria no stored resource can meet (e.g. two different patients)
-    for name, value in params:
-        base_name = name.split(":", 1)[0]
-        if name in ("_format",):
-            continue
-        if name == "_count":
-            if not value.isdigit():
-                raise _bad("_count must be a whole number.")
-            count = min(int(value), max_count)
-            applied.append((name, str(count)))
-            continue
-        if name == "_cursor":
-            after = decode_cursor(value)
-            continue
-        if base_name not in supported or name != base_name:
-            if strict:
-                raise _bad(f"The search parameter '{name[:40]}' is not supported for {resource_type}.")
-            continue
-        kind = supported[name]
-        if kind == "reference":
-            match = _PATIENT.match(value)
-            if not match or ("/" in value and "Patient/" not in value):
-                raise _bad(f"The {name} parameter must be Patient/{{id}}.")
-            impossible |= patient is not None and patient != match.group(1)
-            patient = match.group(1)
+    dispositions: set[str] | None = None
+    bounds: list[datetime | None] = field(default_factory=lambda: [None, None])
+    date_parameter: str | None = None
+    impossible: bool = False  # criteria no stored resource can meet (e.g. two different patients)
+
+
+def read_criteria(resource_type: str, criteria: list[tuple[str, str]]) -> Criteria:
+    found = Criteria()
+    kinds = SEARCH_PARAMETERS[resource_type]
+    for name, value in criteria:
+        kind = kinds[name].type
+        if name == "_id":
+            ids = id_values(value)
+            found.ids = ids if found.ids is None else found.ids & ids
+            found.impossible |= not found.ids
+        elif kind == "reference":
+            patient = patient_reference(name, value)
+            found.impossible |= found.patient is not None and found.patient != patient
+            found.patient = patient
         elif kind == "date":
-            narrow_range(bounds, *date_range(value))
-            date_column = name
-        elif kind == "token":
-            code = value.split("|", 1)[1] if "|" in value else value
-            system = value.split("|", 1)[0] if "|" in value else None
-            # a category this server never assigns matches nothing
-            impossible |= system not in (None, CODESYSTEM_URL) or code not in {d.code for d in Disposition}
-            impossible |= disposition is not None and disposition != code
-            disposition = code
-        applied.append((name, value))
+            narrow_range(found.bounds, *date_range(value))
+            found.date_parameter = name
+        elif name == "category":
+            codes = set()
+            for alternative in value.split(","):
+                system, _, code = alternative.rpartition("|") if "|" in alternative else (None, "", alternative)
+                # a category this server never assigns matches nothing
+                if system in (None, CODESYSTEM_URL) and code in {d.code for d in Disposition}:
+                    codes.add(code)
+            found.dispositions = codes if found.dispositions is None else found.dispositions & codes
+            found.impossible |= not found.dispositions
+        else:  # a parameter in the table with no code to apply it must never be ignored
+            raise AssertionError(f"{resource_type}?{name} is declared but not applied")
+    return found
+
+
+def parse_search(resource_type: str, params: list[tuple[str, str]], *, default_count: int, max_count: int,
+                 lenient: bool) -> tuple[SearchQuery, Search]:
+    """The repository query, and the search as read (its `applied` for the self and next links)."""
+    search = read_search(resource_type, params, lenient=lenient, max_count=max_count)
+    found = read_criteria(resource_type, search.criteria)
+    dates = ({"authored_from": found.bounds[0], "authored_before": found.bounds[1]}
+             if found.date_parameter == "authored"
+             else {"created_from": found.bounds[0], "created_before": found.bounds[1]})
     query = SearchQuery(
         resource_type=resource_type,
-        patient=patient,
-        disposition=disposition,
-        count=count,
-        after=after,
-        matches_nothing=impossible,
-        **({"authored_from": bounds[0], "authored_before": bounds[1]} if date_column == "authored"
-           else {"created_from": bounds[0], "created_before": bounds[1]}),
+        ids=frozenset(found.ids) if found.ids is not None else None,
+        patient=found.patient,
+        dispositions=frozenset(found.dispositions) if found.dispositions is not None else None,
+        count=search.count if search.count is not None else default_count,
+        after=search.after,
+        matches_nothing=found.impossible,
+        **dates,
     )
-    return query, applied
+    return query, search
 
 
 def search_url(base: str, resource_type: str, applied: list[tuple[str, str]],

@@ -9,50 +9,36 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.fhir.bundle import searchset
-from app.fhir.search import date_range, narrow_range, decode_cursor, encode_cursor, search_url
+from app.fhir.search import encode_cursor, is_lenient, read_criteria, read_search, search_url
 from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base
 from app.security.audit import audit_event
 
-from .docs import fhir_ok, query_parameters
+from .docs import SEARCH_RULES, fhir_ok, search_parameters
 
 router = APIRouter(prefix="/fhir", tags=["Audit"])
 
 
 @router.get("/AuditEvent", summary="Search the audit trail", response_class=FhirResponse,
             description="Every read, search, triage and subscription change: who, what, when, outcome and "
-            "from where, newest first. Needs the scope system/AuditEvent.rs (or .read).",
+            "from where, newest first. Needs the scope system/AuditEvent.rs (or .read). " + SEARCH_RULES,
             responses=fhir_ok("A searchset Bundle of AuditEvents", "Bundle"),
-            openapi_extra=query_parameters(
-                ("patient", "Only records about this patient", {"type": "string"}),
-                ("date", "Recorded, with a prefix (ge2026-01-01); repeatable", {"type": "string"}),
-                ("_count", "Results per page", {"type": "integer", "minimum": 0})))
+            openapi_extra=search_parameters("AuditEvent"))
 async def search_audit(request: Request) -> Response:
     settings = request.app.state.settings
-    bounds: list = [None, None]
-    applied, patient, count, after = [], None, settings.page_size, None
-    for name, value in request.query_params.multi_items():
-        if name == "patient":
-            patient = value.rsplit("/", 1)[-1]
-        elif name == "date":
-            narrow_range(bounds, *date_range(value))
-        elif name == "_count":
-            if not value.isdigit():
-                raise HttpProblem(400, "invalid", "_count must be a whole number.")
-            count = min(int(value), settings.max_page_size)
-        elif name == "_cursor":
-            after = decode_cursor(value)
-            continue
-        else:
-            continue
-        applied.append((name, value))
-    page = await anyio.to_thread.run_sync(partial(
-        request.app.state.audit.search, patient=patient, since=bounds[0], before=bounds[1], count=count,
-        after=after))
+    search = read_search("AuditEvent", request.query_params.multi_items(), lenient=is_lenient(request),
+                         max_count=settings.max_page_size)
+    found = read_criteria("AuditEvent", search.criteria)
     base = fhir_base(request, settings.public_base_url)
-    next_url = search_url(base, "AuditEvent", applied, encode_cursor(page.last_key)) if page.last_key else None
-    bundle = searchset([audit_event(r) for r in page.rows], page.total, base,
-                       search_url(base, "AuditEvent", applied, request.query_params.get("_cursor")), next_url)
-    return FhirResponse(bundle)
+    self_url = search_url(base, "AuditEvent", search.applied, search.cursor)
+    if found.impossible:
+        return FhirResponse(searchset([], 0, base, self_url, None))
+    page = await anyio.to_thread.run_sync(partial(
+        request.app.state.audit.search, ids=found.ids, patient=found.patient, since=found.bounds[0],
+        before=found.bounds[1], count=search.count if search.count is not None else settings.page_size,
+        after=search.after))
+    next_url = (search_url(base, "AuditEvent", search.applied, encode_cursor(page.last_key))
+                if page.last_key else None)
+    return FhirResponse(searchset([audit_event(r) for r in page.rows], page.total, base, self_url, next_url))
 
 
 @router.get("/AuditEvent/{audit_id}", summary="Read one audit record", response_class=FhirResponse,

@@ -1,4 +1,5 @@
-"""What the server is and what it publishes: CapabilityStatement, Questionnaire, CodeSystems."""
+"""What the server is and what it publishes: CapabilityStatement, Questionnaire, CodeSystems,
+OperationDefinitions."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from app.fhir.bundle import searchset
 from app.fhir.capability import capability_statement
 from app.fhir.codesystem import codesystems
 from app.fhir.questionnaire import questionnaire
+from app.fhir.operations import operation_definitions
+from app.fhir.search import filter_resources, is_lenient, page_of, read_search, search_url
 from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base
 
-from .docs import fhir_ok, query_parameters
+from .docs import SEARCH_RULES, fhir_ok, search_parameters
 
 router = APIRouter(prefix="/fhir", tags=["Conformance"])
 
@@ -28,8 +31,9 @@ def _base(request: Request) -> str:
             responses=fhir_ok("The CapabilityStatement", "CapabilityStatement"), response_class=FhirResponse)
 async def metadata(request: Request) -> Response:
     settings = request.app.state.settings
-    return FhirResponse(capability_statement(_base(request), auth_mode=settings.auth_mode,
-                                             cors=bool(settings.cors_origins.strip())))
+    # The OpenAPI document lists every route (FastAPI caches it): the CapabilityStatement is read from it.
+    return FhirResponse(capability_statement(request.app.openapi()["paths"], _base(request),
+                                             auth_mode=settings.auth_mode, cors=bool(settings.cors_origins.strip())))
 
 
 @router.get("/Questionnaire/{questionnaire_id}", summary="The triage Questionnaire",
@@ -43,21 +47,22 @@ async def read_questionnaire(questionnaire_id: str) -> Response:
     return FhirResponse(q, headers={"ETag": f'W/"{q["version"]}"'})
 
 
-def _by_url(request: Request, resource_type: str, resources: list[dict[str, Any]]) -> Response:
-    url = request.query_params.get("url")
-    if url is not None:
-        canonical, _, version = url.partition("|")
-        resources = [r for r in resources if r["url"] == canonical and (not version or r["version"] == version)]
+def _search_published(request: Request, resource_type: str, resources: list[dict[str, Any]]) -> Response:
+    search = read_search(resource_type, request.query_params.multi_items(), lenient=is_lenient(request),
+                         max_count=request.app.state.settings.max_page_size)
+    found = filter_resources(resources, search.criteria)
+    page, following = page_of(found, search)
     base = _base(request)
-    self_url = f"{base}/{resource_type}" + (f"?url={url}" if url is not None else "")
-    return FhirResponse(searchset(resources, len(resources), base, self_url, None))
+    next_url = search_url(base, resource_type, search.applied, following) if following else None
+    return FhirResponse(searchset(page, len(found), base, search_url(base, resource_type, search.applied,
+                                                                       search.cursor), next_url))
 
 
 @router.get("/Questionnaire", summary="Find the Questionnaire by its canonical URL",
-            responses=fhir_ok("A searchset Bundle", "Bundle"), response_class=FhirResponse,
-            openapi_extra=query_parameters(("url", "Canonical URL, optionally |version", {"type": "string"})))
+            description=SEARCH_RULES, responses=fhir_ok("A searchset Bundle", "Bundle"),
+            response_class=FhirResponse, openapi_extra=search_parameters("Questionnaire"))
 async def search_questionnaire(request: Request) -> Response:
-    return _by_url(request, "Questionnaire", [questionnaire()])
+    return _search_published(request, "Questionnaire", [questionnaire()])
 
 
 @router.get("/CodeSystem/{codesystem_id}", summary="A CodeSystem of the triage",
@@ -72,7 +77,25 @@ async def read_codesystem(codesystem_id: str) -> Response:
 
 
 @router.get("/CodeSystem", summary="List or find the CodeSystems",
-            responses=fhir_ok("A searchset Bundle", "Bundle"), response_class=FhirResponse,
-            openapi_extra=query_parameters(("url", "Canonical URL, optionally |version", {"type": "string"})))
+            description=SEARCH_RULES, responses=fhir_ok("A searchset Bundle", "Bundle"),
+            response_class=FhirResponse, openapi_extra=search_parameters("CodeSystem"))
 async def search_codesystems(request: Request) -> Response:
-    return _by_url(request, "CodeSystem", list(codesystems().values()))
+    return _search_published(request, "CodeSystem", list(codesystems().values()))
+
+
+@router.get("/OperationDefinition/{definition_id}", summary="An operation this server offers",
+            description="The OperationDefinition of each operation the CapabilityStatement names "
+            "($triage, and the Subscription operations).",
+            responses=fhir_ok("The OperationDefinition", "OperationDefinition"), response_class=FhirResponse)
+async def read_operation_definition(definition_id: str) -> Response:
+    definition = operation_definitions().get(definition_id)
+    if definition is None:
+        raise HttpProblem(404, "not-found", "No such OperationDefinition; see GET /fhir/OperationDefinition.")
+    return FhirResponse(definition, headers={"ETag": f'W/"{definition["version"]}"'})
+
+
+@router.get("/OperationDefinition", summary="List or find the OperationDefinitions",
+            description=SEARCH_RULES, responses=fhir_ok("A searchset Bundle", "Bundle"),
+            response_class=FhirResponse, openapi_extra=search_parameters("OperationDefinition"))
+async def search_operation_definitions(request: Request) -> Response:
+    return _search_published(request, "OperationDefinition", list(operation_definitions().values()))

@@ -7,6 +7,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from app.fhir.search import COUNT_DOCUMENTATION, SEARCH_PARAMETERS
 from app.kit.fhir_http import FHIR_JSON
 
 DISPOSITION_EXAMPLES = ("emergency", "urgent", "doctor", "self-care")
@@ -69,6 +70,18 @@ def request_body(description: str, examples: dict[str, Any]) -> dict[str, Any]:
             },
         }
     }
+
+
+SEARCH_RULES = ("A parameter not listed here (or any modifier or chain) is a 400, unless you send "
+                "`Prefer: handling=lenient`: then it is ignored and left out of the `self` link.")
+
+
+def search_parameters(resource_type: str) -> dict[str, Any]:
+    """The OpenAPI query parameters of a search: the same table the search code applies."""
+    listed = [(name, param.documentation, {"type": "string"})
+              for name, param in SEARCH_PARAMETERS[resource_type].items()]
+    listed.append(("_count", COUNT_DOCUMENTATION, {"type": "integer", "minimum": 0}))
+    return query_parameters(*listed)
 
 
 def query_parameters(*parameters: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:

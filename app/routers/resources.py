@@ -9,11 +9,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.fhir.bundle import history, searchset
-from app.fhir.search import PARAMETER_DOCS, SEARCH_PARAMETERS, encode_cursor, parse_search, search_url
+from app.fhir.search import encode_cursor, is_lenient, parse_search, search_url
 from app.security.principal import patient_of
-from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base, prefer, version_headers
+from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base, version_headers
 
-from .docs import fhir_ok, query_parameters
+from .docs import SEARCH_RULES, fhir_ok, search_parameters
 
 router = APIRouter(prefix="/fhir", tags=["Results"])
 
@@ -22,7 +22,6 @@ PLAIN_WORDS = {
     "Encounter": "the record of each triage encounter",
     "QuestionnaireResponse": "the answers each triage was made from, as stored",
 }
-_PARAM_SCHEMA = {"reference": {"type": "string"}, "date": {"type": "string"}, "token": {"type": "string"}}
 
 
 def _read_route(resource_type: str):
@@ -82,17 +81,16 @@ def _search_route(resource_type: str):
     async def search(request: Request) -> Response:
         state = request.app.state
         settings = state.settings
-        strict = prefer(request, "handling", "lenient") == "strict"
         request.state.audit_patient = request.query_params.get("patient") or (
             request.query_params.get("subject", "").rsplit("/", 1)[-1] or None)
-        query, applied = parse_search(resource_type, list(request.query_params.multi_items()),
-                                      default_count=settings.page_size, max_count=settings.max_page_size,
-                                      strict=strict)
+        query, search = parse_search(resource_type, list(request.query_params.multi_items()),
+                                     default_count=settings.page_size, max_count=settings.max_page_size,
+                                     lenient=is_lenient(request))
         page = await anyio.to_thread.run_sync(partial(state.repository.search, query))
         base = fhir_base(request, settings.public_base_url)
-        self_url = search_url(base, resource_type, applied,
-                              request.query_params.get("_cursor"))
-        next_url = search_url(base, resource_type, applied, encode_cursor(page.last_key)) if page.last_key else None
+        self_url = search_url(base, resource_type, search.applied, search.cursor)
+        next_url = (search_url(base, resource_type, search.applied, encode_cursor(page.last_key))
+                    if page.last_key else None)
         return FhirResponse(searchset(page.resources, page.total, base, self_url, next_url))
 
     search.__name__ = f"search_{resource_type.lower()}"
@@ -125,10 +123,7 @@ for _type in ("CarePlan", "Encounter", "QuestionnaireResponse"):
         f"/{_type}", _search_route(_type), methods=["GET"], response_class=FhirResponse,
         summary=f"Search {_type} resources",
         description=f"Search {PLAIN_WORDS[_type]}, newest first. Follow the Bundle's `next` link for "
-        "more pages.",
+        "more pages. " + SEARCH_RULES,
         responses=fhir_ok("A searchset Bundle", "Bundle"), tags=["Results"],
-        openapi_extra=query_parameters(
-            *[(name, PARAMETER_DOCS[name], _PARAM_SCHEMA[kind]) for name, kind in SEARCH_PARAMETERS[_type].items()],
-            ("_count", "Results per page", {"type": "integer", "minimum": 0}),
-        ),
+        openapi_extra=search_parameters(_type),
     )

@@ -11,12 +11,15 @@ from starlette.responses import Response
 
 from app.fhir.bundle import searchset
 from app.fhir.outcome import single_outcome
+from app.fhir.search import (check_operation_parameters, filter_resources, is_lenient, page_of, read_search,
+                             search_url)
 from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base, prefer, read_json_body, version_headers
 from app.webhooks import service
 from app.webhooks.resources import render_subscription
 from app.webhooks.topics import TOPICS
 
-from .docs import COMMON_ERRORS, fhir_ok, outcome_response, query_parameters, resource_schema
+from .docs import (COMMON_ERRORS, SEARCH_RULES, fhir_ok, outcome_response, query_parameters, resource_schema,
+                   search_parameters)
 
 router = APIRouter(prefix="/fhir", tags=["Webhooks"])
 
@@ -121,20 +124,22 @@ def _statuses(values: list[str]) -> list[str]:
 
 
 @router.get("/Subscription", summary="Search subscriptions", response_class=FhirResponse,
-            description="All subscriptions, newest first; `status` narrows them (several: any of them).",
-            responses=fhir_ok("A searchset Bundle", "Bundle"),
-            openapi_extra=query_parameters(("status", "requested, active, error or off", {"type": "string"})))
+            description="All subscriptions, newest first; `status` narrows them (several: any of them). "
+            + SEARCH_RULES,
+            responses=fhir_ok("A searchset Bundle", "Bundle"), openapi_extra=search_parameters(_SUBSCRIPTION))
 async def search_subscriptions(request: Request) -> Response:
-    strict = "handling=strict" in (request.headers.get("prefer") or "").replace(" ", "")
-    params = request.query_params
-    unknown = [name for name in params if name not in ("status", "_format")]
-    if strict and unknown:
-        raise HttpProblem(400, "invalid", "Subscriptions are searched by status only.")
-    statuses = _statuses(params.getlist("status")) if "status" in params else None
-    rows = await anyio.to_thread.run_sync(_state(request).subscriptions.search, statuses)
+    search = read_search(_SUBSCRIPTION, request.query_params.multi_items(), lenient=is_lenient(request),
+                         max_count=_state(request).settings.max_page_size)
+    for name, value in search.criteria:
+        if name == "status":
+            _statuses([value])
+    rows = await anyio.to_thread.run_sync(_state(request).subscriptions.search, None)
+    found = filter_resources([render_subscription(r) for r in rows], search.criteria)
+    page, following = page_of(found, search)
     base = _base(request)
-    self_url = f"{base}/Subscription" + (f"?status={','.join(statuses)}" if statuses else "")
-    return FhirResponse(searchset([render_subscription(r) for r in rows], len(rows), base, self_url, None))
+    next_url = search_url(base, _SUBSCRIPTION, search.applied, following) if following else None
+    return FhirResponse(searchset(page, len(found), base, search_url(base, _SUBSCRIPTION, search.applied,
+                                                                       search.cursor), next_url))
 
 
 @router.get("/Subscription/$status", summary="Status of several subscriptions", response_class=FhirResponse,
@@ -145,6 +150,7 @@ async def search_subscriptions(request: Request) -> Response:
                                            ("status", "requested, active, error or off", {"type": "string"})))
 async def statuses(request: Request) -> Response:
     params = request.query_params
+    check_operation_parameters("status", params.multi_items(), {"id": True, "status": True})
     statuses = _statuses(params.getlist("status")) if "status" in params else None
     ids = {i for value in params.getlist("id") for i in value.split(",") if i}
     repository = _state(request).subscriptions
@@ -189,6 +195,7 @@ async def delete_subscription(subscription_id: str, request: Request) -> Respons
             "status, type `query-status`, `events-since-subscription-start`, topic, and the error if any.",
             responses=fhir_ok("A searchset Bundle of one Parameters", "Bundle"))
 async def subscription_status(subscription_id: str, request: Request) -> Response:
+    check_operation_parameters("status", request.query_params.multi_items(), {})
     row = await _read(request, subscription_id)
     url = f"{_base(request)}/Subscription/{subscription_id}/$status"
     return FhirResponse(await _status_bundle(request, [row], url))
@@ -203,6 +210,7 @@ async def subscription_status(subscription_id: str, request: Request) -> Respons
             openapi_extra=query_parameters(("state", "pending, delivered or dead", {"type": "string"}),
                                            ("_count", "How many (newest first)", {"type": "integer"})))
 async def subscription_deliveries(subscription_id: str, request: Request) -> Response:
+    check_operation_parameters("deliveries", request.query_params.multi_items(), {"state": False, "_count": False})
     await _read(request, subscription_id)
     state = request.query_params.get("state")
     if state is not None and state not in service.DELIVERY_STATES:
@@ -226,6 +234,7 @@ async def subscription_deliveries(subscription_id: str, request: Request) -> Res
              openapi_extra=_body("Optional: Parameters naming the notifications by `webhook-id`", "Parameters",
                                  False))
 async def resend(subscription_id: str, request: Request) -> Response:
+    check_operation_parameters("resend", request.query_params.multi_items(), {})
     row = await _read(request, subscription_id)
     if row.status == "off":
         raise HttpProblem(409, "conflict", "The subscription is off (its receiver answered 410 Gone); "

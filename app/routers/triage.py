@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from app.encounters import AuditFor, Conflict, Prepared, Submitted, judge, prepare, store
 from app.fhir.outcome import single_outcome
+from app.fhir.search import check_operation_parameters
 from app.kit.metrics import TRIAGES
 from app.security.audit import audit_row
 from app.kit.fhir_http import FhirResponse, HttpProblem, prefer, read_json_body, version_headers
@@ -27,7 +28,8 @@ and answers **201 Created** with the **CarePlan**: where the patient should go
 (`category`: emergency, urgent, doctor or self-care), why (the findings in each activity's
 `reasonCode`), and what to do (the activities).
 
-**Try it out:** pick an example below (one per disposition) and press *Execute*.
+**Try it out:** pick an example below (one per disposition), edit it if you like, and press
+*Execute*. The examples carry no `identifier`, so every Execute is triaged anew.
 
 **Idempotency and corrections, by the response's `identifier`.** The body is always
 validated first (400 for invalid FHIR, 422 for broken Questionnaire rules), then:
@@ -44,6 +46,8 @@ validated first (400 for invalid FHIR, 422 for broken Questionnaire rules), then
 
 `If-None-Exist: identifier=system|value` answers **200** with the matching response's CarePlan
 only when the body is that same response of the same patient; otherwise **409**.
+
+A response without an `identifier` is a new triage every time.
 
 - `Prefer: return=minimal` answers with no body; `return=OperationOutcome` with a summary.
 - A response that breaks the Questionnaire's rules gets **422** with an OperationOutcome
@@ -132,11 +136,14 @@ def _matched(earlier: dict[str, Any], prepared: Prepared) -> Submitted | None:
     },
     openapi_extra=request_body(
         "A QuestionnaireResponse, or a Parameters resource with it as `response`.",
-        {name: {"summary": EXAMPLE_SUMMARIES[name], "value": value}
+        # Without an identifier: a fixed one would make every Execute after the first a replay.
+        {name: {"summary": EXAMPLE_SUMMARIES[name],
+                "value": {key: part for key, part in value.items() if key != "identifier"}}
          for name, value in example_responses().items()},
     ),
 )
 async def triage_response(request: Request) -> Response:
+    check_operation_parameters("triage", request.query_params.multi_items(), {})
     state = request.app.state
     data = _unwrap(await read_json_body(request, state.settings.max_body_bytes))
     condition = _if_none_exist(request.headers.get("if-none-exist"))

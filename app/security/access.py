@@ -4,7 +4,7 @@ authenticate → rate-limit → check the SMART scope for (resource type, intera
 narrow patient/ tokens to their patient → run the request → audit it → log it.
 
 The table below says which scope each endpoint needs; conformance resources (metadata,
-Questionnaire, CodeSystem) and the operational endpoints outside /fhir are public.
+Questionnaire, CodeSystem, OperationDefinition) and the operational endpoints outside /fhir are public.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _rule(method: str, pattern: str, resource_type: str | None, interaction: str
 
 RULES: tuple[Rule, ...] = (
     _rule("GET", r"/metadata", None),
-    _rule("GET", r"/(?:Questionnaire|CodeSystem)(?:/[^/]+)?", None),
+    _rule("GET", r"/(?:Questionnaire|CodeSystem|OperationDefinition)(?:/[^/]+)?", None),
     _rule("POST", r"/QuestionnaireResponse/\$triage", "QuestionnaireResponse", "create"),
     _rule("GET", rf"/(?P<type>{STORED})/(?P<id>[^/$][^/]*)", "*", "read"),
     _rule("GET", rf"/(?P<type>{STORED})/(?P<id>[^/$][^/]*)/_history", "*", "history-instance"),

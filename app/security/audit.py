@@ -64,8 +64,10 @@ class AuditRepository:
         return dict(row) if row else None
 
     def search(self, *, patient: str | None, since: datetime | None, before: datetime | None, count: int,
-               after: tuple[datetime, str] | None) -> AuditPage:
+               after: tuple[datetime, str] | None, ids: set[str] | None = None) -> AuditPage:
         conditions = []
+        if ids is not None:
+            conditions.append(A.c.id.in_(sorted(ids)))
         if patient is not None:
             conditions.append(A.c.patient == patient)
         if since is not None:

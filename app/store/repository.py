@@ -56,8 +56,9 @@ _AMENDED = ("careplan_id", "disposition", "preference", "findings", "rules_versi
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
     resource_type: str
+    ids: frozenset[str] | None = None  # any of these logical ids of the searched type
     patient: str | None = None
-    disposition: str | None = None
+    dispositions: frozenset[str] | None = None  # any of these
     # half-open ranges [start, end) on the date the search parameter names
     created_from: datetime | None = None
     created_before: datetime | None = None
@@ -172,14 +173,16 @@ class EncounterRepository:
         return sorted(versions.values(), key=lambda v: int(v["meta"]["versionId"]), reverse=True)
 
     def search(self, query: SearchQuery) -> Page:
-        column, _ = RESOURCE_COLUMNS[query.resource_type]
+        column, id_column = RESOURCE_COLUMNS[query.resource_type]
         if query.matches_nothing:
             return Page([], 0, None)
         conditions = []
+        if query.ids is not None:
+            conditions.append(id_column.in_(sorted(query.ids)))
         if query.patient is not None:
             conditions.append(T.c.patient == query.patient)
-        if query.disposition is not None:
-            conditions.append(T.c.disposition == query.disposition)
+        if query.dispositions is not None:
+            conditions.append(T.c.disposition.in_(sorted(query.dispositions)))
         if query.created_from is not None:
             conditions.append(T.c.created >= query.created_from)
         if query.created_before is not None:

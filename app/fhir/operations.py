@@ -1,0 +1,100 @@
+"""The OperationDefinitions of the operations this server routes, served at
+GET /fhir/OperationDefinition/{id} and named by the CapabilityStatement.
+
+An operation route (a path with `$name`) is declared by an entry here under its resource
+type and name; the CapabilityStatement is built from the routes and this table, and a test
+fails for a routed operation without one.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from app import __version__
+from app.fhir.canonical import BASE
+
+BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport"
+
+
+def _parameter(name: str, use: str, low: int, high: str, type_: str, documentation: str) -> dict[str, Any]:
+    return {"name": name, "use": use, "min": low, "max": high, "documentation": documentation, "type": type_}
+
+
+def _definition(id_: str, code: str, resource_type: str, title: str, description: str, *, url: str | None = None,
+                affects_state: bool, type_level: bool, instance: bool,
+                parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "resourceType": "OperationDefinition",
+        "id": id_,
+        "url": url or f"{BASE}/OperationDefinition/{id_}",
+        "version": __version__,
+        "name": title.replace(" ", "").replace("-", ""),
+        "title": title,
+        "status": "active",
+        "kind": "operation",
+        "description": description,
+        "affectsState": affects_state,
+        "code": code,
+        "resource": [resource_type],
+        "system": False,
+        "type": type_level,
+        "instance": instance,
+        "parameter": parameters,
+    }
+
+
+# (resource type, operation name) → its OperationDefinition
+OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
+    ("QuestionnaireResponse", "triage"): _definition(
+        "QuestionnaireResponse-triage", "triage", "QuestionnaireResponse", "Triage a QuestionnaireResponse",
+        "Validate a QuestionnaireResponse to the lbp-triage Questionnaire, triage it, store the response, "
+        "the Encounter and the CarePlan, and answer with the CarePlan (201). Idempotent by the response's "
+        "identifier (or If-None-Exist: identifier=system|value): the same response of the same patient again "
+        "answers 200 with the current CarePlan. The same identifier with status 'amended' and other answers "
+        "is triaged again (201): the new CarePlan replaces the earlier one, which is revoked. Other answers "
+        "not marked 'amended', or another patient, answer 409. Invalid FHIR is a 400; a response that breaks "
+        "the Questionnaire's rules is a 422 (one on a warning-sign item must reach a clinician).",
+        affects_state=True, type_level=True, instance=False,
+        parameters=[
+            _parameter("response", "in", 1, "1", "QuestionnaireResponse",
+                       "The patient's answers; sent as the body itself or as this parameter of a Parameters."),
+            _parameter("return", "out", 1, "1", "CarePlan",
+                       "The CarePlan: disposition (category), findings and activities."),
+        ]),
+    ("Subscription", "status"): _definition(
+        "backport-subscription-status", "status", "Subscription", "Subscription status",
+        "The subscription-status Parameters (Subscriptions R5 Backport IG) of one subscription or of several, "
+        "as a searchset Bundle.", url=f"{BACKPORT}/OperationDefinition/backport-subscription-status",
+        affects_state=False, type_level=True, instance=True,
+        parameters=[
+            _parameter("id", "in", 0, "*", "id", "At the type level: the subscriptions wanted (all if none)."),
+            _parameter("status", "in", 0, "*", "code", "At the type level: only subscriptions in this status."),
+            _parameter("return", "out", 1, "1", "Bundle", "A searchset Bundle of subscription-status Parameters."),
+        ]),
+    ("Subscription", "deliveries"): _definition(
+        "Subscription-deliveries", "deliveries", "Subscription", "Subscription deliveries",
+        "The delivery log of a subscription, newest first: one `delivery` part per notification with its "
+        "webhook-id, type, state (pending, delivered, dead), attempts, last HTTP status and error.",
+        affects_state=False, type_level=False, instance=True,
+        parameters=[
+            _parameter("state", "in", 0, "1", "code", "Only deliveries in this state: pending, delivered or dead."),
+            _parameter("_count", "in", 0, "1", "integer", "How many, newest first (default 100, at most 1000)."),
+            _parameter("return", "out", 1, "1", "Parameters", "The deliveries."),
+        ]),
+    ("Subscription", "resend"): _definition(
+        "Subscription-resend", "resend", "Subscription", "Resend dead notifications",
+        "Queue a subscription's dead notifications again, with their original webhook-id and event number. "
+        "Without a body every dead one; a Parameters body may name some by webhook-id.",
+        affects_state=True, type_level=False, instance=True,
+        parameters=[
+            _parameter("webhook-id", "in", 0, "*", "string", "The notifications to send again (all dead if none)."),
+            _parameter("resent", "out", 1, "1", "integer", "How many were queued again."),
+        ]),
+}
+
+
+@cache
+def operation_definitions() -> dict[str, dict[str, Any]]:
+    """The OperationDefinitions by id."""
+    return {definition["id"]: definition for definition in OPERATIONS.values()}
