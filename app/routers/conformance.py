@@ -12,6 +12,7 @@ from app.fhir.capability import capability_statement
 from app.fhir.codesystem import codesystems
 from app.fhir.questionnaire import questionnaire
 from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base
+from app.security.smart import add_oauth_uris
 
 from .docs import fhir_ok, query_parameters
 
@@ -28,8 +29,8 @@ def _base(request: Request) -> str:
             responses=fhir_ok("The CapabilityStatement", "CapabilityStatement"), response_class=FhirResponse)
 async def metadata(request: Request) -> Response:
     settings = request.app.state.settings
-    return FhirResponse(capability_statement(_base(request), auth_mode=settings.auth_mode,
-                                             cors=bool(settings.cors_origins.strip())))
+    return FhirResponse(add_oauth_uris(capability_statement(_base(request), auth_mode=settings.auth_mode,
+                                                            cors=bool(settings.cors_origins.strip())), settings))
 
 
 @router.get("/Questionnaire/{questionnaire_id}", summary="The triage Questionnaire",

@@ -32,6 +32,9 @@ and answers **201 Created** with the **CarePlan**: where the patient should go
 
 - Sending a response with the same `identifier` again returns the first CarePlan (**200**),
   never a second encounter. `If-None-Exist: identifier=system|value` works the same way.
+- **Read it as a page:** the `Location` header names the CarePlan; open
+  [`/fhir/CarePlan/{id}?_format=html`](/fhir/CarePlan/{id}?_format=html) (with that id) in a
+  browser for the disposition, the findings with their answers, and the plan.
 - `Prefer: return=minimal` answers with no body; `return=OperationOutcome` with a summary.
 - A response that breaks the Questionnaire's rules gets **422** with an OperationOutcome
   listing every fault (a missing warning sign is always an error, never a "no").

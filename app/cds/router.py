@@ -1,0 +1,182 @@
+"""HTTP: GET /cds-services (discovery), POST /cds-services/{id} (a hook call),
+POST /cds-services/{id}/feedback."""
+
+from __future__ import annotations
+
+import re
+from functools import partial
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Request
+from prometheus_client import Counter
+from starlette.responses import JSONResponse, Response
+
+from app.kit.fhir_http import FhirResponse, HttpProblem, read_json_body
+from app.security.audit import audit_row
+from app.triage import RULES_VERSION
+
+from . import cards
+from .feedback import feedback_rows, store_feedback
+from .fhir_server import FhirServers
+from .imaging import VALUESET_ID, imaging_codes, imaging_orders, value_set
+from .latest import LatestTriage, Untriageable, response_in, stored_latest, triage_in_memory
+from .security import CdsAuthenticator, CdsCaller
+from .services import IMAGING, PREFETCH_KEY, SERVICES, Service, discovery
+
+router = APIRouter(prefix="/cds-services", tags=["CDS Hooks"])
+valuesets = APIRouter(prefix="/fhir", tags=["Conformance"])
+CALLS = Counter("lbp_cds_calls", "CDS Hooks service calls answered, by service and hook.", ["service", "hook"])
+CARDS = Counter("lbp_cds_cards", "CDS Hooks cards returned, by service and indicator.", ["service", "indicator"])
+_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
+def install(app: Any) -> None:
+    settings = app.state.settings
+    app.state.cds_authenticator = CdsAuthenticator(settings)
+    app.state.cds_fhir_servers = FhirServers(settings.cds_fhir_servers)
+    app.include_router(router)
+    app.include_router(valuesets)
+
+
+def _service(service_id: str) -> Service:
+    service = SERVICES.get(service_id)
+    if service is None:
+        raise HttpProblem(404, "not-found", "No such CDS service; see GET /cds-services.")
+    return service
+
+
+def _base(request: Request) -> str:
+    public = request.app.state.settings.public_base_url
+    return (public or str(request.base_url)).rstrip("/")
+
+
+async def _caller(request: Request, audiences: list[str]) -> CdsCaller:
+    authenticator: CdsAuthenticator = request.app.state.cds_authenticator
+    proxied = any(h in request.headers for h in _PROXY_HEADERS)
+    return await authenticator.authenticate(request.headers.get("authorization"),
+                                            request.client.host if request.client else None, proxied,
+                                            audiences, request.app.state.engine)
+
+
+@router.get("", summary="CDS Hooks discovery: the services offered")
+async def cds_discovery() -> JSONResponse:
+    return JSONResponse(discovery())
+
+
+def _checked_request(service: Service, body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise HttpProblem(400, "structure", "A CDS Hooks request is a JSON object.")
+    if body.get("hook") not in service.hooks:
+        raise HttpProblem(400, "value", f"This service answers the hooks {', '.join(service.hooks)}.")
+    if not isinstance(body.get("hookInstance"), str) or not body["hookInstance"]:
+        raise HttpProblem(400, "required", "hookInstance is required.")
+    context = body.get("context")
+    if not isinstance(context, dict) or not isinstance(context.get("patientId"), str) \
+            or not _FHIR_ID.match(context["patientId"]):
+        raise HttpProblem(400, "required", "context.patientId must be a Patient id.")
+    for name in ("prefetch", "fhirAuthorization"):
+        if body.get(name) is not None and not isinstance(body[name], dict):
+            raise HttpProblem(400, "structure", f"{name} must be an object.")
+    if body.get("fhirServer") is not None and not isinstance(body["fhirServer"], str):
+        raise HttpProblem(400, "structure", "fhirServer must be a URL.")
+    if body.get("fhirAuthorization") is not None:
+        if not body.get("fhirServer"):
+            raise HttpProblem(400, "required", "fhirAuthorization comes with a fhirServer.")
+        bound = body["fhirAuthorization"].get("patient")
+        if bound is not None and bound != context["patientId"]:
+            raise HttpProblem(400, "business-rule", "fhirAuthorization is bound to another patient than "
+                              "context.patientId.")
+    if service.kind == IMAGING and not isinstance(context.get("draftOrders"), dict):
+        raise HttpProblem(400, "required", "context.draftOrders (a Bundle) is required for order hooks.")
+    return body
+
+
+async def _latest(request: Request, body: dict[str, Any]) -> LatestTriage | None:
+    """The EHR's latest response (prefetched, or fetched from its FHIR server) triaged in memory;
+    without one, the latest triage stored here. Raises Untriageable."""
+    patient = body["context"]["patientId"]
+    prefetch = body.get("prefetch") or {}
+    if PREFETCH_KEY in prefetch:
+        value = prefetch[PREFETCH_KEY]
+    elif body.get("fhirServer"):
+        servers: FhirServers = request.app.state.cds_fhir_servers
+        value = await servers.latest_response(body["fhirServer"], body.get("fhirAuthorization"), patient)
+    else:
+        # CDS Hooks 2.0 § Prefetch: the data is needed and cannot be fetched.
+        raise HttpProblem(412, "required", f"Prefetch {PREFETCH_KEY} is missing and there is no fhirServer "
+                          "to fetch it from.")
+    response = response_in(value, patient)
+    if response is not None:
+        return triage_in_memory(response)
+    return await anyio.to_thread.run_sync(stored_latest, request.app.state.engine, patient)
+
+
+def _audit(request: Request, caller: CdsCaller, patient: str, triage: LatestTriage | None) -> None:
+    state = request.app.state
+    careplan_id = triage.careplan.get("id") if triage is not None and triage.stored else None
+    row = audit_row(interaction="read", resource_type="CarePlan", resource_id=careplan_id, patient=patient,
+                    agent=f"cds:{caller.client}", client_address=request.client.host if request.client else None,
+                    status=200)
+    state.writer.submit(state.audit.record, row)
+
+
+def _triage_cards(request: Request, triage: LatestTriage) -> list[dict[str, Any]]:
+    page = (f"{_base(request)}/fhir/CarePlan/{triage.careplan['id']}?_format=html" if triage.stored else None)
+    return [cards.triage_card(triage, page)]
+
+
+def _imaging_cards(request: Request, body: dict[str, Any], triage: LatestTriage) -> list[dict[str, Any]]:
+    codes = imaging_codes(request.app.state.settings.cds_imaging_codes)
+    orders = imaging_orders(body["context"]["draftOrders"], codes)
+    if not orders:
+        return []
+    if triage.red_flags:
+        return [cards.imaging_red_flags_card(triage)]
+    if triage.acute:
+        return [cards.imaging_warning_card(triage, order) for order in orders]
+    return []  # pain for 6 weeks or more: the measure and the guide no longer advise against imaging
+
+
+@router.post("/{service_id}", summary="Call a CDS service (CDS Hooks 2.0 request)")
+async def call_service(service_id: str, request: Request) -> JSONResponse:
+    service = _service(service_id)
+    caller = await _caller(request, [f"{_base(request)}/cds-services/{service_id}"])
+    body = _checked_request(service, await read_json_body(request, request.app.state.settings.max_body_bytes))
+    patient = body["context"]["patientId"]
+    try:
+        triage = await _latest(request, body)
+    except Untriageable as exc:
+        found = [cards.untriageable_card(len(exc.faults), RULES_VERSION)] if service.kind != IMAGING else []
+        triage, answer = None, found
+    else:
+        if triage is None:
+            answer = []
+        elif service.kind == IMAGING:
+            answer = _imaging_cards(request, body, triage)
+        else:
+            answer = _triage_cards(request, triage)
+    _audit(request, caller, patient, triage)
+    CALLS.labels(service_id, body["hook"]).inc()
+    for card in answer:
+        CARDS.labels(service_id, card["indicator"]).inc()
+    return JSONResponse({"cards": answer})
+
+
+@router.post("/{service_id}/feedback", summary="Feedback on cards: accepted or overridden")
+async def feedback(service_id: str, request: Request) -> Response:
+    _service(service_id)
+    service_url = f"{_base(request)}/cds-services/{service_id}"
+    caller = await _caller(request, [service_url, f"{service_url}/feedback"])
+    body = await read_json_body(request, request.app.state.settings.max_body_bytes)
+    rows = feedback_rows(service_id, body, caller.client)
+    await anyio.to_thread.run_sync(partial(store_feedback, request.app.state.engine, rows))
+    return Response(status_code=200)
+
+
+@valuesets.get(f"/ValueSet/{VALUESET_ID}", summary="The lumbar spine imaging orders lbp-imaging watches",
+               response_class=FhirResponse)
+async def read_imaging_valueset(request: Request) -> Response:
+    found = value_set(request.app.state.settings.cds_imaging_codes)
+    return FhirResponse(found, headers={"ETag": f'W/"{found["version"]}"'})
