@@ -87,7 +87,7 @@ def triage_card(triage: LatestTriage, careplan_page: str | None) -> dict[str, An
     ])
     card: dict[str, Any] = {
         "uuid": str(uuid.uuid4()),
-        "summary": f"Low back pain triage: {words}"[:140],
+        "summary": f"Low back pain triage: {words}"[:139],
         "detail": detail,
         "indicator": card_indicator(triage.disposition),
         "source": source(triage.rules_version, triage.disposition),
@@ -164,7 +164,7 @@ def imaging_red_flags_card(triage: LatestTriage) -> dict[str, Any]:
     names = ", ".join(f.display for f in triage.red_flags)
     return {
         "uuid": str(uuid.uuid4()),
-        "summary": f"Imaging may be indicated: red flags {names}"[:140],
+        "summary": f"Imaging may be indicated: red flags {names}"[:139],
         "detail": "\n".join([
             f"The patient's latest triage ({triage.disposition}, rules version {triage.rules_version}) found "
             "red flags, for which imaging may be indicated:", "",
