@@ -1,5 +1,5 @@
 """SMART App Launch discovery in jwt mode: /.well-known/smart-configuration (server root and
-/fhir) and the CapabilityStatement's oauth-uris extension, from the LBP_SMART_* settings; and
+/fhir) and the CapabilityStatement's oauth-uris extension, from the smart_* settings (LBP_SMART_AUTHORIZE_URL, LBP_SMART_TOKEN_URL, …); and
 the SMART client library (fhirclient) finding the authorize URL on a live server."""
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from prometheus_client import Counter
 from starlette.responses import JSONResponse, Response
 
 from app.kit.fhir_http import FhirResponse, HttpProblem, read_json_body
+from app.routers.docs import fhir_ok, outcome_response
 from app.security.audit import audit_row
 from app.triage import RULES_VERSION
 
@@ -23,6 +24,26 @@ from .imaging import VALUESET_ID, imaging_codes, imaging_orders, value_set
 from .latest import LatestTriage, Untriageable, response_in, stored_latest, triage_in_memory
 from .security import CdsAuthenticator, CdsCaller
 from .services import IMAGING, PREFETCH_KEY, SERVICES, Service, discovery
+
+_ERRORS = {
+    400: outcome_response("The request is not a CDS Hooks request for this service"),
+    401: outcome_response("No valid JWT from an allowlisted EHR (or a replayed one)"),
+    403: outcome_response("Auth mode none: clients on this machine only"),
+    404: outcome_response("No such CDS service"),
+    413: outcome_response("The body is too large"),
+    415: outcome_response("The body is not JSON"),
+}
+_JSON_OBJECT = {"type": "object"}
+_CALL_EXAMPLE = {
+    "hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+    "context": {"userId": "Practitioner/example", "patientId": "123"},
+    "prefetch": {"lbpResponse": None},
+}
+
+
+def _body(description: str, schema: dict[str, Any], example: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "description": description,
+                            "content": {"application/json": {"schema": schema, "example": example}}}}
 
 router = APIRouter(prefix="/cds-services", tags=["CDS Hooks"])
 valuesets = APIRouter(prefix="/fhir", tags=["Conformance"])
@@ -60,7 +81,9 @@ async def _caller(request: Request, audiences: list[str]) -> CdsCaller:
                                             audiences, request.app.state.engine)
 
 
-@router.get("", summary="CDS Hooks discovery: the services offered")
+@router.get("", summary="CDS Hooks discovery: the services offered",
+            responses={200: {"description": "The services, their hooks and prefetch templates",
+                             "content": {"application/json": {"schema": _JSON_OBJECT}}}})
 async def cds_discovery() -> JSONResponse:
     return JSONResponse(discovery())
 
@@ -139,7 +162,17 @@ def _imaging_cards(request: Request, body: dict[str, Any], triage: LatestTriage)
     return []  # pain for 6 weeks or more: the measure and the guide no longer advise against imaging
 
 
-@router.post("/{service_id}", summary="Call a CDS service (CDS Hooks 2.0 request)")
+@router.post("/{service_id}", summary="Call a CDS service (CDS Hooks 2.0 request)",
+             description="The EHR's hook request; answers `{\"cards\": [...]}`. See the integration guide's "
+             "CDS Hooks chapter for each hook.",
+             responses={200: {"description": "The cards", "content": {"application/json": {"schema": _JSON_OBJECT}}},
+                        **_ERRORS, 412: outcome_response("Prefetch lbpResponse is missing and cannot be fetched")},
+             openapi_extra=_body("A CDS Hooks 2.0 request", {
+                 "type": "object", "required": ["hook", "hookInstance", "context"],
+                 "properties": {"hook": {"type": "string"}, "hookInstance": {"type": "string"},
+                                "context": {"type": "object"}, "prefetch": {"type": "object"},
+                                "fhirServer": {"type": "string"}, "fhirAuthorization": {"type": "object"}}},
+                 _CALL_EXAMPLE))
 async def call_service(service_id: str, request: Request) -> JSONResponse:
     service = _service(service_id)
     caller = await _caller(request, [f"{_base(request)}/cds-services/{service_id}"])
@@ -164,7 +197,13 @@ async def call_service(service_id: str, request: Request) -> JSONResponse:
     return JSONResponse({"cards": answer})
 
 
-@router.post("/{service_id}/feedback", summary="Feedback on cards: accepted or overridden")
+@router.post("/{service_id}/feedback", summary="Feedback on cards: accepted or overridden",
+             responses={200: {"description": "Stored"}, **_ERRORS},
+             openapi_extra=_body("CDS Hooks 2.0 feedback", {
+                 "type": "object", "required": ["feedback"], "properties": {"feedback": {"type": "array"}}},
+                 {"feedback": [{"card": "9368d37b-283f-44a0-93ea-547cebab93ab", "outcome": "accepted",
+                                "acceptedSuggestions": [{"id": "e56e1945-20b3-4393-8503-a1a20fd73152"}],
+                                "outcomeTimestamp": "2026-11-25T12:00:00Z"}]}))
 async def feedback(service_id: str, request: Request) -> Response:
     _service(service_id)
     service_url = f"{_base(request)}/cds-services/{service_id}"
@@ -176,7 +215,7 @@ async def feedback(service_id: str, request: Request) -> Response:
 
 
 @valuesets.get(f"/ValueSet/{VALUESET_ID}", summary="The lumbar spine imaging orders lbp-imaging watches",
-               response_class=FhirResponse)
+               response_class=FhirResponse, responses=fhir_ok("The ValueSet", "ValueSet"))
 async def read_imaging_valueset(request: Request) -> Response:
     found = value_set(request.app.state.settings.cds_imaging_codes)
     return FhirResponse(found, headers={"ETag": f'W/"{found["version"]}"'})

@@ -73,6 +73,13 @@ def _search_route(resource_type: str):
     return search
 
 
+def _read_responses(resource_type: str) -> dict:
+    responses = fhir_ok(f"The {resource_type}", resource_type)
+    if resource_type == "CarePlan":  # and, for people, a page
+        responses[200]["content"]["text/html"] = {"schema": {"type": "string"}}
+    return responses
+
+
 for _type in ("CarePlan", "Encounter", "QuestionnaireResponse"):
     router.add_api_route(
         f"/{_type}/{{resource_id}}", _read_route(_type), methods=["GET"], response_class=FhirResponse,
@@ -80,7 +87,7 @@ for _type in ("CarePlan", "Encounter", "QuestionnaireResponse"):
         "Answers with ETag and meta.versionId; If-None-Match gives 304."
         + (" With `Accept: text/html` or `_format=html`, a page a clinician reads in a browser (disposition, "
            "findings with their answers, the plan, status, rules version)." if _type == "CarePlan" else ""),
-        responses=fhir_ok(f"The {_type}", _type), tags=["Results"],
+        responses=_read_responses(_type), tags=["Results"],
     )
     router.add_api_route(
         f"/{_type}", _search_route(_type), methods=["GET"], response_class=FhirResponse,

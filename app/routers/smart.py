@@ -6,6 +6,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from app.kit.fhir_http import HttpProblem
+
+from .docs import outcome_response
 from app.security.smart import published, smart_configuration
 
 router = APIRouter(tags=["Conformance"])
@@ -22,4 +24,7 @@ async def _configuration(request: Request) -> JSONResponse:
 for _name, _path in (("smart_configuration", "/.well-known/smart-configuration"),
                      ("smart_configuration_fhir", "/fhir/.well-known/smart-configuration")):
     router.add_api_route(_path, _configuration, methods=["GET"], name=_name,
-                         summary="SMART App Launch configuration (the authorization server's endpoints)")
+                         summary="SMART App Launch configuration (the authorization server's endpoints)",
+                         responses={200: {"description": "The SMART configuration",
+                                          "content": {"application/json": {"schema": {"type": "object"}}}},
+                                    404: outcome_response("Not in jwt mode, or no authorization server set")})

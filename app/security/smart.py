@@ -1,7 +1,7 @@
 """SMART App Launch discovery (jwt mode): where the site's authorization server is.
 
 Served as /.well-known/smart-configuration (at the server root and under /fhir) and as the
-CapabilityStatement's `oauth-uris` extension, both from the LBP_SMART_* settings. In the other
+CapabilityStatement's `oauth-uris` extension, both from the smart_* settings (LBP_SMART_AUTHORIZE_URL, LBP_SMART_TOKEN_URL, …). In the other
 auth modes there is no authorization server to point at, so neither is published.
 """
 
