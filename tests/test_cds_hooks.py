@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from app.encounters import prepare
 from app.main import create_app
 from app.settings import Settings
-from app.store.tables import CdsFeedback
+from app.store.tables import AuditRecord, CdsFeedback
 from tests.cds_support import (
     CPT, Ehr, Served, assert_shape, hook_request, imaging_order, live, searchset, shape_errors,
 )
@@ -354,19 +354,17 @@ def test_a_jti_is_used_once(cds):
 def test_hook_calls_are_audited(cds):
     made = cds.triage(answers_with(), patient="p1")
     cds.cards("lbp-triage", hook_request("patient-view", prefetch=None))
+    audit = AuditRecord.__table__
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        from app.security.audit import AuditRepository  # noqa: F401  (the table the API serves)
-        from app.store.tables import AuditRecord
-
+    while True:  # audit records are written just after the answer
         with cds.app.state.engine.connect() as conn:
-            rows = conn.execute(select(AuditRecord.__table__).where(
-                AuditRecord.__table__.c.agent == f"cds:{cds.ehr.issuer}")).mappings().all()
-        if rows:
+            rows = conn.execute(select(audit).where(audit.c.agent == f"cds:{cds.ehr.issuer}",
+                                                    audit.c.resource_id == made["id"])).mappings().all()
+        if rows or time.monotonic() > deadline:
             break
         time.sleep(0.05)
     (row,) = rows
-    assert row["patient"] == "p1" and row["resource_id"] == made["id"] and row["interaction"] == "read"
+    assert row["patient"] == "p1" and row["interaction"] == "read" and row["resource_type"] == "CarePlan"
 
 
 def test_none_mode_serves_this_machine_only(database_url):
