@@ -92,8 +92,8 @@ def _run_chromium(*args: str) -> subprocess.CompletedProcess:
                               capture_output=True, text=True, timeout=120)
 
 
-def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
-    """Width, height and RGB(A) rows of an 8-bit, non-interlaced PNG (what Chromium writes)."""
+def _png_pixels(data: bytes, max_rows: int = 300) -> tuple[int, int, list[bytes]]:
+    """Width, height and the top RGB rows of an 8-bit, non-interlaced PNG (what Chromium writes)."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     position, chunks, header = 8, [], b""
     while position < len(data):
@@ -108,7 +108,7 @@ def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
     assert depth == 8 and colour in (2, 6) and interlace == 0, "unexpected PNG format"
     step = 3 if colour == 2 else 4
     raw, stride, rows, previous = zlib.decompress(b"".join(chunks)), width * step, [], bytearray(width * step)
-    for y in range(height):
+    for y in range(min(height, max_rows)):  # the disposition leads the page
         kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
         for x in range(stride):
             left = line[x - step] if x >= step else 0

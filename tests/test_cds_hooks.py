@@ -257,6 +257,13 @@ def test_order_sign_unknown_patient_no_card(cds):
     assert cds.cards("lbp-imaging", hook_request("order-sign", patient="unknown-9", prefetch=None)) == []
 
 
+def test_order_sign_for_another_patients_order_is_refused(cds):
+    cds.triage(answers_with(), patient="p1")
+    theirs = imaging_order("72148", "mri-2", patient="p2")
+    answer = cds.call("lbp-imaging", hook_request("order-sign", prefetch=None, orders=[theirs]))
+    assert answer.status_code == 400
+
+
 def test_order_sign_uses_the_prefetched_response_too(cds):
     acute = response(answers_with(), patient="p1")
     (card,) = cds.cards("lbp-imaging", hook_request("order-sign", prefetch=searchset(acute)))
@@ -365,6 +372,19 @@ def test_hook_calls_are_audited(cds):
         time.sleep(0.05)
     (row,) = rows
     assert row["patient"] == "p1" and row["interaction"] == "read" and row["resource_type"] == "CarePlan"
+    # refused calls are recorded too
+    assert cds.call("lbp-triage", hook_request("patient-view", prefetch=None), token=None).status_code == 401
+    refused = hook_request("patient-view", patient="p7", prefetch=searchset(response(patient="p8")))
+    assert cds.call("lbp-triage", refused).status_code == 400
+    deadline = time.monotonic() + 5
+    while True:
+        with cds.app.state.engine.connect() as conn:
+            statuses = {(r.agent, r.patient, r.status) for r in conn.execute(select(audit))}
+        if {("anonymous", None, 401), (f"cds:{cds.ehr.issuer}", "p7", 400)} <= statuses \
+                or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert {("anonymous", None, 401), (f"cds:{cds.ehr.issuer}", "p7", 400)} <= statuses
 
 
 def test_none_mode_serves_this_machine_only(database_url):

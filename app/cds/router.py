@@ -4,6 +4,7 @@ POST /cds-services/{id}/feedback."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -136,12 +137,12 @@ async def _latest(request: Request, body: dict[str, Any]) -> LatestTriage | None
     return await anyio.to_thread.run_sync(stored_latest, request.app.state.engine, patient)
 
 
-def _audit(request: Request, caller: CdsCaller, patient: str, triage: LatestTriage | None) -> None:
+def _audit(request: Request, agent: str, patient: str | None, careplan_id: str | None, status: int) -> None:
+    """Every hook call is an access to a patient's triage: recorded like a CarePlan read,
+    refused and failed calls included (as the FHIR API records them)."""
     state = request.app.state
-    careplan_id = triage.careplan.get("id") if triage is not None and triage.stored else None
     row = audit_row(interaction="read", resource_type="CarePlan", resource_id=careplan_id, patient=patient,
-                    agent=f"cds:{caller.client}", client_address=request.client.host if request.client else None,
-                    status=200)
+                    agent=agent, client_address=request.client.host if request.client else None, status=status)
     state.writer.submit(state.audit.record, row)
 
 
@@ -155,6 +156,10 @@ def _imaging_cards(request: Request, body: dict[str, Any], triage: LatestTriage)
     orders = imaging_orders(body["context"]["draftOrders"], codes)
     if not orders:
         return []
+    patient = body["context"]["patientId"]
+    if any((o.get("subject") or {}).get("reference", f"Patient/{patient}") != f"Patient/{patient}" for o in orders):
+        # never advise on (nor suggest deleting) an order for someone else
+        raise HttpProblem(400, "business-rule", "A draft order's subject is not context.patientId.")
     if triage.red_flags:
         return [cards.imaging_red_flags_card(triage)]
     if triage.acute:
@@ -175,26 +180,45 @@ def _imaging_cards(request: Request, body: dict[str, Any], triage: LatestTriage)
                  _CALL_EXAMPLE))
 async def call_service(service_id: str, request: Request) -> JSONResponse:
     service = _service(service_id)
-    caller = await _caller(request, [f"{_base(request)}/cds-services/{service_id}"])
-    body = _checked_request(service, await read_json_body(request, request.app.state.settings.max_body_bytes))
-    patient = body["context"]["patientId"]
+    agent, patient, careplan_id, status = "anonymous", None, None, 500
+    try:
+        caller = await _caller(request, [f"{_base(request)}/cds-services/{service_id}"])
+        agent = f"cds:{caller.client}"
+        body = _checked_request(service, await read_json_body(request, request.app.state.settings.max_body_bytes))
+        patient = body["context"]["patientId"]
+        answer = await _cards(request, service, body)
+        careplan_id = answer.careplan_id
+        status = 200
+    except HttpProblem as problem:
+        status = problem.status
+        raise
+    finally:
+        _audit(request, agent, patient, careplan_id, status)
+    CALLS.labels(service_id, body["hook"]).inc()
+    for card in answer.cards:
+        CARDS.labels(service_id, card["indicator"]).inc()
+    return JSONResponse({"cards": answer.cards})
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    cards: list[dict[str, Any]]
+    careplan_id: str | None  # the stored CarePlan the cards were made from, if any
+
+
+async def _cards(request: Request, service: Service, body: dict[str, Any]) -> Answer:
     try:
         triage = await _latest(request, body)
     except Untriageable as exc:
+        # the EHR's latest response cannot be triaged: the chart says so; imaging advice waits
         found = [cards.untriageable_card(len(exc.faults), RULES_VERSION)] if service.kind != IMAGING else []
-        triage, answer = None, found
-    else:
-        if triage is None:
-            answer = []
-        elif service.kind == IMAGING:
-            answer = _imaging_cards(request, body, triage)
-        else:
-            answer = _triage_cards(request, triage)
-    _audit(request, caller, patient, triage)
-    CALLS.labels(service_id, body["hook"]).inc()
-    for card in answer:
-        CARDS.labels(service_id, card["indicator"]).inc()
-    return JSONResponse({"cards": answer})
+        return Answer(found, None)
+    if triage is None:
+        return Answer([], None)
+    careplan_id = triage.careplan.get("id") if triage.stored else None
+    if service.kind == IMAGING:
+        return Answer(_imaging_cards(request, body, triage), careplan_id)
+    return Answer(_triage_cards(request, triage), careplan_id)
 
 
 @router.post("/{service_id}/feedback", summary="Feedback on cards: accepted or overridden",
