@@ -81,7 +81,7 @@ class Ehr:
 
     def __init__(self, issuer: str = EHR_ISSUER) -> None:
         self.issuer = issuer
-        self.key = RSAKey.generate_key(2048, parameters={"kid": "ehr-1", "alg": "RS256", "use": "sig"})
+        self.key = RSAKey.generate_key(2048, parameters={"kid": "ehr-1", "use": "sig"})
         self.jwks = Served({"/jwks.json": (200, KeySet([self.key]).as_dict(private=False))})
 
     @property
@@ -89,12 +89,13 @@ class Ehr:
         return f"{self.jwks.url}/jwks.json"
 
     def token(self, audience: str, *, exp_in: int = 300, jti: str | None = None, key: Any = None,
-              header: dict[str, Any] | None = None, **claims: Any) -> str:
+              header: dict[str, Any] | None = None, alg: str = "RS256", **claims: Any) -> str:
         now = int(time.time())
         payload = {"iss": self.issuer, "sub": "ehr-client", "aud": audience, "iat": now, "exp": now + exp_in,
                    "jti": jti or str(uuid.uuid4()), **claims}
         signer = key or self.key
-        return jwt.encode({"alg": "RS256", "typ": "JWT", "kid": signer.kid, **(header or {})}, payload, signer)
+        return jwt.encode({"alg": alg, "typ": "JWT", "kid": signer.kid, **(header or {})}, payload, signer,
+                          algorithms=[alg])
 
     def close(self) -> None:
         self.jwks.close()

@@ -348,6 +348,7 @@ def test_calls_need_the_ehrs_signed_jwt(cds):
         assert answer.status_code == 401, name
         assert answer.headers["www-authenticate"].startswith("Bearer"), name
     assert cds.call("lbp-triage", body, token=cds.ehr.token(url, header={"jku": cds.ehr.jwks_url})).status_code == 200
+    assert cds.call("lbp-triage", body, token=cds.ehr.token(url, alg="RS384")).status_code == 200  # the spec's own
 
 
 def test_a_jti_is_used_once(cds):

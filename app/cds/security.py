@@ -33,6 +33,7 @@ from app.store.tables import CdsTokenUse
 
 U = CdsTokenUse.__table__
 LEEWAY_SECONDS = 30
+CDS_HOOKS_ALGORITHMS = ("RS384", "ES384")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,9 @@ class CdsAuthenticator:
     def __init__(self, settings: Settings) -> None:
         self.mode = settings.auth_mode
         self.clients = parse_clients(settings.cds_clients)
-        self.algorithms = [a.strip() for a in settings.jwt_algorithms.split(",") if a.strip()]
+        # CDS Hooks 2.0 asks services to accept ES384 and RS384 beside the site's own choice.
+        site = [a.strip() for a in settings.jwt_algorithms.split(",") if a.strip()]
+        self.algorithms = list(dict.fromkeys([*site, *CDS_HOOKS_ALGORITHMS]))
         # One JWT authenticator per allowlisted EHR: its JWKS cache, refresh and key rotation
         # are the project's (app.security.authn); only the claims below are CDS Hooks' own.
         self._key_sources = {
