@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from app.encounters import prepare
-from tests.support import answers_with, post_triage, response
+from tests.support import answers_with, post_triage, response, store_row
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -69,7 +69,7 @@ def test_page_escapes_whatever_the_stored_careplan_holds(client, app):
     detail = dict(careplan["activity"][0]["detail"])
     detail["description"] = hostile
     careplan["activity"][0] = {"detail": detail}
-    app.state.repository.save(prepared.row)
+    store_row(app, prepared.row)
     text = client.get(f"/fhir/CarePlan/{careplan['id']}", params={"_format": "html"}).text
     assert "<script" not in text and "<img" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#x27;&amp;" in text

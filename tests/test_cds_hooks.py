@@ -22,7 +22,7 @@ from tests.cds_support import (
     CPT, Ehr, Served, assert_shape, hook_request, imaging_order, live, searchset, shape_errors,
 )
 from tests.conftest import _empty_tables
-from tests.support import answers_with, assert_valid_r4, response, stored_encounters
+from tests.support import answers_with, assert_valid_r4, response, store_row, stored_encounters
 
 API_ISSUER, API_AUDIENCE = "https://auth.example", "lbp-triage"
 EXTRA_IMAGING_CODE = "72080"  # thoracolumbar X-ray: a site's own addition
@@ -156,7 +156,7 @@ def test_doctor_soon_is_a_warning(cds):
     row["careplan"] = dict(row["careplan"], category=[{"coding": [{
         "system": "https://lbp-triage.org/fhir/CodeSystem/lbp-triage", "code": "doctor-soon",
         "display": "See your doctor within a few days"}]}])
-    cds.app.state.repository.save(row)
+    store_row(cds.app, row)
     (card,) = cds.cards("lbp-triage", hook_request("patient-view", prefetch=None))
     assert card["indicator"] == "warning"
     assert "doctor-soon" in card["detail"]

@@ -71,7 +71,7 @@ def _plan_markdown(careplan: dict[str, Any]) -> list[str]:
 def careplan_for_ehr(careplan: dict[str, Any]) -> dict[str, Any]:
     """The CarePlan as the EHR should create it: no id or meta of ours, and no references to
     resources that live only here (the EHR keeps its own encounter and response)."""
-    return {k: v for k, v in careplan.items() if k not in ("id", "meta", "encounter", "supportingInfo")}
+    return {k: v for k, v in careplan.items() if k not in ("id", "meta", "encounter", "supportingInfo", "replaces")}
 
 
 def triage_card(triage: LatestTriage, careplan_page: str | None) -> dict[str, Any]:
