@@ -29,7 +29,8 @@ from app.security.authn import Authenticator
 from app.security.openapi import install_security_scheme
 from app.routers.swagger import install_docs
 from app.security.ratelimit import RateLimiter
-from app.routers import audit, conformance, health, resources, subscriptions, triage
+from app.cds import router as cds
+from app.routers import audit, conformance, health, resources, smart, subscriptions, triage
 from app.settings import Settings, get_settings
 from app.store import migrate
 from app.store.db import is_sqlite, make_engine
@@ -148,8 +149,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_headers=["Authorization", "Content-Type", "Prefer", "If-None-Exist",
                                           "If-None-Match"],
                            expose_headers=["Location", "ETag", "Last-Modified", "X-Request-Id"])
-    for module in (triage, resources, subscriptions, audit, conformance, health):
+    for module in (triage, resources, subscriptions, audit, conformance, smart, health):
         app.include_router(module.router)
+    cds.install(app)
     install_security_scheme(app)
     install_docs(app, {"defaultModelsExpandDepth": -1, "tryItOutEnabled": True})
     return app

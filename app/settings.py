@@ -92,6 +92,37 @@ class Settings(BaseSettings):
         "made by the same process apply at once)."
     )
 
+    cds_clients: str = Field(
+        "",
+        description='CDS Hooks: JSON object of the EHRs allowed to call /cds-services, issuer (`iss`) → '
+        'its JWKS URL, e.g. {"https://ehr.example.org": "https://ehr.example.org/.well-known/jwks.json"}. '
+        "Empty: CDS Hooks calls are refused unless LBP_AUTH_MODE=none (loopback only).",
+    )
+    cds_fhir_servers: str = Field(
+        "",
+        description="CDS Hooks: comma-separated FHIR base URLs the service may query with a hook's "
+        "`fhirAuthorization` token (`fhirServer`); the token is never sent anywhere else. Empty: none.",
+    )
+    cds_imaging_codes: str = Field(
+        "",
+        description="CDS Hooks: extra CPT codes (comma-separated) counted as lumbar spine imaging by "
+        "lbp-imaging, beside the defaults of ValueSet lbp-lumbar-imaging.",
+    )
+    smart_authorize_url: str | None = Field(
+        None, description="SMART: the site authorization server's authorize endpoint (jwt mode); published "
+        "in /.well-known/smart-configuration and the CapabilityStatement."
+    )
+    smart_token_url: str | None = Field(
+        None, description="SMART: the authorization server's token endpoint (jwt mode). With it set, SMART "
+        "discovery is served."
+    )
+    smart_revocation_url: str | None = Field(None, description="SMART: token revocation endpoint (optional).")
+    smart_introspection_url: str | None = Field(None, description="SMART: token introspection endpoint (optional).")
+    smart_management_url: str | None = Field(
+        None, description="SMART: where users manage their authorizations (optional).")
+    smart_registration_url: str | None = Field(
+        None, description="SMART: dynamic client registration endpoint (optional).")
+
     @field_validator("webhook_retry_schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:

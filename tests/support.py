@@ -147,3 +147,14 @@ def assert_fhir_response(response, status: int, resource_type: str) -> dict:
     assert body["resourceType"] == resource_type
     assert_valid_r4(body)
     return body
+
+
+def store_row(app, row: dict[str, Any]) -> None:
+    """Store a prepared triage row as it is (a test's hand-made or altered triage), bypassing the
+    use-case: for what no submission can produce yet (a rules-v2 disposition, a hostile text)."""
+    from sqlalchemy import insert
+
+    from app.store.tables import TriageEncounter
+
+    with app.state.engine.begin() as conn:
+        conn.execute(insert(TriageEncounter.__table__), row)

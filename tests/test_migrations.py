@@ -39,3 +39,16 @@ def test_resource_versions_migrate_both_ways_and_match_the_model(database_url):
     finally:
         migrate.upgrade(engine)
         engine.dispose()
+
+
+def test_cds_hooks_tables_come_and_go_with_their_revision(database_url):
+    engine = make_engine(database_url)
+    try:
+        migrate.upgrade(engine)
+        assert {"cds_feedback", "cds_token_use"} <= set(inspect(engine).get_table_names())
+        migrate.downgrade(engine, "20261125_0003")
+        tables = set(inspect(engine).get_table_names())
+        assert "cds_feedback" not in tables and "cds_token_use" not in tables and "audit_event" in tables
+    finally:
+        migrate.upgrade(engine)
+        engine.dispose()

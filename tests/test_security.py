@@ -70,6 +70,8 @@ def endpoints(ids):
         # HEAD is checked as the GET it mirrors
         "HEAD CarePlan": ("HEAD", f"/fhir/CarePlan/{cp}", None, {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1"}),
         "HEAD AuditEvent": ("HEAD", "/fhir/AuditEvent", None, {"tok-all", "tok-auditor"}),
+        "read CarePlan page": ("GET", f"/fhir/CarePlan/{cp}?_format=html", None,
+                               {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1"}),
         "search CarePlan": ("GET", "/fhir/CarePlan", None, {"tok-all", "tok-reader", "tok-p1"}),
         "history CarePlan": ("GET", f"/fhir/CarePlan/{cp}/_history", None,
                              {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1"}),
@@ -307,6 +309,31 @@ def test_patient_tokens_cannot_fetch_another_patients_careplan_by_identifier(sta
         assert static.get(path, headers=bearer("tok-reader")).status_code == 200
     # the system token still gets the idempotent answer
     assert post_triage(static, theirs, **bearer("tok-all")).status_code == 200
+
+
+def test_careplan_page_follows_the_json_reads_access_rules_and_audit(static):
+    """The HTML page of a CarePlan: same scopes, same patient compartment, same audit trail."""
+    mine = post_triage(static, response(patient="p1"), **bearer("tok-all")).json()
+    theirs = post_triage(static, response(answers_with(saddle_numbness=True), patient="p2"),
+                         **bearer("tok-all")).json()
+    p1 = bearer("tok-p1")
+    for how in ({"params": {"_format": "html"}}, {"headers": {"Accept": "text/html"}}):
+        headers = {**p1, **how.get("headers", {})}
+        page = static.get(f"/fhir/CarePlan/{mine['id']}", params=how.get("params"), headers=headers)
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        refused = static.get(f"/fhir/CarePlan/{theirs['id']}", params=how.get("params"), headers=headers)
+        assert_fhir_response(refused, 404, "OperationOutcome")
+        assert "p2" not in refused.text and "Emergency" not in refused.text
+        assert static.get(f"/fhir/CarePlan/{mine['id']}", params=how.get("params"),
+                          headers={**bearer("tok-subs"), **how.get("headers", {})}).status_code == 403
+        assert static.get(f"/fhir/CarePlan/{mine['id']}", params=how.get("params"),
+                          headers=how.get("headers", {})).status_code == 401
+    # audited as the JSON reads are: under the token's patient, the refused ones as failures
+    trail = wait_for_audit(static, at_least=5, patient="p1")["entry"]
+    seen = {(e["resource"]["entity"][0]["what"]["reference"], e["resource"]["outcome"])
+            for e in trail if e["resource"]["subtype"][0]["code"] == "read" and e["resource"].get("entity")}
+    assert (f"CarePlan/{mine['id']}", "0") in seen
+    assert (f"CarePlan/{theirs['id']}", "4") in seen
 
 
 def test_none_mode_refuses_forwarded_requests(app, database_url):

@@ -15,6 +15,7 @@ from app.fhir.outcome import Fault
 FHIR_JSON = "application/fhir+json"
 ACCEPTED_REQUEST_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
 ACCEPTED_FORMATS = ("json", "application/json", "application/fhir+json", "application/json+fhir")
+HTML_FORMATS = ("html", "text/html", "application/xhtml+xml")
 
 
 class FhirResponse(Response):
@@ -80,11 +81,26 @@ def check_request_media_type(request: Request) -> None:
         raise HttpProblem(415, "not-supported", "Only UTF-8 encoded JSON is accepted.")
 
 
-def check_acceptable(request: Request) -> None:
-    """406 unless the client accepts JSON (the only format served), via _format or Accept."""
+def wants_html(request: Request) -> bool:
+    """_format=html, or an Accept header that lists HTML before any JSON (as browsers send)."""
     fmt = request.query_params.get("_format")
     if fmt is not None:
-        if fmt.lower() not in ACCEPTED_FORMATS:
+        return fmt.lower() in HTML_FORMATS
+    for part in (request.headers.get("accept") or "").split(","):
+        media = _media_type(part)
+        if media in HTML_FORMATS:
+            return True
+        if media in ("*/*", "application/*", *ACCEPTED_FORMATS):
+            return False
+    return False
+
+
+def check_acceptable(request: Request, html_allowed: bool = False) -> None:
+    """406 unless the client accepts JSON (the only format served), via _format or Accept;
+    where a readable page is served (html_allowed), HTML too."""
+    fmt = request.query_params.get("_format")
+    if fmt is not None:
+        if fmt.lower() not in ACCEPTED_FORMATS and not (html_allowed and fmt.lower() in HTML_FORMATS):
             raise HttpProblem(406, "not-supported", "Only JSON is served (_format=json).")
         return
     accept = request.headers.get("accept")
@@ -93,7 +109,7 @@ def check_acceptable(request: Request) -> None:
     for part in accept.split(","):
         media = _media_type(part)
         if media in ("*/*", "application/*", "application/fhir+json", "application/json",
-                     "application/json+fhir"):
+                     "application/json+fhir") or (html_allowed and media in HTML_FORMATS):
             return
     raise HttpProblem(406, "not-supported", "Only application/fhir+json is served.")
 

@@ -15,6 +15,7 @@ from app.fhir.questionnaire import questionnaire
 from app.fhir.operations import operation_definitions
 from app.fhir.search import filter_resources, is_lenient, page_of, read_search, search_url
 from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base
+from app.security.smart import add_oauth_uris
 
 from .docs import SEARCH_RULES, fhir_ok, search_parameters
 
@@ -32,8 +33,9 @@ def _base(request: Request) -> str:
 async def metadata(request: Request) -> Response:
     settings = request.app.state.settings
     # The OpenAPI document lists every route (FastAPI caches it): the CapabilityStatement is read from it.
-    return FhirResponse(capability_statement(request.app.openapi()["paths"], _base(request),
-                                             auth_mode=settings.auth_mode, cors=bool(settings.cors_origins.strip())))
+    return FhirResponse(add_oauth_uris(
+        capability_statement(request.app.openapi()["paths"], _base(request), auth_mode=settings.auth_mode,
+                             cors=bool(settings.cors_origins.strip())), settings))
 
 
 @router.get("/Questionnaire/{questionnaire_id}", summary="The triage Questionnaire",

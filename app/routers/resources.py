@@ -6,12 +6,13 @@ from functools import partial
 
 import anyio
 from fastapi import APIRouter, Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from app.fhir.bundle import history, searchset
+from app.fhir.careplan_page import PAGE_HEADERS, careplan_page
 from app.fhir.search import encode_cursor, is_lenient, parse_search, search_url
 from app.security.principal import patient_of
-from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base, version_headers
+from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base, version_headers, wants_html
 
 from .docs import SEARCH_RULES, fhir_ok, search_parameters
 
@@ -35,8 +36,15 @@ def _read_route(resource_type: str):
             raise HttpProblem(404, "not-found", f"No {resource_type} with this id.")
         request.state.audit_patient = patient
         headers = version_headers(resource)
+        page = resource_type == "CarePlan" and wants_html(request)
+        if page:  # the same resource, access rules and audit; a page a clinician reads
+            headers = {**headers, **PAGE_HEADERS}
+            if "ETag" in headers:  # another representation, another validator
+                headers["ETag"] = headers["ETag"][:-1] + '-html"'
         if request.headers.get("if-none-match") in (headers.get("ETag"), headers.get("ETag", "")[2:]):
             return Response(status_code=304, headers=headers)
+        if page:
+            return HTMLResponse(careplan_page(resource), headers=headers)
         return FhirResponse(resource, headers=headers)
 
     read.__name__ = f"read_{resource_type.lower()}"
@@ -97,12 +105,21 @@ def _search_route(resource_type: str):
     return search
 
 
+def _read_responses(resource_type: str) -> dict:
+    responses = fhir_ok(f"The {resource_type}", resource_type)
+    if resource_type == "CarePlan":  # and, for people, a page
+        responses[200]["content"]["text/html"] = {"schema": {"type": "string"}}
+    return responses
+
+
 for _type in ("CarePlan", "Encounter", "QuestionnaireResponse"):
     router.add_api_route(
         f"/{_type}/{{resource_id}}", _read_route(_type), methods=["GET"], response_class=FhirResponse,
         summary=f"Read a {_type}", description=f"Read one {_type}: {PLAIN_WORDS[_type]}. "
-        "Answers with ETag and meta.versionId; If-None-Match gives 304.",
-        responses=fhir_ok(f"The {_type}", _type), tags=["Results"],
+        "Answers with ETag and meta.versionId; If-None-Match gives 304."
+        + (" With `Accept: text/html` or `_format=html`, a page a clinician reads in a browser (disposition, "
+           "findings with their answers, the plan, status, rules version)." if _type == "CarePlan" else ""),
+        responses=_read_responses(_type), tags=["Results"],
     )
     router.add_api_route(
         f"/{_type}/{{resource_id}}/_history", _history_route(_type), methods=["GET"], response_class=FhirResponse,

@@ -49,6 +49,9 @@ only when the body is that same response of the same patient; otherwise **409**.
 
 A response without an `identifier` is a new triage every time.
 
+- **Read it as a page:** the `Location` header names the CarePlan; open
+  [`/fhir/CarePlan/{id}?_format=html`](/fhir/CarePlan/{id}?_format=html) (with that id) in a
+  browser for the disposition, the findings with their answers, and the plan.
 - `Prefer: return=minimal` answers with no body; `return=OperationOutcome` with a summary.
 - A response that breaks the Questionnaire's rules gets **422** with an OperationOutcome
   listing every fault (a missing warning sign is always an error, never a "no"): a 422 on

@@ -45,7 +45,8 @@ def _rule(method: str, pattern: str, resource_type: str | None, interaction: str
 
 RULES: tuple[Rule, ...] = (
     _rule("GET", r"/metadata", None),
-    _rule("GET", r"/(?:Questionnaire|CodeSystem|OperationDefinition)(?:/[^/]+)?", None),
+    _rule("GET", r"/\.well-known/smart-configuration", None),
+    _rule("GET", r"/(?:Questionnaire|CodeSystem|OperationDefinition|ValueSet)(?:/[^/]+)?", None),
     _rule("POST", r"/QuestionnaireResponse/\$triage", "QuestionnaireResponse", "create"),
     _rule("GET", rf"/(?P<type>{STORED})/(?P<id>[^/$][^/]*)", "*", "read"),
     _rule("GET", rf"/(?P<type>{STORED})/(?P<id>[^/$][^/]*)/_history", "*", "history-instance"),

@@ -180,3 +180,36 @@ class AuditRecord(Base):
         Index("ix_audit_recorded", "recorded", "id"),
         Index("ix_audit_patient_recorded", "patient", "recorded", "id"),
     )
+
+
+class CdsFeedback(Base):
+    """What a clinician did with a CDS Hooks card (POST /cds-services/{id}/feedback)."""
+
+    __tablename__ = "cds_feedback"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(64))
+    card: Mapped[str] = mapped_column(String(64))  # the card's uuid
+    outcome: Mapped[str] = mapped_column(String(16))  # accepted | overridden
+    accepted_suggestions: Mapped[list[str]] = mapped_column(Json)
+    override_system: Mapped[str | None] = mapped_column(String(255))
+    override_code: Mapped[str | None] = mapped_column(String(64))
+    user_comment: Mapped[str | None] = mapped_column(String(1024))
+    outcome_timestamp: Mapped[datetime] = mapped_column(UtcDateTime())
+    received: Mapped[datetime] = mapped_column(UtcDateTime())
+    client: Mapped[str] = mapped_column(String(255))  # the EHR (JWT iss), or "local"
+
+    __table_args__ = (Index("ix_cds_feedback_service_received", "service_id", "received"),)
+
+
+class CdsTokenUse(Base):
+    """JWT ids (`jti`) the EHRs have used on CDS Hooks calls: a replayed token is refused.
+    Rows outlive their token's expiry by little; they are pruned as new ones arrive."""
+
+    __tablename__ = "cds_token_use"
+
+    issuer: Mapped[str] = mapped_column(String(255), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_cds_token_use_expires", "expires"),)
