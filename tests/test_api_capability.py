@@ -102,6 +102,7 @@ def test_no_create_is_declared_where_there_is_none(client):
 # the application so that the test does not merely repeat what the server believes.
 ROUTE_SHAPES = [
     ("GET", r"/fhir/metadata", None),
+    ("GET", r"/fhir/\.well-known/smart-configuration", None),  # SMART App Launch discovery, not a resource
     ("GET", r"/fhir/(?P<type>[A-Z]\w+)/\{[^}]+\}", "read"),
     ("GET", r"/fhir/(?P<type>[A-Z]\w+)", "search-type"),
     ("POST", r"/fhir/(?P<type>[A-Z]\w+)", "create"),
@@ -142,7 +143,7 @@ def test_every_routed_fhir_interaction_is_declared(app, client):
             codes = [i["code"] for i in declared[rtype]["interaction"]]
             assert kind in codes, f"{method} {path}: {kind} of {rtype} is not declared"
     # and nothing is declared that has no route (the call-everything test proves it answers)
-    routed_types = {re.match(r"/fhir/([A-Z]\w+)", p).group(1) for _, p in routes if p != "/fhir/metadata"}
+    routed_types = {m.group(1) for _, p in routes if (m := re.match(r"/fhir/([A-Z]\w+)", p))}
     assert set(declared) == routed_types
 
 

@@ -14,7 +14,8 @@ from prometheus_client import Counter
 from starlette.responses import JSONResponse, Response
 
 from app.kit.fhir_http import FhirResponse, HttpProblem, read_json_body
-from app.routers.docs import fhir_ok, outcome_response
+from app.routers.conformance import search_published
+from app.routers.docs import SEARCH_RULES, fhir_ok, outcome_response, search_parameters
 from app.security.audit import audit_row
 from app.triage import RULES_VERSION
 
@@ -238,8 +239,19 @@ async def feedback(service_id: str, request: Request) -> Response:
     return Response(status_code=200)
 
 
-@valuesets.get(f"/ValueSet/{VALUESET_ID}", summary="The lumbar spine imaging orders lbp-imaging watches",
+@valuesets.get("/ValueSet/{valueset_id}", summary="A ValueSet the CDS services use",
+               description="`lbp-lumbar-imaging`: the lumbar spine imaging orders `lbp-imaging` watches "
+               "(the default CPT codes and any added by `LBP_CDS_IMAGING_CODES`).",
                response_class=FhirResponse, responses=fhir_ok("The ValueSet", "ValueSet"))
-async def read_imaging_valueset(request: Request) -> Response:
+async def read_valueset(valueset_id: str, request: Request) -> Response:
+    if valueset_id != VALUESET_ID:
+        raise HttpProblem(404, "not-found", "No such ValueSet; see GET /fhir/ValueSet.")
     found = value_set(request.app.state.settings.cds_imaging_codes)
     return FhirResponse(found, headers={"ETag": f'W/"{found["version"]}"'})
+
+
+@valuesets.get("/ValueSet", summary="List or find the ValueSets", description=SEARCH_RULES,
+               response_class=FhirResponse, responses=fhir_ok("A searchset Bundle", "Bundle"),
+               openapi_extra=search_parameters("ValueSet"))
+async def search_valuesets(request: Request) -> Response:
+    return search_published(request, "ValueSet", [value_set(request.app.state.settings.cds_imaging_codes)])

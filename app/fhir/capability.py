@@ -31,7 +31,8 @@ _SHAPES = {
 _ORDER = ("read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create",
           "search-type")
 _HTTP_METHODS = ("get", "put", "post", "delete", "patch")
-_SYSTEM_PATHS = ("/fhir/metadata",)  # the capabilities interaction itself
+# the capabilities interaction itself, and SMART discovery (a .well-known document, not a resource)
+_SYSTEM_PATHS = ("/fhir/metadata", "/fhir/.well-known/smart-configuration")
 _VERSIONED = {"CarePlan", "Encounter", "QuestionnaireResponse", "Subscription"}
 _DOCUMENTATION = {
     "CarePlan": "The plan each triage made: disposition (category), findings and activities.",
@@ -41,6 +42,7 @@ _DOCUMENTATION = {
     "CodeSystem": "The code systems of the triage.",
     "OperationDefinition": "The operations this server offers.",
     "AuditEvent": "The audit trail (scope system/AuditEvent.rs).",
+    "ValueSet": "The value sets the CDS Hooks services use (lbp-lumbar-imaging).",
 }
 
 

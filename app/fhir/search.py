@@ -64,6 +64,7 @@ SEARCH_PARAMETERS: dict[str, dict[str, SearchParameter]] = {
     "Questionnaire": {"_id": _ID_PARAM, "url": _URL},
     "CodeSystem": {"_id": _ID_PARAM, "url": _URL},
     "OperationDefinition": {"_id": _ID_PARAM, "url": _URL},
+    "ValueSet": {"_id": _ID_PARAM, "url": _URL},
 }
 # Types stored in the database, searched newest first with a keyset cursor; the others are few,
 # held in memory, and paged by position. Every search takes _count and the _cursor of next links.

@@ -49,7 +49,7 @@ async def read_questionnaire(questionnaire_id: str) -> Response:
     return FhirResponse(q, headers={"ETag": f'W/"{q["version"]}"'})
 
 
-def _search_published(request: Request, resource_type: str, resources: list[dict[str, Any]]) -> Response:
+def search_published(request: Request, resource_type: str, resources: list[dict[str, Any]]) -> Response:
     search = read_search(resource_type, request.query_params.multi_items(), lenient=is_lenient(request),
                          max_count=request.app.state.settings.max_page_size)
     found = filter_resources(resources, search.criteria)
@@ -64,7 +64,7 @@ def _search_published(request: Request, resource_type: str, resources: list[dict
             description=SEARCH_RULES, responses=fhir_ok("A searchset Bundle", "Bundle"),
             response_class=FhirResponse, openapi_extra=search_parameters("Questionnaire"))
 async def search_questionnaire(request: Request) -> Response:
-    return _search_published(request, "Questionnaire", [questionnaire()])
+    return search_published(request, "Questionnaire", [questionnaire()])
 
 
 @router.get("/CodeSystem/{codesystem_id}", summary="A CodeSystem of the triage",
@@ -82,7 +82,7 @@ async def read_codesystem(codesystem_id: str) -> Response:
             description=SEARCH_RULES, responses=fhir_ok("A searchset Bundle", "Bundle"),
             response_class=FhirResponse, openapi_extra=search_parameters("CodeSystem"))
 async def search_codesystems(request: Request) -> Response:
-    return _search_published(request, "CodeSystem", list(codesystems().values()))
+    return search_published(request, "CodeSystem", list(codesystems().values()))
 
 
 @router.get("/OperationDefinition/{definition_id}", summary="An operation this server offers",
@@ -100,4 +100,4 @@ async def read_operation_definition(definition_id: str) -> Response:
             description=SEARCH_RULES, responses=fhir_ok("A searchset Bundle", "Bundle"),
             response_class=FhirResponse, openapi_extra=search_parameters("OperationDefinition"))
 async def search_operation_definitions(request: Request) -> Response:
-    return _search_published(request, "OperationDefinition", list(operation_definitions().values()))
+    return search_published(request, "OperationDefinition", list(operation_definitions().values()))
