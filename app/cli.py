@@ -54,9 +54,9 @@ def score_ndjson(lines: Iterator[bytes], out: IO[bytes], progress: Any = None) -
     for line_no, raw in enumerate(lines, start=1):
         if progress is not None:
             progress.update(len(raw))
-        if not raw.strip():
-            continue
         try:
+            if not raw.strip():  # answered too, so that output line N still answers input line N
+                raise Rejected([Fault("required", "The line is empty.")], 400)
             resource = careplan_for(score(_parse(raw)))
             scored += 1
         except Rejected as exc:
@@ -80,22 +80,30 @@ def cmd_score(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"lbp-triage: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
-    out = open(args.output, "wb") if args.output else sys.stdout.buffer
+    try:
+        out = open(args.output, "wb") if args.output else sys.stdout.buffer
+    except OSError as exc:
+        stream.close()
+        print(f"lbp-triage: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
     with stream:
         first = stream.readline()
-        rest = stream.readline()
+        # Look past blank lines for a second document: NDJSON may have gaps.
+        ahead = [stream.readline()]
+        while ahead[-1] and not ahead[-1].strip():
+            ahead.append(stream.readline())
         ndjson = args.format == "ndjson" or (
-            args.format == "auto" and bool(rest.strip()) and _is_complete_json(first)
+            args.format == "auto" and bool(ahead[-1].strip()) and _is_complete_json(first)
         )
         if ndjson:
             progress = _progress_bar(args, size)
-            scored, rejected = score_ndjson(_chain(first, rest, stream), out, progress)
+            scored, rejected = score_ndjson(_chain([first, *ahead], stream), out, progress)
             if progress is not None:
                 progress.close()
             print(f"lbp-triage: {scored} triaged, {rejected} rejected", file=sys.stderr)
             out.flush()
             return EXIT_REJECTED if rejected else EXIT_OK
-        body = first + rest + stream.read()
+        body = first + b"".join(ahead) + stream.read()
     try:
         resource, ok = _score_one(_parse(body))
     except Rejected as exc:
@@ -103,13 +111,16 @@ def cmd_score(args: argparse.Namespace) -> int:
     out.write(orjson.dumps(resource, option=orjson.OPT_INDENT_2))
     out.write(b"\n")
     out.flush()
+    if not ok and args.output:  # the answer went to a file: say on the terminal why it was rejected
+        print(f"lbp-triage: rejected; the OperationOutcome is in {args.output}:", file=sys.stderr)
+        for issue in resource["issue"]:
+            where = f" ({', '.join(issue['expression'])})" if issue.get("expression") else ""
+            print(f"  {issue['severity']} {issue['code']}{where}: {issue.get('diagnostics', '')}", file=sys.stderr)
     return EXIT_OK if ok else EXIT_REJECTED
 
 
-def _chain(first: bytes, second: bytes, stream: IO[bytes]) -> Iterator[bytes]:
-    yield first
-    if second:
-        yield second
+def _chain(read: list[bytes], stream: IO[bytes]) -> Iterator[bytes]:
+    yield from (line for line in read if line)
     yield from stream
 
 
