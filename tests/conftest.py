@@ -144,3 +144,15 @@ def live_server(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture(params=_engines())
+def blank_database_url(request, tmp_path) -> Iterator[str]:
+    """A new database with no tables at all (not migrated), on each engine, for one test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'blank.db'}"
+        return
+    if not _postgres_reachable():
+        pytest.fail("PostgreSQL is required (PYTEST_REQUIRE_POSTGRES=1) but not reachable")
+    with scratch_postgres_database("lbp_blank") as url:
+        yield url
