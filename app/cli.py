@@ -169,17 +169,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from app.settings import get_settings
+    from app.security.keyring import KeyConfigurationError, SealedValueError
+    from app.settings import get_settings, keyring_for
     from app.store import migrate
     from app.store.db import make_engine
+    from app.store.sealing import rewrap_all
 
-    engine = make_engine(get_settings().database_url)
+    settings = get_settings()
+    try:
+        keyring = keyring_for(settings)
+    except KeyConfigurationError as exc:
+        print(f"lbp-triage: cannot migrate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    engine = make_engine(settings.database_url)
     try:
         if args.revision.startswith("-") or args.downgrade:
-            migrate.downgrade(engine, args.revision)
+            migrate.downgrade(engine, args.revision, keyring)
         else:
-            migrate.upgrade(engine, args.revision)
+            migrate.upgrade(engine, args.revision, keyring)
+            if migrate.is_up_to_date(engine):
+                # After a key rotation: every data key wrapped by the first LBP_SECRET_KEY.
+                rewrapped = rewrap_all(engine, keyring)
+                if rewrapped:
+                    print(f"lbp-triage: re-wrapped the secrets of {rewrapped} subscription(s) under key "
+                          f"{keyring.primary_id}", file=sys.stderr)
         print(f"lbp-triage: database at revision {migrate.current_revision(engine) or 'base'}", file=sys.stderr)
+    except SealedValueError as exc:
+        print(f"lbp-triage: cannot migrate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     finally:
         engine.dispose()
     return EXIT_OK
@@ -195,10 +212,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from app.store.db import make_engine
     from app.webhooks.dispatcher import Dispatcher
 
+    from app.security.keyring import KeyConfigurationError
+    from app.settings import keyring_for
+
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        keyring = keyring_for(settings)
+    except KeyConfigurationError as exc:
+        print(f"lbp-triage: cannot start the worker: {exc}", file=sys.stderr)
+        return 3  # as the API: a configuration error, not worth restarting for
     engine = make_engine(settings.database_url, settings.db_pool_size)
-    dispatcher = Dispatcher(engine, settings, ready=lambda: migrate.is_up_to_date(engine))
+    dispatcher = Dispatcher(engine, settings, ready=lambda: migrate.is_up_to_date(engine), keyring=keyring)
     if args.metrics_port:
         from prometheus_client import start_http_server
 

@@ -18,6 +18,10 @@ settings.register_profile("default", deadline=None, suppress_health_check=[Healt
 settings.register_profile("ci", deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
+# The key sealing webhook secrets at rest (tests of key handling pass their own settings).
+TEST_SECRET_KEY = "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM"  # base64url of 32 bytes
+os.environ.setdefault("LBP_SECRET_KEY", TEST_SECRET_KEY)
+
 POSTGRES_ADMIN_URL = os.environ.get("PYTEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("PYTEST_REQUIRE_POSTGRES") == "1"
 
