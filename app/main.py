@@ -25,13 +25,14 @@ from app.kit.logs import configure_logging
 from app.kit.metrics import MetricsMiddleware
 from app.security.access import AccessControl
 from app.security.audit import AuditRepository
+from app.security.audit_spool import AuditSpool
 from app.security.authn import Authenticator
 from app.security.openapi import install_security_scheme
 from app.routers.swagger import install_docs
 from app.security.ratelimit import RateLimiter
 from app.routers import audit, conformance, health, resources, subscriptions, triage
 from app.security.keyring import KeyConfigurationError
-from app.settings import Settings, get_settings, keyring_for
+from app.settings import Settings, audit_spool_path, get_settings, keyring_for
 from app.store import migrate
 from app.store.db import is_sqlite, make_engine
 from app.store.repository import EncounterRepository
@@ -98,7 +99,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.writer = DatabaseWriter(threads=1 if is_sqlite(engine) else min(4, settings.db_pool_size))
     app.state.subscriptions = SubscriptionRepository(engine, outbox.index, outbox, app.state.keyring)
     app.state.outbound_policy = policy
-    app.state.audit = AuditRepository(engine)
+    app.state.audit = AuditRepository(engine, AuditSpool(audit_spool_path(settings)))
+    app.state.audit.replay()  # records spooled by an earlier run, if the database answers
     app.state.schema_ready = schema_ready
     dispatcher = dispatching = None
     if settings.webhook_dispatcher == "inprocess":

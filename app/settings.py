@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     )
     secret_key_file: str | None = Field(None, description="A file holding LBP_SECRET_KEY's value instead.")
 
+    audit_spool_path: str | None = Field(
+        None, description="The local append-only file where audit records wait while the database is down "
+        "(replayed when it answers). Default: beside the SQLite file, or lbp-triage-audit-spool.ndjson here.",
+    )
+
     webhook_dispatcher: Literal["inprocess", "off"] = Field(
         "inprocess",
         description="Who delivers webhooks: `inprocess` (a dispatcher inside each API process) or `off` "
@@ -145,6 +150,17 @@ def development_key_file(settings: Settings) -> Path:
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return Path(url.database).with_suffix(".key")
     return Path(DEVELOPMENT_KEY_FILE)
+
+
+def audit_spool_path(settings: Settings) -> Path:
+    if settings.audit_spool_path:
+        return Path(settings.audit_spool_path)
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).with_suffix(".audit-spool.ndjson")
+    return Path("lbp-triage-audit-spool.ndjson")
 
 
 _keyrings: dict[tuple[Any, ...], Keyring] = {}
