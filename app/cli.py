@@ -161,10 +161,25 @@ def cmd_codesystem(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
     import uvicorn
 
-    uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
-                proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips, log_level="info")
+    made = None
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Worker processes share their counters through files here, so that /metrics,
+        # whichever worker answers it, sums them all (prometheus_client's multiprocess mode).
+        made = tempfile.mkdtemp(prefix="lbp-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+        print(f"lbp-triage: {args.workers} workers share their metrics in {made} (PROMETHEUS_MULTIPROC_DIR)",
+              file=sys.stderr)
+    try:
+        uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
+                    proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips, log_level="info")
+    finally:
+        if made:
+            shutil.rmtree(made, ignore_errors=True)
     return EXIT_OK
 
 
