@@ -203,7 +203,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         else:
             migrate.upgrade(engine, args.revision, keyring)
             if migrate.is_up_to_date(engine):
-                # After a key rotation: every data key wrapped by the first LBP_SECRET_KEY.
+                # After a key rotation (or a rolling upgrade): every secret sealed under the
+                # first LBP_SECRET_KEY.
                 rewrapped = rewrap_all(engine, keyring)
                 if rewrapped:
                     print(f"lbp-triage: re-wrapped the secrets of {rewrapped} subscription(s) under key "

@@ -148,3 +148,25 @@ def test_migration_seals_existing_plaintext_and_downgrade_opens_it(blank_databas
         assert migrate.is_up_to_date(engine)
     finally:
         engine.dispose()
+
+
+def test_migrate_seals_what_a_previous_release_wrote_in_clear_during_a_rolling_upgrade(database_url, app, client):
+    """An API process of the previous release may still store a plaintext secret after the
+    migration; running `lbp-triage migrate` again once the roll is over seals it."""
+    from app.store.sealing import rewrap_all
+
+    keyring = app.state.keyring
+    table = WebhookSubscription.__table__
+    moment = datetime(2026, 11, 25, tzinfo=timezone.utc)
+    given = secret()
+    with app.state.engine.begin() as conn:
+        conn.execute(insert(table), {
+            "id": "old-release", "status": "active", "topic": "t", "endpoint": "https://r.example/h",
+            "content": "id-only", "headers": ["X-Key: k2"], "secret": given, "base_url": "b",
+            "resource": {"resourceType": "Subscription", "channel": {"type": "rest-hook", "header": ["X-Key: k2"]}},
+            "created": moment, "updated": moment, "version_id": 1, "event_count": 0})
+    assert rewrap_all(app.state.engine, keyring) == 1
+    assert given not in _raw_rows(app.state.engine) and "k2" not in _raw_rows(app.state.engine)
+    row = app.state.subscriptions.read("old-release")
+    assert row.secret == given and row.headers == ["X-Key: k2"]
+    assert rewrap_all(app.state.engine, keyring) == 0

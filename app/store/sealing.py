@@ -58,20 +58,30 @@ def opened(row: Any, keyring: Keyring) -> Any:
 
 
 def rewrap_all(engine: Any, keyring: Keyring) -> int:
-    """Re-wrap every subscription's data keys under the keyring's first key (after a rotation);
-    returns how many subscriptions changed. The ciphertexts stay as they are."""
+    """Bring every subscription to the keyring's first key: re-wrap data keys sealed under an
+    older key (after a rotation; the ciphertexts stay as they are), and seal anything still in
+    clear (written by a process of the previous release during a rolling upgrade). Returns how
+    many subscriptions changed."""
     from sqlalchemy import select, update
+
+    from app.security.keyring import is_sealed
 
     from .tables import WebhookSubscription
 
     table = WebhookSubscription.__table__
     changed = 0
     with engine.begin() as connection:
-        for row in connection.execute(select(table.c.id, table.c.secret, table.c.headers)).all():
-            secret, headers = keyring.rewrap(row.secret), keyring.rewrap(row.headers)
-            if secret is None and headers is None:
-                continue
-            connection.execute(update(table).where(table.c.id == row.id).values(
-                secret=secret or row.secret, headers=headers or row.headers))
+        rows = connection.execute(select(table.c.id, table.c.secret, table.c.headers, table.c.resource)).all()
+        for row in rows:
+            if not is_sealed(row.secret):
+                values = {"secret": seal_secret(keyring, row.secret),
+                          "headers": seal_headers(keyring, list(row.headers or ())),
+                          "resource": resource_without_headers(row.resource)}
+            else:
+                secret, headers = keyring.rewrap(row.secret), keyring.rewrap(row.headers)
+                if secret is None and headers is None:
+                    continue
+                values = {"secret": secret or row.secret, "headers": headers or row.headers}
+            connection.execute(update(table).where(table.c.id == row.id).values(**values))
             changed += 1
     return changed
