@@ -132,6 +132,7 @@ class ConfigurationError(Exception):
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Raises ConfigurationError for settings it cannot run with (checked here, before serving)."""
     settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_format)  # first: a generated key is announced in the log
     try:
         keyring = keyring_for(settings)
         authenticator = Authenticator(settings)
@@ -148,7 +149,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.keyring = keyring
-    configure_logging(settings.log_level, settings.log_format)
     errors.install(app)
     # Outermost last: CORS answers preflights before access control; metrics count everything.
     app.add_middleware(AcceptGuard)
@@ -173,8 +173,8 @@ def _app_or_exit() -> FastAPI:
         return create_app()
     except (ConfigurationError, ValueError) as exc:  # ValueError: a setting pydantic refused
         reason = " ".join(str(exc).split())
-        print(f"lbp-triage: cannot start: {reason}. See the README's Configuration; with docker compose, "
-              "copy .env.example to .env and fill it in.", file=sys.stderr)
+        print(f"lbp-triage: cannot start: {reason.rstrip('.')}. (With docker compose: copy .env.example to "
+              ".env and fill it in.)", file=sys.stderr)
         # uvicorn's "startup failure" status: a multi-worker parent stops too instead of respawning.
         sys.exit(3)
 

@@ -157,7 +157,7 @@ def load_keyring(secret_key: str | None, secret_key_file: str | None, *, product
     if production:
         raise KeyConfigurationError(
             "no key to encrypt webhook secrets with: set LBP_SECRET_KEY (make one with `openssl rand -base64 32`) "
-            "or LBP_SECRET_KEY_FILE; see the operator's guide, Secrets")
+            "or LBP_SECRET_KEY_FILE (operator's guide: Secrets at rest and the key)")
     if development_file.exists():
         return Keyring(tuple(parse_keys(development_file.read_text(), str(development_file))))
     fd = os.open(development_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
