@@ -18,7 +18,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     LBP_DATABASE_URL=sqlite:////data/lbp-triage.db \
-    WEB_CONCURRENCY=2
+    LBP_ENVIRONMENT=production \
+    WEB_CONCURRENCY=1
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin lbp \
     && mkdir /data && chown lbp /data
 COPY --from=build /opt/venv /opt/venv
@@ -27,6 +28,9 @@ USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
+# One worker process by default: on the default SQLite database one process (one webhook
+# dispatcher) is the rule. On PostgreSQL raise WEB_CONCURRENCY (compose does); the workers
+# then share their metrics through PROMETHEUS_MULTIPROC_DIR, emptied at each start.
 # Proxy headers are trusted from any peer: run it behind your load balancer, not exposed directly.
-# In-flight requests get 20 s to finish on SIGTERM.
-CMD ["sh", "-c", "exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY} --proxy-headers --forwarded-allow-ips='*' --timeout-graceful-shutdown 20 --no-access-log"]
+# In-flight requests get 20 s to finish on SIGTERM. LBP_SECRET_KEY (or LBP_SECRET_KEY_FILE) is required.
+CMD ["sh", "-c", "export PROMETHEUS_MULTIPROC_DIR=/tmp/lbp-metrics && rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY} --proxy-headers --forwarded-allow-ips='*' --timeout-graceful-shutdown 20 --no-access-log"]

@@ -54,9 +54,9 @@ def score_ndjson(lines: Iterator[bytes], out: IO[bytes], progress: Any = None) -
     for line_no, raw in enumerate(lines, start=1):
         if progress is not None:
             progress.update(len(raw))
-        if not raw.strip():
-            continue
         try:
+            if not raw.strip():  # answered too, so that output line N still answers input line N
+                raise Rejected([Fault("required", "The line is empty.")], 400)
             resource = careplan_for(score(_parse(raw)))
             scored += 1
         except Rejected as exc:
@@ -80,22 +80,30 @@ def cmd_score(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"lbp-triage: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
-    out = open(args.output, "wb") if args.output else sys.stdout.buffer
+    try:
+        out = open(args.output, "wb") if args.output else sys.stdout.buffer
+    except OSError as exc:
+        stream.close()
+        print(f"lbp-triage: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
     with stream:
         first = stream.readline()
-        rest = stream.readline()
+        # Look past blank lines for a second document: NDJSON may have gaps.
+        ahead = [stream.readline()]
+        while ahead[-1] and not ahead[-1].strip():
+            ahead.append(stream.readline())
         ndjson = args.format == "ndjson" or (
-            args.format == "auto" and bool(rest.strip()) and _is_complete_json(first)
+            args.format == "auto" and bool(ahead[-1].strip()) and _is_complete_json(first)
         )
         if ndjson:
             progress = _progress_bar(args, size)
-            scored, rejected = score_ndjson(_chain(first, rest, stream), out, progress)
+            scored, rejected = score_ndjson(_chain([first, *ahead], stream), out, progress)
             if progress is not None:
                 progress.close()
             print(f"lbp-triage: {scored} triaged, {rejected} rejected", file=sys.stderr)
             out.flush()
             return EXIT_REJECTED if rejected else EXIT_OK
-        body = first + rest + stream.read()
+        body = first + b"".join(ahead) + stream.read()
     try:
         resource, ok = _score_one(_parse(body))
     except Rejected as exc:
@@ -103,13 +111,16 @@ def cmd_score(args: argparse.Namespace) -> int:
     out.write(orjson.dumps(resource, option=orjson.OPT_INDENT_2))
     out.write(b"\n")
     out.flush()
+    if not ok and args.output:  # the answer went to a file: say on the terminal why it was rejected
+        print(f"lbp-triage: rejected; the OperationOutcome is in {args.output}:", file=sys.stderr)
+        for issue in resource["issue"]:
+            where = f" ({', '.join(issue['expression'])})" if issue.get("expression") else ""
+            print(f"  {issue['severity']} {issue['code']}{where}: {issue.get('diagnostics', '')}", file=sys.stderr)
     return EXIT_OK if ok else EXIT_REJECTED
 
 
-def _chain(first: bytes, second: bytes, stream: IO[bytes]) -> Iterator[bytes]:
-    yield first
-    if second:
-        yield second
+def _chain(read: list[bytes], stream: IO[bytes]) -> Iterator[bytes]:
+    yield from (line for line in read if line)
     yield from stream
 
 
@@ -150,25 +161,58 @@ def cmd_codesystem(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
     import uvicorn
 
-    uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
-                proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips, log_level="info")
+    made = None
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Worker processes share their counters through files here, so that /metrics,
+        # whichever worker answers it, sums them all (prometheus_client's multiprocess mode).
+        made = tempfile.mkdtemp(prefix="lbp-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+        print(f"lbp-triage: {args.workers} workers share their metrics in {made} (PROMETHEUS_MULTIPROC_DIR)",
+              file=sys.stderr)
+    try:
+        uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
+                    proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips, log_level="info")
+    finally:
+        if made:
+            shutil.rmtree(made, ignore_errors=True)
     return EXIT_OK
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from app.settings import get_settings
+    from app.security.keyring import KeyConfigurationError, SealedValueError
+    from app.settings import get_settings, keyring_for
     from app.store import migrate
     from app.store.db import make_engine
+    from app.store.sealing import rewrap_all
 
-    engine = make_engine(get_settings().database_url)
+    settings = get_settings()
+    try:
+        keyring = keyring_for(settings)
+    except KeyConfigurationError as exc:
+        print(f"lbp-triage: cannot migrate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    engine = make_engine(settings.database_url)
     try:
         if args.revision.startswith("-") or args.downgrade:
-            migrate.downgrade(engine, args.revision)
+            migrate.downgrade(engine, args.revision, keyring)
         else:
-            migrate.upgrade(engine, args.revision)
+            migrate.upgrade(engine, args.revision, keyring)
+            if migrate.is_up_to_date(engine):
+                # After a key rotation (or a rolling upgrade): every secret sealed under the
+                # first LBP_SECRET_KEY.
+                rewrapped = rewrap_all(engine, keyring)
+                if rewrapped:
+                    print(f"lbp-triage: re-wrapped the secrets of {rewrapped} subscription(s) under key "
+                          f"{keyring.primary_id}", file=sys.stderr)
         print(f"lbp-triage: database at revision {migrate.current_revision(engine) or 'base'}", file=sys.stderr)
+    except SealedValueError as exc:
+        print(f"lbp-triage: cannot migrate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     finally:
         engine.dispose()
     return EXIT_OK
@@ -184,10 +228,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from app.store.db import make_engine
     from app.webhooks.dispatcher import Dispatcher
 
+    from app.security.keyring import KeyConfigurationError
+    from app.settings import keyring_for
+
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        keyring = keyring_for(settings)
+    except KeyConfigurationError as exc:
+        print(f"lbp-triage: cannot start the worker: {exc}", file=sys.stderr)
+        return 3  # as the API: a configuration error, not worth restarting for
     engine = make_engine(settings.database_url, settings.db_pool_size)
-    dispatcher = Dispatcher(engine, settings, ready=lambda: migrate.is_up_to_date(engine))
+    dispatcher = Dispatcher(engine, settings, ready=lambda: migrate.is_up_to_date(engine), keyring=keyring)
     if args.metrics_port:
         from prometheus_client import start_http_server
 

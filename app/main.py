@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
@@ -25,13 +26,15 @@ from app.kit.logs import configure_logging
 from app.kit.metrics import MetricsMiddleware
 from app.security.access import AccessControl
 from app.security.audit import AuditRepository
+from app.security.audit_spool import AuditSpool
 from app.security.authn import Authenticator
 from app.security.openapi import install_security_scheme
 from app.routers.swagger import install_docs
 from app.security.ratelimit import RateLimiter
 from app.cds import router as cds
 from app.routers import audit, conformance, health, resources, smart, subscriptions, triage
-from app.settings import Settings, get_settings
+from app.security.keyring import KeyConfigurationError
+from app.settings import Settings, audit_spool_path, get_settings, keyring_for
 from app.store import migrate
 from app.store.db import is_sqlite, make_engine
 from app.store.repository import EncounterRepository
@@ -79,7 +82,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         that is down at start-up is picked up when it comes back."""
         if not ready["migrated"]:
             if auto:
-                migrate.upgrade(engine)
+                migrate.upgrade(engine, keyring=app.state.keyring)
             ready["migrated"] = migrate.is_up_to_date(engine)
         return ready["migrated"]
 
@@ -96,13 +99,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.repository = EncounterRepository(engine, outbox)
     app.state.writer = DatabaseWriter(threads=1 if is_sqlite(engine) else min(4, settings.db_pool_size))
-    app.state.subscriptions = SubscriptionRepository(engine, outbox.index, outbox)
+    app.state.subscriptions = SubscriptionRepository(engine, outbox.index, outbox, app.state.keyring)
     app.state.outbound_policy = policy
-    app.state.audit = AuditRepository(engine)
+    app.state.audit = AuditRepository(engine, AuditSpool(audit_spool_path(settings)))
+    app.state.audit.replay()  # records spooled by an earlier run, if the database answers
     app.state.schema_ready = schema_ready
     dispatcher = dispatching = None
     if settings.webhook_dispatcher == "inprocess":
-        dispatcher = Dispatcher(engine, settings, policy, ready=schema_ready)
+        dispatcher = Dispatcher(engine, settings, policy, ready=schema_ready, keyring=app.state.keyring)
         outbox.listeners.append(dispatcher.wake)
         dispatching = asyncio.create_task(dispatcher.run())
     app.state.dispatcher = dispatcher
@@ -123,8 +127,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine.dispose()
 
 
+class ConfigurationError(Exception):
+    """Settings the service cannot start with; the message says which and what to do."""
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """Raises ConfigurationError for settings it cannot run with (checked here, before serving)."""
     settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_format)  # first: a generated key is announced in the log
+    try:
+        keyring = keyring_for(settings)
+        authenticator = Authenticator(settings)
+    except (KeyConfigurationError, ValueError) as exc:
+        raise ConfigurationError(str(exc)) from None
     app = FastAPI(
         title="lbp-triage",
         version=__version__,
@@ -135,11 +150,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    configure_logging(settings.log_level, settings.log_format)
+    app.state.keyring = keyring
     errors.install(app)
     # Outermost last: CORS answers preflights before access control; metrics count everything.
     app.add_middleware(AcceptGuard)
-    app.add_middleware(AccessControl, authenticator=Authenticator(settings),
+    app.add_middleware(AccessControl, authenticator=authenticator,
                        limiter=RateLimiter(settings.rate_limit_per_minute))
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(HeadAsGet)  # outside access control: a HEAD is checked as the GET it mirrors
@@ -157,4 +172,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-app = create_app()
+def _app_or_exit() -> FastAPI:
+    try:
+        return create_app()
+    except (ConfigurationError, ValueError) as exc:  # ValueError: a setting pydantic refused
+        reason = " ".join(str(exc).split())
+        print(f"lbp-triage: cannot start: {reason.rstrip('.')}. (With docker compose: copy .env.example to "
+              ".env and fill it in.)", file=sys.stderr)
+        # uvicorn's "startup failure" status: a multi-worker parent stops too instead of respawning.
+        sys.exit(3)
+
+
+app = _app_or_exit()

@@ -6,11 +6,13 @@ Every setting here is listed in the README's configuration table.
 from __future__ import annotations
 
 from functools import cache
-
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.security.keyring import DEVELOPMENT_KEY_FILE, Keyring, load_keyring
 
 # 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: eight attempts over 27.6 hours (plus jitter).
 DEFAULT_RETRY_SCHEDULE = "5,300,1800,7200,18000,36000,36000"
@@ -55,6 +57,21 @@ class Settings(BaseSettings):
     )
     cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; empty: CORS closed.")
     max_json_depth: int = Field(64, description="Deepest JSON nesting accepted in a request body (400 above).")
+
+    environment: Literal["development", "production"] | None = Field(
+        None, description="production: a missing LBP_SECRET_KEY stops the service at start-up; development: a "
+        "key is generated (and kept in a file). Default: development with LBP_AUTH_MODE=none, else production.",
+    )
+    secret_key: str | None = Field(
+        None, description="Key-encryption key(s) sealing webhook secrets and channel headers at rest: base64 of "
+        "32 random bytes (`openssl rand -base64 32`); several comma-separated, newest first, while rotating.",
+    )
+    secret_key_file: str | None = Field(None, description="A file holding LBP_SECRET_KEY's value instead.")
+
+    audit_spool_path: str | None = Field(
+        None, description="The local append-only file where audit records wait while the database is down "
+        "(replayed when it answers). Default: beside the SQLite file, or lbp-triage-audit-spool.ndjson here.",
+    )
 
     webhook_dispatcher: Literal["inprocess", "off"] = Field(
         "inprocess",
@@ -130,6 +147,12 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def production(self) -> bool:
+        if self.environment is not None:
+            return self.environment == "production"
+        return self.auth_mode != "none"  # a service open to other machines is a production one
+
+    @property
     def webhook_retry_delays(self) -> tuple[float, ...]:
         return retry_delays(self.webhook_retry_schedule)
 
@@ -148,3 +171,37 @@ def retry_delays(schedule: str) -> tuple[float, ...]:
 @cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def development_key_file(settings: Settings) -> Path:
+    """Where development keeps its generated key: beside the SQLite file, else here."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).with_suffix(".key")
+    return Path(DEVELOPMENT_KEY_FILE)
+
+
+def audit_spool_path(settings: Settings) -> Path:
+    if settings.audit_spool_path:
+        return Path(settings.audit_spool_path)
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).with_suffix(".audit-spool.ndjson")
+    return Path("lbp-triage-audit-spool.ndjson")
+
+
+_keyrings: dict[tuple[Any, ...], Keyring] = {}
+
+
+def keyring_for(settings: Settings) -> Keyring:
+    """The key-encryption keys of these settings (loaded once; KeyConfigurationError when missing)."""
+    where = development_key_file(settings)
+    cache_key = (settings.secret_key, settings.secret_key_file, settings.production, str(where.resolve()))
+    if cache_key not in _keyrings:
+        _keyrings[cache_key] = load_keyring(settings.secret_key, settings.secret_key_file,
+                                            production=settings.production, development_file=where)
+    return _keyrings[cache_key]

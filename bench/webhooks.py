@@ -59,6 +59,7 @@ def _fill(database_url: str, port: int, subscriptions: int, triages: int, conten
     from sqlalchemy import delete
 
     from app.encounters import submit
+    from app.settings import Settings, keyring_for
     from app.store import migrate
     from app.store.db import make_engine
     from app.store.repository import EncounterRepository
@@ -74,7 +75,9 @@ def _fill(database_url: str, port: int, subscriptions: int, triages: int, conten
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(delete(table))
     outbox = Outbox(SubscriptionIndex(engine, 0))
-    repository = SubscriptionRepository(engine, outbox.index, outbox)
+    # the same key as the dispatcher's below (LBP_SECRET_KEY, or the development key file)
+    keyring = keyring_for(Settings(database_url=database_url))
+    repository = SubscriptionRepository(engine, outbox.index, outbox, keyring)
     for i in range(subscriptions):
         body = subscription_body(f"http://127.0.0.1:{port}/hook/{i}", content=content)
         repository.create(parse_subscription(body), "http://bench.local/fhir")

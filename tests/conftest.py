@@ -18,6 +18,10 @@ settings.register_profile("default", deadline=None, suppress_health_check=[Healt
 settings.register_profile("ci", deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
+# The key sealing webhook secrets at rest (tests of key handling pass their own settings).
+TEST_SECRET_KEY = "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM"  # base64url of 32 bytes
+os.environ.setdefault("LBP_SECRET_KEY", TEST_SECRET_KEY)
+
 POSTGRES_ADMIN_URL = os.environ.get("PYTEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("PYTEST_REQUIRE_POSTGRES") == "1"
 
@@ -144,3 +148,15 @@ def live_server(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture(params=_engines())
+def blank_database_url(request, tmp_path) -> Iterator[str]:
+    """A new database with no tables at all (not migrated), on each engine, for one test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'blank.db'}"
+        return
+    if not _postgres_reachable():
+        pytest.fail("PostgreSQL is required (PYTEST_REQUIRE_POSTGRES=1) but not reachable")
+    with scratch_postgres_database("lbp_blank") as url:
+        yield url

@@ -77,3 +77,108 @@ def test_questionnaire_and_codesystem_commands():
 def test_missing_file_is_a_usage_error(tmp_path):
     done = run("score", str(tmp_path / "absent.json"))
     assert done.returncode == 2 and b"cannot read" in done.stderr
+
+
+def test_score_ndjson_blank_line_answers_its_own_line(tmp_path):
+    """Line N of the output answers line N of the input, also when a line is blank."""
+    good = orjson.dumps(response(answers_with()))
+    urgent = orjson.dumps(response(answers_with(pain_intolerable=True)))
+    path = tmp_path / "gaps.ndjson"
+    path.write_bytes(good + b"\n\n" + urgent + b"\n   \n" + good + b"\n")
+    done = run("score", str(path), "--format", "ndjson")
+    assert done.returncode == 1
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["resourceType"] for r in results] == ["CarePlan", "OperationOutcome", "CarePlan",
+                                                    "OperationOutcome", "CarePlan"]
+    assert results[2]["category"][0]["coding"][0]["code"] == "urgent"
+    for index in (1, 3):
+        assert_valid_r4(results[index])
+        assert results[index]["issue"][0]["diagnostics"] == f"Line {index + 1}: The line is empty."
+    assert b"3 triaged, 2 rejected" in done.stderr
+
+
+def test_score_ndjson_detected_although_the_second_line_is_blank(tmp_path):
+    good = orjson.dumps(response(answers_with()))
+    path = tmp_path / "gap.ndjson"
+    path.write_bytes(good + b"\n\n" + good + b"\n")
+    done = run("score", str(path))
+    assert [json.loads(line)["resourceType"] for line in done.stdout.splitlines()] == [
+        "CarePlan", "OperationOutcome", "CarePlan"]
+
+
+def test_score_unwritable_output_is_one_clear_line(tmp_path):
+    example = tmp_path / "qr.json"
+    example.write_text(json.dumps(response(answers_with())))
+    done = run("score", str(example), "-o", str(tmp_path / "no-such-dir" / "out.json"))
+    assert done.returncode == 2
+    assert done.stderr.decode().strip().splitlines() == [
+        f"lbp-triage: cannot write {tmp_path / 'no-such-dir' / 'out.json'}: No such file or directory"]
+    assert done.stdout == b""
+
+
+def test_score_rejected_file_with_output_file_says_why_on_stderr(tmp_path):
+    path = tmp_path / "qr.json"
+    path.write_text(json.dumps(response(answers_with(fever=None))))
+    out = tmp_path / "out.json"
+    done = run("score", str(path), "-o", str(out))
+    assert done.returncode == 1
+    assert json.loads(out.read_bytes())["resourceType"] == "OperationOutcome"
+    text = done.stderr.decode()
+    assert "rejected" in text and "fever" in text  # the fault is named where the user looks
+
+
+def _script(name, *args, cwd, stdin=b""):
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    return subprocess.run([str(root / "scripts" / name), *args], cwd=cwd, input=stdin, capture_output=True)
+
+
+def test_score_script_resolves_paths_against_the_callers_directory(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "qr.json").write_text(json.dumps(response(answers_with(saddle_numbness=True))))
+    done = _script("score", "in/qr.json", "-o", "careplan.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    careplan = json.loads((tmp_path / "careplan.json").read_bytes())
+    assert careplan["category"][0]["coding"][0]["code"] == "emergency"
+    piped = _script("score", "-", cwd=tmp_path)  # stdin still works (empty input: rejected, not a crash)
+    assert piped.returncode == 1 and b"Traceback" not in piped.stderr
+
+
+def _serve_answers(tmp_path, args, env_extra):
+    """./scripts/serve started from tmp_path answers /healthz on the chosen port; its SQLite
+    file is made in that directory."""
+    import os
+    import socket
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LBP_")} | {
+        "LBP_SECRET_KEY": os.environ.get("LBP_SECRET_KEY", ""), **env_extra(port)}
+    server = subprocess.Popen([str(root / "scripts" / "serve"), *args(port)], cwd=tmp_path, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        else:
+            raise AssertionError(server.stderr.read1() if server.poll() is not None else "no answer")
+        assert (tmp_path / "lbp-triage.db").exists()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_serve_script_takes_a_port_option(tmp_path):
+    _serve_answers(tmp_path, lambda port: ["--port", str(port)], lambda port: {})
+
+
+def test_serve_script_takes_the_port_from_the_environment(tmp_path):
+    _serve_answers(tmp_path, lambda port: [], lambda port: {"LBP_PORT": str(port)})

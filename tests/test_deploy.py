@@ -71,3 +71,56 @@ def test_hadolint_finds_nothing():
         pytest.skip("hadolint is not installed")
     done = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+REQUIRED_IN_ENV = ("POSTGRES_PASSWORD", "LBP_SECRET_KEY", "LBP_AUTH_TOKENS")
+
+
+def test_compose_without_env_file_stops_at_once_naming_what_to_do(compose):
+    """Without .env, `docker compose up` must fail before starting anything, with compose's
+    one-line "required variable … is missing a value: copy .env.example to .env …"."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    for name in REQUIRED_IN_ENV:
+        uses = re.findall(r"\$\{" + name + r"(:?[?-])?([^}]*)\}", text)
+        assert uses, name
+        for operator, message in uses:
+            assert operator == ":?" and ".env.example" in message, (name, operator, message)
+    example = (ROOT / ".env.example").read_text()
+    for name in REQUIRED_IN_ENV:
+        assert re.search(rf"^{name}=", example, re.M), name
+    for doc in ("README.md", "docs/operator-guide.md"):
+        assert "cp .env.example .env" in (ROOT / doc).read_text(), doc
+    for name in ("migrate", "api", "worker"):
+        env = compose["services"][name]["environment"]
+        assert env["LBP_ENVIRONMENT"] == "production" and "LBP_SECRET_KEY" in env
+
+
+def test_an_empty_token_list_stops_the_api_with_one_line(tmp_path):
+    """What the API does with settings it cannot run with (here static tokens without any): one
+    line, no traceback, uvicorn's "startup failure" status (3); with several workers the parent
+    stops too instead of respawning them."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LBP_")}
+    env |= {"LBP_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "LBP_AUTH_MODE": "static",
+            "LBP_AUTH_TOKENS": "", "LBP_SECRET_KEY": "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM"}
+    for workers in ("1", "2"):
+        done = subprocess.run([sys.executable, "-m", "uvicorn", "app.main:app", "--workers", workers, "--port", "1"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert "Traceback" not in done.stderr, done.stderr
+        ours = [line for line in done.stderr.splitlines() if line.startswith("lbp-triage:")]
+        assert len(ours) == int(workers) and "LBP_AUTH_TOKENS" in ours[0], done.stderr
+        assert "copy .env.example to .env" in ours[0]
+        if workers == "1":
+            assert done.returncode == 3
+        else:
+            assert "stopping the parent process" in done.stderr
+
+
+def test_the_image_runs_one_worker_on_sqlite_and_shares_metrics_when_more():
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"LBP_DATABASE_URL=sqlite:", text) and re.search(r"WEB_CONCURRENCY=1\b", text)
+    cmd = re.search(r"^CMD (.+)$", text, re.M).group(1)
+    assert "PROMETHEUS_MULTIPROC_DIR=" in cmd and "rm -rf" in cmd and "mkdir -p" in cmd
+    assert cmd.index("PROMETHEUS_MULTIPROC_DIR") < cmd.index("exec uvicorn")
+    assert "LBP_ENVIRONMENT=production" in text

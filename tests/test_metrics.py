@@ -37,3 +37,55 @@ def test_metrics_expose_webhook_queue_depth_and_delivery_counters(client):
     for name in ("lbp_webhook_queue_depth", "lbp_webhook_deliveries", "lbp_webhook_delivery_failures",
                  "lbp_webhook_retries"):
         assert name in text, name
+
+
+def test_metrics_of_several_worker_processes_are_summed(tmp_path):
+    """`lbp-triage serve --workers 2` shares counters through PROMETHEUS_MULTIPROC_DIR: every
+    scrape, whichever worker answers it, counts the requests of both."""
+    import os
+    import re
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env["LBP_DATABASE_URL"] = f"sqlite:///{tmp_path / 'm.db'}"
+    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--workers", "2", "--port", str(port)],
+                              cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        announced = server.stderr.readline()
+        shared = re.search(r"share their metrics in (\S+)", announced)
+        assert shared, announced
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.1)
+        # both workers are up once each has its own files in the shared directory
+        deadline = time.monotonic() + 60
+        while len({re.search(r"_(\d+)\.db$", f).group(1) for f in os.listdir(shared.group(1))
+                   if re.search(r"_(\d+)\.db$", f)}) < 2:
+            assert time.monotonic() < deadline, os.listdir(shared.group(1))
+            time.sleep(0.1)
+        for _ in range(30):  # a new connection each: the workers share them out
+            assert httpx.get(f"{base}/fhir/metadata").status_code == 200
+        for _ in range(6):
+            counted = [s.value for family in text_string_to_metric_families(httpx.get(f"{base}/metrics").text)
+                       for s in family.samples if s.name == "lbp_http_requests_total"
+                       and s.labels.get("route") == "/fhir/metadata"]
+            assert counted == [30.0], counted
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert not os.path.exists(shared.group(1))  # cleaned up at exit

@@ -29,7 +29,7 @@ def test_the_subscription_view_is_refreshed_by_local_changes_at_once_and_by_othe
     engine = app.state.engine
     index = SubscriptionIndex(engine, refresh_seconds=3600)
     outbox = Outbox(index)
-    repository = SubscriptionRepository(engine, index, outbox)
+    repository = SubscriptionRepository(engine, index, outbox, app.state.keyring)
     assert index.current() == ()
     created = repository.create(parse_subscription(subscription_body("http://127.0.0.1:9/")), "http://x/fhir")
     assert [sid for sid, _ in index.current()] == [created.id]  # this process's change: seen at once

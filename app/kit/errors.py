@@ -55,7 +55,19 @@ async def _validation(request: Request, exc: RequestValidationError) -> Response
     return _outcome_response(400, operation_outcome(faults))
 
 
+def _missing_table(exc: Exception) -> bool:
+    """The schema is not there (never migrated, or migrated down): PostgreSQL's undefined_table,
+    SQLite's "no such table"."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) == "42P01" or "no such table" in str(orig)
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, DBAPIError) and _missing_table(exc):
+        log.error("database not migrated", extra={"error": type(exc).__name__})
+        return _outcome_response(503, single_outcome(
+            "transient", "The service is unavailable: database not migrated (its tables are missing). The "
+            "operator must run `lbp-triage migrate` (see the operator's guide)."), {"Retry-After": "30"})
     if isinstance(exc, DBAPIError) and not isinstance(exc, OperationalError) and not exc.connection_invalidated:
         return await _unexpected(request, exc)
     log.error("database unavailable", extra={"error": type(exc).__name__})

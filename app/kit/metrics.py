@@ -12,7 +12,7 @@ import os
 import time
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +23,10 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 TRIAGES = Counter("lbp_triages_total", "Triages stored, by disposition", ["disposition"])
+# Gauges keep the most recent value of a live process when several workers share
+# PROMETHEUS_MULTIPROC_DIR (one series, not one per process id).
+DATABASE_UP = Gauge("lbp_database_up", "1 when the database answered (and is migrated) at the last /readyz or "
+                    "/metrics, else 0.", multiprocess_mode="livemostrecent")
 
 
 class MetricsMiddleware:

@@ -6,7 +6,7 @@ import anyio
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
-from app.kit.metrics import metrics_response
+from app.kit.metrics import DATABASE_UP, metrics_response
 from app.store.outbox import DeliveryQueue
 from app.webhooks.metrics import QUEUE_DEPTH
 
@@ -26,10 +26,15 @@ async def readyz(request: Request) -> JSONResponse:
         with anyio.fail_after(2):
             await anyio.to_thread.run_sync(state.repository.ping)
     except Exception as exc:  # any failure means: not ready
+        DATABASE_UP.set(0)
         return JSONResponse({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
     if not state.schema_ready():
+        DATABASE_UP.set(0)
         return JSONResponse({"status": "unavailable", "database": "not migrated; run lbp-triage migrate"},
                             status_code=503)
+    DATABASE_UP.set(1)
+    if state.audit.spool is not None and state.audit.spool.has_records():
+        state.writer.submit(state.audit.replay)  # the database is back: write what was spooled
     return JSONResponse({"status": "ok"})
 
 
@@ -39,6 +44,16 @@ async def readyz(request: Request) -> JSONResponse:
             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
 async def metrics(request: Request) -> Response:
     state = request.app.state
+    if getattr(state, "engine", None) is not None:
+        try:
+            with anyio.fail_after(2):
+                await anyio.to_thread.run_sync(state.repository.ping)
+            DATABASE_UP.set(1 if state.schema_ready() else 0)
+        except Exception:  # down, or too slow to count as up
+            DATABASE_UP.set(0)
+    audit = getattr(state, "audit", None)
+    if audit is not None and audit.spool is not None:
+        await anyio.to_thread.run_sync(audit.spool.measure)
     if getattr(state, "dispatcher", None) is None and getattr(state, "engine", None) is not None:
         # Deliveries happen in worker processes: count the queue here, at scrape time.
         try:

@@ -199,3 +199,16 @@ async def triage_response(request: Request) -> Response:
 async def triage_other_methods() -> Response:
     # Without this, GET would reach the QuestionnaireResponse read route as id "$triage".
     raise HttpProblem(405, "not-supported", "$triage is invoked with POST.", headers={"Allow": "POST"})
+
+
+@router.post("/QuestionnaireResponse/", include_in_schema=False)
+@router.post("/QuestionnaireResponse", include_in_schema=False)
+async def triage_without_operation() -> Response:
+    # Mostly `curl -X POST "…/QuestionnaireResponse/$triage"`: inside double quotes the shell
+    # expands $triage to nothing. Say so instead of a bare redirect and 405.
+    raise HttpProblem(
+        405, "not-supported",
+        "This server does not create QuestionnaireResponses directly: POST them to "
+        "/fhir/QuestionnaireResponse/$triage. From a shell, put that URL in single quotes "
+        "('…/QuestionnaireResponse/$triage') or write \\$triage: inside double quotes the shell "
+        "replaces $triage with nothing.", headers={"Allow": "GET"})

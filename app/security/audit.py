@@ -8,9 +8,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.store.paging import newest_first
 from app.store.tables import AuditRecord
+
+from .audit_spool import AuditSpool
 
 A = AuditRecord.__table__
 ACTION = {"create": "C", "read": "R", "vread": "R", "history-instance": "R", "search": "R", "update": "U",
@@ -51,12 +55,42 @@ class AuditPage:
 
 
 class AuditRepository:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, spool: AuditSpool | None = None) -> None:
         self.engine = engine
+        self.spool = spool  # where records wait while the database is down
 
     def record(self, row: dict[str, Any]) -> None:
+        """Store the record; if the database does not take it (down, not migrated), spool it."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(insert(A), row)
+        except (DataError, IntegrityError):
+            raise  # the record itself is wrong: spooling would not help
+        except (DBAPIError, PoolTimeout):
+            if self.spool is None:
+                raise
+            self.spool.append(row)
+            return
+        self.replay()
+
+    def replay(self) -> int:
+        """Write the spooled records, if any, now that the database answers. Never raises."""
+        if self.spool is None or not self.spool.has_records():
+            return 0
+        try:
+            return self.spool.replay(self._store_missing)
+        except (DBAPIError, PoolTimeout):
+            return 0  # still down: they stay spooled
+
+    def _store_missing(self, rows: list[dict[str, Any]]) -> None:
         with self.engine.begin() as connection:
-            connection.execute(insert(A), row)
+            for start in range(0, len(rows), 500):
+                chunk = rows[start:start + 500]
+                present = set(connection.execute(select(A.c.id).where(A.c.id.in_([r["id"] for r in chunk])))
+                              .scalars())
+                missing = [r for r in chunk if r["id"] not in present]
+                if missing:
+                    connection.execute(insert(A), missing)
 
     def read(self, audit_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as connection:

@@ -8,6 +8,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from app.security.keyring import Keyring
+
 
 def _config() -> Config:
     config = Config()
@@ -15,18 +17,31 @@ def _config() -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head", keyring: Keyring | None = None) -> None:
+    """`keyring`: for migrations that seal or open secrets (default: from the settings)."""
     config = _config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        config.attributes["keyring"] = keyring
         command.upgrade(config, revision)
 
 
-def downgrade(engine: Engine, revision: str) -> None:
+def downgrade(engine: Engine, revision: str, keyring: Keyring | None = None) -> None:
     config = _config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        config.attributes["keyring"] = keyring
         command.downgrade(config, revision)
+
+
+def migration_keyring() -> Keyring:
+    """The keyring a running migration was given, or the one of the settings."""
+    from alembic import op
+
+    from app.settings import get_settings, keyring_for
+
+    given = op.get_context().config.attributes.get("keyring")
+    return given if given is not None else keyring_for(get_settings())
 
 
 def head_revision() -> str:

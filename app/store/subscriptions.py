@@ -17,11 +17,13 @@ from typing import Any, Callable, Sequence
 
 from sqlalchemy import Engine, and_, delete, func, insert, select, update
 
+from app.security.keyring import Keyring
 from app.webhooks import signing
 from app.webhooks.notifications import EVENT, HANDSHAKE
 from app.webhooks.resources import NewSubscription
 from app.webhooks.topics import Criteria
 
+from .sealing import opened, resource_without_headers, seal_headers, seal_secret
 from .tables import WebhookOutbox, WebhookSubscription
 
 S = WebhookSubscription.__table__
@@ -120,10 +122,11 @@ def _now() -> datetime:
 
 
 class SubscriptionRepository:
-    def __init__(self, engine: Engine, index: SubscriptionIndex, outbox: Outbox) -> None:
+    def __init__(self, engine: Engine, index: SubscriptionIndex, outbox: Outbox, keyring: Keyring) -> None:
         self.engine = engine
         self.index = index
         self.outbox = outbox
+        self.keyring = keyring  # the secret and the channel headers are sealed at rest
 
     def create(self, new: NewSubscription, base_url: str) -> Any:
         """Store a subscription (status `requested`) and its handshake, in one transaction."""
@@ -133,8 +136,9 @@ class SubscriptionRepository:
         row = {
             "id": subscription_id, "status": "requested", "topic": criteria.topic, "patient": criteria.patient,
             "dispositions": sorted(criteria.dispositions) if criteria.dispositions is not None else None,
-            "end": criteria.end, "endpoint": new.endpoint, "content": new.content, "headers": new.headers,
-            "secret": new.secret, "base_url": base_url, "resource": new.resource, "created": now,
+            "end": criteria.end, "endpoint": new.endpoint, "content": new.content,
+            "headers": seal_headers(self.keyring, new.headers), "secret": seal_secret(self.keyring, new.secret),
+            "base_url": base_url, "resource": resource_without_headers(new.resource), "created": now,
             "updated": now, "version_id": 1, "error": None, "event_count": 0,
         }
         handshake = {
@@ -151,14 +155,16 @@ class SubscriptionRepository:
 
     def read(self, subscription_id: str) -> Any | None:
         with self.engine.connect() as connection:
-            return connection.execute(select(S).where(S.c.id == subscription_id)).one_or_none()
+            row = connection.execute(select(S).where(S.c.id == subscription_id)).one_or_none()
+        return opened(row, self.keyring)
 
     def search(self, statuses: Sequence[str] | None) -> list[Any]:
         query = select(S).order_by(S.c.created.desc(), S.c.id)
         if statuses is not None:
             query = query.where(S.c.status.in_(statuses))
         with self.engine.connect() as connection:
-            return list(connection.execute(query).all())
+            rows = connection.execute(query).all()
+        return [opened(row, self.keyring) for row in rows]
 
     def delete(self, subscription_id: str) -> bool:
         """Remove the subscription and its queue: nothing more is delivered for it."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -111,10 +111,12 @@ class WebhookSubscription(Base):
     end: Mapped[datetime | None] = mapped_column(UtcDateTime())
     endpoint: Mapped[str] = mapped_column(String(2048))
     content: Mapped[str] = mapped_column(String(16))  # id-only | full-resource
-    headers: Mapped[list[str]] = mapped_column(Json)
-    secret: Mapped[str] = mapped_column(String(128))  # whsec_…; never rendered after creation
+    # Sealed at rest (app/store/sealing.py): the channel headers (a sealed JSON list, as a JSON
+    # string) and the whsec_… secret, never rendered after creation.
+    headers: Mapped[str] = mapped_column(Json)
+    secret: Mapped[str] = mapped_column(Text)
     base_url: Mapped[str] = mapped_column(String(1024))  # the FHIR base the subscriber used
-    resource: Mapped[dict[str, Any]] = mapped_column(Json)  # as submitted, without the secret
+    resource: Mapped[dict[str, Any]] = mapped_column(Json)  # as submitted, without the secret or headers
     created: Mapped[datetime] = mapped_column(UtcDateTime())
     updated: Mapped[datetime] = mapped_column(UtcDateTime())
     version_id: Mapped[int] = mapped_column(Integer, default=1)

@@ -30,8 +30,10 @@ import httpx
 import orjson
 from sqlalchemy import Engine
 
-from app.settings import Settings
+from app.security.keyring import Keyring, SealedValueError
+from app.settings import Settings, keyring_for
 from app.store.outbox import Attempt, Claim, DeliveryQueue, QueuedRow, Result, utcnow
+from app.store.sealing import open_headers, open_secret
 
 from . import metrics, signing
 from .delivery import Answer, make_client, send
@@ -52,7 +54,9 @@ def worker_name() -> str:
 
 class Dispatcher:
     def __init__(self, engine: Engine, settings: Settings, policy: OutboundPolicy | None = None,
-                 owner: str | None = None, ready: Callable[[], bool] | None = None) -> None:
+                 owner: str | None = None, ready: Callable[[], bool] | None = None,
+                 keyring: Keyring | None = None) -> None:
+        self.keyring = keyring or keyring_for(settings)  # opens the sealed secrets and headers
         self.queue = DeliveryQueue(engine, owner or worker_name())
         self.ready = ready  # is the schema migrated? (checked until it is)
         self.policy = policy or OutboundPolicy.from_setting(settings.webhook_allowed_hosts)
@@ -170,7 +174,16 @@ class Dispatcher:
             answer = Answer(False, None, "refused: the endpoint's address is not allowed")
             failed = Attempt(claim.rows[0].id, utcnow(), None, answer.error)
         if target is not None:
-            key = signing.secret_key(sub.secret)
+            try:
+                key = signing.secret_key(open_secret(self.keyring, sub.secret))
+                custom_headers = open_headers(self.keyring, sub.headers)
+            except SealedValueError:
+                log.error("a subscription's secret cannot be opened: its key is not configured (LBP_SECRET_KEY)",
+                          extra={"subscription": sub.id})
+                target = None
+                answer = Answer(False, None, "refused: the signing secret cannot be opened with the configured keys")
+                failed = Attempt(claim.rows[0].id, utcnow(), None, answer.error)
+        if target is not None:
             lease_end = claim.lease_until.timestamp()
             client = self._idle_clients.pop() if self._idle_clients else self._new_client()
             checked = time.monotonic()
@@ -185,7 +198,7 @@ class Dispatcher:
                         checked = time.monotonic()
                     body = orjson.dumps(self._notification(claim, row, delivered))
                     answer = await send(client, target, key=key, message_id=row.message_id, body=body,
-                                        custom_headers=sub.headers, timeout=self.timeout)
+                                        custom_headers=custom_headers, timeout=self.timeout)
                     metrics.DURATION.observe(answer.seconds)
                     if answer.ok:
                         delivered.append(Attempt(row.id, utcnow(), answer.status))

@@ -18,7 +18,8 @@ DEAD = Counter(
 DEACTIVATED = Counter(
     "lbp_webhook_subscriptions_deactivated", "Subscriptions turned off because the receiver answered 410 Gone.")
 QUEUE_DEPTH = Gauge(
-    "lbp_webhook_queue_depth", "Notifications waiting for delivery (pending in the outbox), as last counted.")
+    "lbp_webhook_queue_depth", "Notifications waiting for delivery (pending in the outbox), as last counted.",
+    multiprocess_mode="livemostrecent")
 DURATION = Histogram(
     "lbp_webhook_delivery_seconds", "Time of one delivery attempt, request to response.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15))
