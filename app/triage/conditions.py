@@ -45,6 +45,57 @@ class Yes(Condition):
 
 
 @dataclass(frozen=True, slots=True)
+class No(Condition):
+    """A boolean question answered "no" (explicitly: an absent answer is not a no)."""
+
+    link_id: str
+
+    def expression(self) -> str:
+        return f"a.get({self.link_id!r}) is False"
+
+    def evidence(self, answers: Answers) -> Evidence | None:
+        if answers.get(self.link_id) is False:
+            return ((self.link_id, False),)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class NotYes(Condition):
+    """A boolean question not answered "yes": "no", or left unanswered (evidence None)."""
+
+    link_id: str
+
+    def expression(self) -> str:
+        return f"a.get({self.link_id!r}) is not True"
+
+    def evidence(self, answers: Answers) -> Evidence | None:
+        value = answers.get(self.link_id)
+        if value is True:
+            return None
+        return ((self.link_id, value if value is False else None),)
+
+
+@dataclass(frozen=True, slots=True)
+class CountAtLeast(Condition):
+    """At least `count` of the boolean questions answered "yes" (absent = no)."""
+
+    count: int
+    link_ids: tuple[str, ...]
+
+    def __init__(self, count: int, *link_ids: str) -> None:
+        object.__setattr__(self, "count", count)
+        object.__setattr__(self, "link_ids", link_ids)
+
+    def expression(self) -> str:
+        terms = " + ".join(f"(a.get({link_id!r}) is True)" for link_id in self.link_ids)
+        return f"({terms}) >= {self.count!r}"
+
+    def evidence(self, answers: Answers) -> Evidence | None:
+        yes = tuple((link_id, True) for link_id in self.link_ids if answers.get(link_id) is True)
+        return yes if len(yes) >= self.count else None
+
+
+@dataclass(frozen=True, slots=True)
 class AtLeast(Condition):
     link_id: str
     threshold: float
