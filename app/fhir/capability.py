@@ -120,13 +120,21 @@ def capability_statement(base_url: str, software_date: str = "2026-11-25", auth_
                     {
                         "type": "Questionnaire",
                         "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "documentation": "Versions 2.0.0 (id lbp-triage, current) and 1.0.0 (id "
+                        "lbp-triage-1.0.0) are served; a response is triaged by the rules of the version "
+                        "it names in QuestionnaireResponse.questionnaire, the current one without a version.",
                         "searchParam": [{"name": "url", "type": "uri",
-                                         "documentation": f"The canonical URL ({QUESTIONNAIRE_URL})."}],
+                                         "documentation": f"The canonical URL ({QUESTIONNAIRE_URL}), "
+                                         "optionally |version."},
+                                        {"name": "version", "type": "token",
+                                         "documentation": "The business version: 1.0.0 or 2.0.0."}],
                     },
                     {
                         "type": "CodeSystem",
                         "interaction": [{"code": "read"}, {"code": "search-type"}],
-                        "searchParam": [{"name": "url", "type": "uri", "documentation": "The canonical URL."}],
+                        "searchParam": [{"name": "url", "type": "uri", "documentation": "The canonical URL."},
+                                        {"name": "version", "type": "token",
+                                         "documentation": "The business version."}],
                     },
                     _subscription(),
                     {

@@ -33,7 +33,7 @@ PARAMETER_DOCS = {
     "subject": "The patient: Patient/{id} (or the bare id)",
     "patient": "The patient: Patient/{id} (or the bare id)",
     "date": "When the triage happened, with a prefix: eq, ge, gt, le, lt (e.g. ge2026-01-01); repeatable",
-    "category": "The disposition: emergency, urgent, doctor or self-care (system|code accepted)",
+    "category": "The disposition: emergency, urgent, doctor-soon, doctor or self-care (system|code accepted)",
     "authored": "When the response was authored, with a prefix as for date; repeatable",
 }
 CONTROL = ("_count", "_cursor", "_format")

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from app.fhir.bundle import searchset
 from app.fhir.capability import capability_statement
 from app.fhir.codesystem import codesystems
-from app.fhir.questionnaire import questionnaire
+from app.fhir.questionnaire import by_id, questionnaires
 from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base
 
 from .docs import fhir_ok, query_parameters
@@ -34,30 +34,42 @@ async def metadata(request: Request) -> Response:
 
 @router.get("/Questionnaire/{questionnaire_id}", summary="The triage Questionnaire",
             description="The questions EHRs and forms ask. Its linkIds are a stable contract; build "
-            "QuestionnaireResponses from it. Its id is `lbp-triage`.",
+            "QuestionnaireResponses from it. `lbp-triage` is the current version (2.0.0); version "
+            "1.0.0 is still served, as `lbp-triage-1.0.0` (or `GET /fhir/Questionnaire?url=…|1.0.0`), "
+            "and responses naming `…|1.0.0` are still triaged by rules 1.",
             responses=fhir_ok("The Questionnaire", "Questionnaire"), response_class=FhirResponse)
 async def read_questionnaire(questionnaire_id: str) -> Response:
-    q = questionnaire()
-    if questionnaire_id != q["id"]:
-        raise HttpProblem(404, "not-found", "No such Questionnaire; the triage Questionnaire is lbp-triage.")
+    q = by_id(questionnaire_id)
+    if q is None:
+        raise HttpProblem(404, "not-found", "No such Questionnaire; the triage Questionnaire is lbp-triage "
+                          "(version 1.0.0: lbp-triage-1.0.0).")
     return FhirResponse(q, headers={"ETag": f'W/"{q["version"]}"'})
 
 
 def _by_url(request: Request, resource_type: str, resources: list[dict[str, Any]]) -> Response:
     url = request.query_params.get("url")
+    wanted_version = request.query_params.get("version")
     if url is not None:
         canonical, _, version = url.partition("|")
         resources = [r for r in resources if r["url"] == canonical and (not version or r["version"] == version)]
+    if wanted_version is not None:
+        resources = [r for r in resources if r.get("version") == wanted_version]
     base = _base(request)
-    self_url = f"{base}/{resource_type}" + (f"?url={url}" if url is not None else "")
+    query = "&".join(f"{name}={value}" for name, value in (("url", url), ("version", wanted_version))
+                     if value is not None)
+    self_url = f"{base}/{resource_type}" + (f"?{query}" if query else "")
     return FhirResponse(searchset(resources, len(resources), base, self_url, None))
 
 
-@router.get("/Questionnaire", summary="Find the Questionnaire by its canonical URL",
+@router.get("/Questionnaire", summary="Find the Questionnaires by canonical URL and version",
+            description="Every served version, the current (2.0.0) first; narrow with `url` "
+            "(optionally `|version`) and `version`.",
             responses=fhir_ok("A searchset Bundle", "Bundle"), response_class=FhirResponse,
-            openapi_extra=query_parameters(("url", "Canonical URL, optionally |version", {"type": "string"})))
+            openapi_extra=query_parameters(("url", "Canonical URL, optionally |version", {"type": "string"}),
+                                           ("version", "Business version, e.g. 1.0.0 or 2.0.0",
+                                            {"type": "string"})))
 async def search_questionnaire(request: Request) -> Response:
-    return _by_url(request, "Questionnaire", [questionnaire()])
+    return _by_url(request, "Questionnaire", questionnaires())
 
 
 @router.get("/CodeSystem/{codesystem_id}", summary="A CodeSystem of the triage",
@@ -73,6 +85,7 @@ async def read_codesystem(codesystem_id: str) -> Response:
 
 @router.get("/CodeSystem", summary="List or find the CodeSystems",
             responses=fhir_ok("A searchset Bundle", "Bundle"), response_class=FhirResponse,
-            openapi_extra=query_parameters(("url", "Canonical URL, optionally |version", {"type": "string"})))
+            openapi_extra=query_parameters(("url", "Canonical URL, optionally |version", {"type": "string"}),
+                                           ("version", "Business version", {"type": "string"})))
 async def search_codesystems(request: Request) -> Response:
     return _by_url(request, "CodeSystem", list(codesystems().values()))

@@ -16,7 +16,7 @@ from app.security.audit import audit_row
 from app.security.principal import patient_of
 from app.kit.fhir_http import FhirResponse, HttpProblem, prefer, read_json_body, version_headers
 
-from .docs import EXAMPLE_SUMMARIES, example_responses, fhir_ok, outcome_response, request_body
+from .docs import EXAMPLE_SUMMARIES, all_examples, fhir_ok, outcome_response, request_body
 
 router = APIRouter(prefix="/fhir", tags=["Triage"])
 
@@ -25,10 +25,16 @@ Send the patient's answers as a FHIR **QuestionnaireResponse** (built from the
 `lbp-triage` Questionnaire), or a **Parameters** resource holding it as the parameter
 `response`. The service checks every answer, looks for red flags, stores the encounter,
 and answers **201 Created** with the **CarePlan**: where the patient should go
-(`category`: emergency, urgent, doctor or self-care), why (the findings in each activity's
+(`category`: emergency, urgent, doctor-soon, doctor or self-care), why (the findings in each activity's
 `reasonCode`), and what to do (the activities).
 
-**Try it out:** pick an example below (one per disposition) and press *Execute*.
+**Try it out:** pick an example below (one per disposition of rules 2, a STarT Back high-risk
+patient, and the Questionnaire 1.0.0 examples triaged by rules 1) and press *Execute*.
+
+A response is triaged by the rules of the Questionnaire version it names
+(`…/Questionnaire/lbp-triage|1.0.0` → rules 1), or by the current rules 2 without a version.
+A 422 whose issue is `business-rule` about a question answered while it was not asked may
+hold a "yes" to a warning sign: route that response to a clinician.
 
 - Sending a response with the same `identifier` again returns the first CarePlan (**200**),
   never a second encounter. `If-None-Exist: identifier=system|value` works the same way.
@@ -104,7 +110,7 @@ def _earlier(condition: tuple[str | None, str], repository: Any) -> Submitted | 
     openapi_extra=request_body(
         "A QuestionnaireResponse, or a Parameters resource with it as `response`.",
         {name: {"summary": EXAMPLE_SUMMARIES[name], "value": value}
-         for name, value in example_responses().items()},
+         for name, value in all_examples().items()},
     ),
 )
 async def triage_response(request: Request) -> Response:
