@@ -28,8 +28,8 @@ PATIENT_TEXT_V2: dict[str, str] = {
         "department today."
     ),
     "doctor-visit-soon": (
-        "See your doctor within a few days. Book the visit now. Do not wait for a routine visit. "
-        "Talk about your answers before you start the home program."
+        "See your doctor within a few days. Book the visit now, and say it cannot wait. Talk "
+        "about your answers before you start the home program."
     ),
     "doctor-visit-routine": (
         "Make a routine visit with your doctor. Talk about your answers before you start the home "
