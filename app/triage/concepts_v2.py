@@ -76,8 +76,8 @@ PATIENT_TEXT_V2: dict[str, str] = {
         "Acetaminophen (Tylenol) is often the one they suggest."
     ),
     "analgesia-acetaminophen-caution": (
-        "Because anti-inflammatory medicines may not be safe for you, ask a doctor or pharmacist "
-        "before you take any pain medicine. Acetaminophen (Tylenol) is often the one they suggest."
+        "Anti-inflammatory medicines may not be safe for you. Ask a doctor or pharmacist before you "
+        "take any pain medicine. Acetaminophen (Tylenol) is often the one they suggest."
     ),
     "acetaminophen-safety": (
         "Never take more in a day than the package says. Many cold and flu products have "

@@ -38,7 +38,7 @@ FINDING_RULES_V2: tuple[FindingRule, ...] = (
                 "The skin between your legs or around your bottom feels numb."),
     FindingRule("ces-sexual", E, Yes("sexual-dysfunction"),
                 "GIRFT",
-                "You newly lose feeling in your genitals, or cannot have sex as before."),
+                "You lose feeling in your private parts, or cannot have sex like before."),
     FindingRule("ces-bilateral-neuro", E,
                 AnyOf(Yes("leg-weakness-both"),
                       AllOf(Yes("leg-symptoms-both"), AnyOf(Yes("leg-weakness"), Yes("leg-numbness")))),
@@ -76,8 +76,8 @@ FINDING_RULES_V2: tuple[FindingRule, ...] = (
                             Yes("spinal-procedure-recent")),
                       Yes("pain-new-or-worse")),
                 "§ When to contact us; CKS infection flags",
-                "Your back pain is new or worse and you have a fever, a recent infection, a recent back "
-                "operation or injection, or you inject drugs."),
+                "Your back pain is new or worse and you have a fever or an infection. The same goes if "
+                "you had a back operation or a back shot in the last 3 months, or you inject drugs."),
     FindingRule("malignancy-immune-risk", U,
                 AllOf(Yes("pain-new-or-worse"),
                       AnyOf(Yes("cancer-history"), Yes("immune-problem"), Yes("steroid-long-term"))),
