@@ -67,6 +67,8 @@ def endpoints(ids):
         # name: (method, path, body, tokens allowed)
         "triage": ("POST", TRIAGE, response(patient="p1"), {"tok-all", "tok-triage", "tok-v1-write", "tok-p1"}),
         "read CarePlan": ("GET", f"/fhir/CarePlan/{cp}", None, {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1"}),
+        "explain CarePlan": ("GET", f"/fhir/CarePlan/{cp}/$explain", None,
+                             {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1"}),
         "search CarePlan": ("GET", "/fhir/CarePlan", None, {"tok-all", "tok-reader", "tok-p1"}),
         "read Encounter": ("GET", f"/fhir/Encounter/{enc}", None, {"tok-all", "tok-reader", "tok-p1"}),
         "search Encounter": ("GET", "/fhir/Encounter", None, {"tok-all", "tok-reader", "tok-p1"}),

@@ -28,12 +28,19 @@ class Condition:
     def evidence(self, answers: Answers) -> Evidence | None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def words(self) -> str:  # pragma: no cover - abstract
+        """The condition as the rules document writes it, for a clinician checking a decision."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True, slots=True)
 class Yes(Condition):
     """A boolean question answered "yes"."""
 
     link_id: str
+
+    def words(self) -> str:
+        return f"{self.link_id} = yes"
 
     def expression(self) -> str:
         return f"a.get({self.link_id!r}) is True"
@@ -50,6 +57,9 @@ class No(Condition):
 
     link_id: str
 
+    def words(self) -> str:
+        return f"{self.link_id} = no"
+
     def expression(self) -> str:
         return f"a.get({self.link_id!r}) is False"
 
@@ -64,6 +74,9 @@ class NotYes(Condition):
     """A boolean question not answered "yes": "no", or left unanswered (evidence None)."""
 
     link_id: str
+
+    def words(self) -> str:
+        return f"{self.link_id} is not yes (no, or not answered)"
 
     def expression(self) -> str:
         return f"a.get({self.link_id!r}) is not True"
@@ -86,6 +99,9 @@ class CountAtLeast(Condition):
         object.__setattr__(self, "count", count)
         object.__setattr__(self, "link_ids", link_ids)
 
+    def words(self) -> str:
+        return f"at least {self.count} of ({', '.join(self.link_ids)}) = yes"
+
     def expression(self) -> str:
         terms = " + ".join(f"(a.get({link_id!r}) is True)" for link_id in self.link_ids)
         return f"({terms}) >= {self.count!r}"
@@ -100,6 +116,9 @@ class AtLeast(Condition):
     link_id: str
     threshold: float
 
+    def words(self) -> str:
+        return f"{self.link_id} ≥ {self.threshold:g}"
+
     def expression(self) -> str:
         return f"_number(a.get({self.link_id!r})) >= {self.threshold!r}"
 
@@ -112,6 +131,9 @@ class AtLeast(Condition):
 class Below(Condition):
     link_id: str
     threshold: float
+
+    def words(self) -> str:
+        return f"{self.link_id} < {self.threshold:g}"
 
     def expression(self) -> str:
         return f"_number(a.get({self.link_id!r}), default=float('inf')) < {self.threshold!r}"
@@ -132,6 +154,9 @@ class OneOf(Condition):
         object.__setattr__(self, "link_id", link_id)
         object.__setattr__(self, "codes", frozenset(codes))
 
+    def words(self) -> str:
+        return f"{self.link_id} is {' or '.join(sorted(self.codes))}"
+
     def expression(self) -> str:
         return f"a.get({self.link_id!r}) in {set(sorted(self.codes))!r}"
 
@@ -148,6 +173,9 @@ class AllOf(Condition):
 
     def __init__(self, *parts: Condition) -> None:
         object.__setattr__(self, "parts", parts)
+
+    def words(self) -> str:
+        return "(" + " and ".join(p.words() for p in self.parts) + ")"
 
     def expression(self) -> str:
         return "(" + " and ".join(p.expression() for p in self.parts) + ")"
@@ -168,6 +196,9 @@ class AnyOf(Condition):
 
     def __init__(self, *parts: Condition) -> None:
         object.__setattr__(self, "parts", parts)
+
+    def words(self) -> str:
+        return "(" + " or ".join(p.words() for p in self.parts) + ")"
 
     def expression(self) -> str:
         return "(" + " or ".join(p.expression() for p in self.parts) + ")"
