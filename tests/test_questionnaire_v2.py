@@ -7,7 +7,7 @@ from app.fhir.canonical import QUESTIONNAIRE_URL
 from app.fhir.outcome import Rejected, operation_outcome
 from app.fhir.questionnaire import questionnaire, questionnaire_index
 from app.fhir.validation import validate_response
-from app.triage.findings_v2 import INFLAMMATORY_ITEMS
+from app.triage.findings_v2 import FINDING_RULES_V2, INFLAMMATORY_ITEMS
 from app.triage.stratification import STARTBACK_ITEMS
 from tests.support import assert_valid_r4
 from tests.support_v2 import ITEMS, answers_v2, response_v2, startback_answers
@@ -145,3 +145,31 @@ def test_a_v1_link_id_is_refused_in_a_v2_response_and_the_reverse():
 def test_the_response_is_checked_against_the_version_it_names(canonical, version):
     assert validate_response(response_v2(questionnaire=canonical)).version == version
     assert rejected(response_v2(questionnaire=QUESTIONNAIRE_URL + "|1.0.0")).status == 422
+
+
+def test_the_codesystems_gain_the_rules_2_codes_and_keep_the_rules_1_codes():
+    from app.fhir.canonical import ANSWERS_CODESYSTEM_URL
+    from app.fhir.codesystem import codesystems
+    from app.triage.activities import ACTIVITY_RULES
+    from app.triage.activities_v2 import ACTIVITY_RULES_V2
+    from app.triage.findings import FINDING_RULES
+
+    systems = codesystems()
+    for cs in systems.values():
+        assert_valid_r4(cs)
+    defined = {c["code"]: c for g in systems["lbp-triage"]["concept"] for c in g["concept"]}
+    used = {r.code for r in FINDING_RULES + FINDING_RULES_V2}
+    used |= {r.row for r in ACTIVITY_RULES + ACTIVITY_RULES_V2} - {"directional-exercise"}
+    used |= {"doctor-soon", "startback-medium-risk", "startback-high-risk"}
+    assert used <= set(defined)
+    tier = {c["code"]: {p["code"]: p.get("valueCode") or p.get("valueString") for p in c.get("property", ())}
+            for c in defined.values()}
+    assert tier["ces-urinary"]["tier"] == "E" and tier["urinary-difficulty"]["tier"] == "U"  # old code kept
+    versions = {c: [p["valueString"] for p in defined[c]["property"] if p["code"] == "rules-version"]
+                for c in ("leg-weakness", "ces-urinary-neuro", "rest-pain")}
+    assert versions == {"leg-weakness": ["1.0.0", "2.0.0"], "ces-urinary-neuro": ["1.0.0"], "rest-pain": ["2.0.0"]}
+    answer_codes = {c["code"] for c in systems["lbp-triage-answers"]["concept"]}
+    for spec in ITEMS.values():
+        for system, code in spec.options:
+            assert system == ANSWERS_CODESYSTEM_URL and code in answer_codes
+

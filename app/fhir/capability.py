@@ -9,6 +9,7 @@ from app.fhir.canonical import BASE, QUESTIONNAIRE_URL
 from app.fhir.search import PARAMETER_DOCS, SEARCH_PARAMETERS
 
 TRIAGE_OPERATION_URL = f"{BASE}/OperationDefinition/QuestionnaireResponse-triage"
+EXPLAIN_OPERATION_URL = f"{BASE}/OperationDefinition/CarePlan-explain"
 SUBSCRIPTION_STATUS_OPERATION_URL = (
     "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status")
 DELIVERIES_OPERATION_URL = f"{BASE}/OperationDefinition/Subscription-deliveries"
@@ -108,7 +109,11 @@ def capability_statement(base_url: str, software_date: str = "2026-11-25", auth_
                 "read and search the CarePlans, Encounters and QuestionnaireResponses it stores; "
                 "subscribe to triage events (webhooks) with Subscription.",
                 "resource": [
-                    _stored("CarePlan"),
+                    _stored("CarePlan", {
+                        "operation": [{"name": "explain", "definition": EXPLAIN_OPERATION_URL,
+                                       "documentation": "GET CarePlan/{id}/$explain: the triage behind the plan, "
+                                       "line by line (each finding's rule, source and answers), as Parameters."}],
+                    }),
                     _stored("Encounter"),
                     _stored("QuestionnaireResponse", {
                         "conditionalCreate": True,
