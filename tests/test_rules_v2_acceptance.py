@@ -142,6 +142,14 @@ def test_the_clinician_narrative_uses_words_not_codes(client):
         assert not re.search(rf"(?<![\w-]){re.escape(code)}(?![\w-])", div), code
 
 
+def test_a_doctor_soon_encounter_is_asap(client):
+    careplan = triage_http(client, pain_at_rest=True)
+    encounter = assert_fhir_response(client.get(f"/fhir/{careplan['encounter']['reference']}"), 200, "Encounter")
+    assert encounter["priority"]["coding"][0]["code"] == "A"
+    found = client.get("/fhir/CarePlan", params={"category": "doctor-soon", "subject": "Patient/p1"}).json()
+    assert [e["resource"]["id"] for e in found["entry"]] == [careplan["id"]]
+
+
 def test_every_rules_2_careplan_validates_with_the_schema_and_fhirclient(client):
     for answers in (dict(saddle_numbness=True), dict(pain_unbearable=True), dict(cancer_history=True),
                     dict(injury=True, injury_major=False), dict(), startback_answers(agree=4)):

@@ -252,6 +252,8 @@ def test_activity_row_aerobic_exercise():
 
 def test_activity_row_core_stabilization():
     _exercise_rules("core-stabilization")
+    text = plan()[1]["core-stabilization"].description
+    assert "lift your hips" in text and "for life" in text and "each week" in text  # exercise, habit, progression
 
 
 def test_activity_row_pool_exercise():
@@ -280,7 +282,8 @@ def test_activity_row_directional_exercise_flexion():
 
 def test_activity_row_directional_exercise_neutral():
     _exercise_rules("directional-exercise-neutral")
-    assert "suggestion" in plan()[1]["directional-exercise-neutral"].description
+    text = plan()[1]["directional-exercise-neutral"].description
+    assert "suggestion" in text and "rock your knees" in text
 
 
 @pytest.mark.parametrize("row, positions, expected", [
