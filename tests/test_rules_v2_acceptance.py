@@ -142,6 +142,13 @@ def test_the_clinician_narrative_uses_words_not_codes(client):
         assert not re.search(rf"(?<![\w-]){re.escape(code)}(?![\w-])", div), code
 
 
+def test_an_emergency_careplan_holds_no_exercise_note(client):
+    careplan = triage_http(client, sexual_dysfunction=True)
+    assert list(activities(careplan)) == ["referral-emergency", "safety-net"]
+    assert "note" not in careplan and "exercise" not in careplan["text"]["div"].lower()
+    assert "note" in triage_http(client)  # a self-care plan keeps the directional caution
+
+
 def test_a_doctor_soon_encounter_is_asap(client):
     careplan = triage_http(client, pain_at_rest=True)
     encounter = assert_fhir_response(client.get(f"/fhir/{careplan['encounter']['reference']}"), 200, "Encounter")

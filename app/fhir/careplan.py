@@ -150,7 +150,9 @@ def render_careplan(
     if supporting:
         careplan["supportingInfo"] = supporting
     careplan["activity"] = activities
-    careplan["note"] = [{"text": DIRECTIONAL_CAUTION}]
+    if result.rules_version == "1.0.0" or any(a.code.startswith("directional-exercise") for a in result.activities):
+        # rules 2: no exercise note where there is no exercise (an emergency plan)
+        careplan["note"] = [{"text": DIRECTIONAL_CAUTION}]
     return careplan
 
 

@@ -159,8 +159,10 @@ def _careplan_div_v2(result: TriageResult, answers: Mapping[str, Any]) -> str:
             why = f": {'; '.join(decision.reasons)}" if decision.reasons else ""
             parts.append(f"<li>{escape(decision.medicine)} {escape(decision.decision)}{escape(why)}</li>")
         parts.append("</ul>")
-    parts.append(f"<p>Directional preference (from self-report, not an examination): "
-                 f"{shown[result.preference.value]}.</p><p>Plan:</p><ul>")
+    if result.disposition.code != "emergency":  # no exercise in an emergency plan
+        parts.append(f"<p>Directional preference (from self-report, not an examination): "
+                     f"{shown[result.preference.value]}.</p>")
+    parts.append("<p>Plan:</p><ul>")
     for activity in result.activities:
         held = f" (on hold: {escape(activity.hold_reason.rstrip('.').lower())})" if activity.hold_reason else ""
         parts.append(f"<li>{shown[activity.code]}{held}</li>")
