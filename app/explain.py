@@ -89,7 +89,8 @@ def explanation(result: TriageResult, questionnaire_version: str) -> dict[str, A
 def explain_response(data: Any, rules_version: str | None = None) -> dict[str, Any]:
     """Validate and triage a QuestionnaireResponse, and explain the result. Raises
     outcome.Rejected. `rules_version` overrides the version the response names (for a
-    stored triage, the rules version stored with it)."""
-    response: ValidatedResponse = validate_response(data)
+    stored triage, the rules version stored with it, which is also the Questionnaire version
+    it was checked against: rules and Questionnaire versions are numbered together)."""
+    response: ValidatedResponse = validate_response(data, rules_version)
     result = triage(response.answers, rules_version or response.version)
     return explanation(result, response.version)

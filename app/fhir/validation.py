@@ -237,13 +237,14 @@ def _check_header(qr: dict[str, Any], checker: _Checker) -> tuple[str | None, di
     return patient_id, subject
 
 
-def check_against_questionnaire(qr: dict[str, Any]) -> ValidatedResponse:
+def check_against_questionnaire(qr: dict[str, Any], version: str | None = None) -> ValidatedResponse:
     """Raise Rejected(422) with every fault, or return the answers by linkId.
 
     The response is checked against the Questionnaire version it names (the current one
     when it names the url alone). When it names none of ours its items cannot be judged
-    (which version's linkIds?), so only the header is checked."""
-    version = version_named(qr.get("questionnaire"))
+    (which version's linkIds?), so only the header is checked. `version` forces one (a stored
+    response re-read with the version it was triaged by, whatever is current today)."""
+    version = version or version_named(qr.get("questionnaire"))
     checker = _Checker(questionnaire_index(version or CURRENT_VERSION))
     if version is None:
         checker.fault("business-rule",
@@ -259,7 +260,7 @@ def check_against_questionnaire(qr: dict[str, Any]) -> ValidatedResponse:
     return ValidatedResponse(qr, checker.answers, patient_id, subject, version or CURRENT_VERSION)
 
 
-def validate_response(data: Any) -> ValidatedResponse:
+def validate_response(data: Any, version: str | None = None) -> ValidatedResponse:
     """The whole check: FHIR R4 first (400), then the Questionnaire's rules (422)."""
     check_fhir(data)
-    return check_against_questionnaire(data)
+    return check_against_questionnaire(data, version)
