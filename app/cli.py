@@ -1,7 +1,9 @@
 """The `lbp-triage` command line.
 
     lbp-triage score FILE|-        QuestionnaireResponse JSON, or NDJSON (one per line), to CarePlan(s)
-    lbp-triage questionnaire       print the triage Questionnaire
+    lbp-triage explain FILE|-      one QuestionnaireResponse: each finding, the answers behind it and
+                                   its rule's source (a FHIR Parameters resource)
+    lbp-triage questionnaire [--version V]   print the triage Questionnaire (default: current)
     lbp-triage codesystem [ID]     print the project's CodeSystems
     lbp-triage serve [--host H --port P]   run the HTTP service
     lbp-triage migrate [REVISION]          migrate the database (LBP_DATABASE_URL)
@@ -140,10 +142,32 @@ def _progress_bar(args: argparse.Namespace, size: int | None) -> Any:
     return tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024, desc="triage", file=sys.stderr)
 
 
-def cmd_questionnaire(args: argparse.Namespace) -> int:
-    from app.fhir.questionnaire import questionnaire
+def cmd_explain(args: argparse.Namespace) -> int:
+    from app.explain import explain_response
 
-    sys.stdout.buffer.write(orjson.dumps(questionnaire(), option=orjson.OPT_INDENT_2) + b"\n")
+    try:
+        stream, _ = _open_input(args.file)
+    except OSError as exc:
+        print(f"lbp-triage: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    with stream:
+        body = stream.read()
+    try:
+        resource, status = explain_response(_parse(body)), EXIT_OK
+    except Rejected as exc:
+        resource, status = operation_outcome(exc.faults), EXIT_REJECTED
+    sys.stdout.buffer.write(orjson.dumps(resource, option=orjson.OPT_INDENT_2) + b"\n")
+    return status
+
+
+def cmd_questionnaire(args: argparse.Namespace) -> int:
+    from app.fhir.questionnaire import CURRENT_VERSION, VERSIONS, questionnaire
+
+    version = args.version or CURRENT_VERSION
+    if version not in VERSIONS:
+        print(f"lbp-triage: no Questionnaire version {version!r}; known: {', '.join(VERSIONS)}", file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.buffer.write(orjson.dumps(questionnaire(version), option=orjson.OPT_INDENT_2) + b"\n")
     return EXIT_OK
 
 
@@ -277,7 +301,13 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--no-progress", dest="progress", action="store_false")
     score.set_defaults(func=cmd_score)
 
+    explain = sub.add_parser("explain", help="explain one triage: each finding, the answers that fired it "
+                             "and its rule's source, as a FHIR Parameters resource")
+    explain.add_argument("file", help="a QuestionnaireResponse .json file, or - for standard input")
+    explain.set_defaults(func=cmd_explain)
+
     q = sub.add_parser("questionnaire", help="print the triage Questionnaire")
+    q.add_argument("--version", help="1.0.0 or 2.0.0 (default: the current one)")
     q.set_defaults(func=cmd_questionnaire)
 
     cs = sub.add_parser("codesystem", help="print the project's CodeSystems")

@@ -20,7 +20,7 @@ class Scored:
 def score(data: Any) -> Scored:
     """Validate and triage a parsed QuestionnaireResponse. Raises outcome.Rejected."""
     response = validate_response(data)
-    return Scored(response, triage(response.answers))
+    return Scored(response, triage(response.answers, response.version))  # the rules of the version it answers
 
 
 def now_instant() -> str:
@@ -30,4 +30,4 @@ def now_instant() -> str:
 def careplan_for(scored: Scored, **references: Any) -> dict[str, Any]:
     references.setdefault("response_reference", response_reference(scored.response.resource))
     references.setdefault("created", now_instant())
-    return render_careplan(scored.result, scored.response.subject, **references)
+    return render_careplan(scored.result, scored.response.subject, answers=scored.response.answers, **references)

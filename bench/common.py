@@ -11,8 +11,8 @@ from app.fhir.questionnaire import items
 
 def random_answers(rng: random.Random) -> dict[str, Any]:
     answers: dict[str, Any] = {}
-    for spec in items().values():
-        if spec.enable_when or not (spec.required or rng.random() < 0.5):
+    for spec in items().values():  # in Questionnaire order: a question's enablers come before it
+        if not spec.enabled(answers) or not (spec.required or rng.random() < 0.5):
             continue
         if spec.type == "boolean":
             # warning signs are mostly "no", as in real traffic
@@ -23,8 +23,6 @@ def random_answers(rng: random.Random) -> dict[str, Any]:
             answers[spec.link_id] = round(rng.uniform(spec.min_value, spec.max_value), 1)
         else:
             answers[spec.link_id] = rng.choice(sorted(code for _, code in spec.options))
-    if answers.get("leg-weakness"):
-        answers["leg-weakness-worsening"] = rng.random() < 0.3
     return answers
 
 

@@ -1,8 +1,8 @@
-"""Hypothesis strategies for valid triage answers."""
+"""Hypothesis strategies for valid triage answers (Questionnaire 1.0.0; 2.0.0 in strategies_v2)."""
 
 from hypothesis import strategies as st
 
-from app.fhir.questionnaire import items
+from tests.support import items
 
 
 def _value(spec):

@@ -8,7 +8,21 @@ from pathlib import Path
 from typing import Any
 
 from app.fhir.canonical import ANSWERS_CODESYSTEM_URL, QUESTIONNAIRE_URL
-from app.fhir.questionnaire import items
+from app.fhir.questionnaire import questionnaire_index
+from app.triage import triage
+from app.triage.rulesets import RULES_V1
+
+# The tests written for rules 1 run against Questionnaire 1.0.0; rules 2 has its own builders
+# in tests/support_v2.py.
+QUESTIONNAIRE_V1 = f"{QUESTIONNAIRE_URL}|1.0.0"
+
+
+def items():
+    return questionnaire_index("1.0.0").items
+
+
+def triage_v1(answers: dict[str, Any]):
+    return triage(answers, RULES_V1)
 
 DATA = Path(__file__).parent / "data"
 
@@ -68,7 +82,7 @@ def response(answers: dict[str, Any] | None = None, *, nested: bool = False, pat
     qr: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
         "status": "completed",
-        "questionnaire": QUESTIONNAIRE_URL,
+        "questionnaire": QUESTIONNAIRE_V1,
         "subject": {"reference": f"Patient/{patient}"},
         "authored": "2026-11-20T10:00:00Z",
         "item": item_list,

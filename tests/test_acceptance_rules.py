@@ -8,6 +8,7 @@ import copy
 
 import pytest
 
+from app.fhir.canonical import QUESTIONNAIRE_URL
 from app.fhir.outcome import Rejected, operation_outcome
 from app.fhir.validation import validate_response
 from tests.support import answers_with, assert_valid_r4, response
@@ -44,8 +45,8 @@ def test_rule_questionnaire_must_name_this_questionnaire():
     qr = response()
     del qr["questionnaire"]
     assert expressions(rejected(qr)) == ["QuestionnaireResponse.questionnaire"]
-    validate_response(response(questionnaire=response()["questionnaire"] + "|1.0.0"))
-    rejected(response(questionnaire=response()["questionnaire"] + "|9.9.9"))
+    validate_response(response(questionnaire=QUESTIONNAIRE_URL + "|1.0.0"))
+    rejected(response(questionnaire=QUESTIONNAIRE_URL + "|9.9.9"))
 
 
 @pytest.mark.parametrize("subject", [None, {"reference": "Group/g1"}, {"display": "someone"}])

@@ -44,9 +44,24 @@ def test_capability_statement_lists_exactly_what_works(client):
 def test_questionnaire_read_and_search_by_url(client):
     q = assert_fhir_response(client.get("/fhir/Questionnaire/lbp-triage"), 200, "Questionnaire")
     assert q["url"] == QUESTIONNAIRE_URL
+    assert q["version"] == "2.0.0"  # the plain read gives the current version
     bundle = assert_fhir_response(client.get("/fhir/Questionnaire", params={"url": QUESTIONNAIRE_URL}), 200, "Bundle")
-    assert bundle["total"] == 1 and bundle["entry"][0]["resource"]["id"] == "lbp-triage"
+    # every version served answers a search by url, the current first
+    assert [e["resource"]["version"] for e in bundle["entry"]] == ["2.0.0", "1.0.0"]
     assert client.get("/fhir/Questionnaire", params={"url": QUESTIONNAIRE_URL + "|9.9"}).json()["total"] == 0
+
+
+def test_both_questionnaire_versions_are_served(client):
+    for query in ({"url": QUESTIONNAIRE_URL + "|1.0.0"}, {"url": QUESTIONNAIRE_URL, "version": "1.0.0"}):
+        bundle = assert_fhir_response(client.get("/fhir/Questionnaire", params=query), 200, "Bundle")
+        assert bundle["total"] == 1 and bundle["entry"][0]["resource"]["id"] == "lbp-triage-1.0.0"
+    bundle = client.get("/fhir/Questionnaire", params={"url": QUESTIONNAIRE_URL, "version": "2.0.0"}).json()
+    assert [e["resource"]["id"] for e in bundle["entry"]] == ["lbp-triage"]
+    v1 = assert_fhir_response(client.get("/fhir/Questionnaire/lbp-triage-1.0.0"), 200, "Questionnaire")
+    assert v1["version"] == "1.0.0" and v1["url"] == QUESTIONNAIRE_URL
+    linkids = {i["linkId"] for g in v1["item"] for i in g["item"]}
+    assert "steroid-use" in linkids and "steroid-long-term" not in linkids
+    assert client.get("/fhir/Questionnaire/lbp-triage-9.9.9").status_code == 404
 
 
 def test_codesystems(client):
@@ -64,7 +79,8 @@ def test_openapi_speaks_fhir_and_offers_an_example_per_disposition(client):
     spec = client.get("/openapi.json").json()
     triage = spec["paths"]["/fhir/QuestionnaireResponse/$triage"]["post"]
     examples = triage["requestBody"]["content"]["application/fhir+json"]["examples"]
-    assert set(examples) == {"emergency", "urgent", "doctor", "self-care"}
+    assert {"emergency", "urgent", "doctor-soon", "doctor", "self-care", "startback-high-risk"} <= set(examples)
+    assert {"v1-emergency", "v1-urgent", "v1-doctor", "v1-self-care"} <= set(examples)
     assert "application/fhir+json" in triage["responses"]["201"]["content"]
     docs = client.get("/docs")
     assert docs.status_code == 200

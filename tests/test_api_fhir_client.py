@@ -26,4 +26,4 @@ def test_fhirpy_searches_all_pages_and_reads(live_server):
     responses = client.resources("QuestionnaireResponse").search(patient="fp").fetch_all()
     assert len(responses) == 5
     questionnaire = client.resources("Questionnaire").search(url=response()["questionnaire"]).first()
-    assert questionnaire["id"] == "lbp-triage"
+    assert questionnaire["id"] == "lbp-triage-1.0.0"  # the version the response names

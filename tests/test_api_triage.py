@@ -36,11 +36,13 @@ def test_triage_answers_201_with_the_careplan_and_stores_all_three_resources(cli
 
 
 def test_each_disposition_example_from_swagger_works(client):
-    from app.routers.docs import example_responses
+    from app.routers.docs import EXAMPLE_DISPOSITIONS, all_examples
 
-    for name, body in example_responses().items():
+    for name, body in all_examples().items():
         careplan = assert_fhir_response(post_triage(client, body), 201, "CarePlan")
-        assert careplan["category"][0]["coding"][0]["code"] == name
+        assert careplan["category"][0]["coding"][0]["code"] == EXAMPLE_DISPOSITIONS[name]
+        version = "1.0.0" if name.startswith("v1-") else "2.0.0"
+        assert careplan["instantiatesCanonical"][0].endswith(f"|{version}")
 
 
 def test_parameters_wrapping_a_response(client):

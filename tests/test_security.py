@@ -76,6 +76,8 @@ def endpoints(ids):
         "HEAD AuditEvent": ("HEAD", "/fhir/AuditEvent", None, {"tok-all", "tok-auditor"}),
         "read CarePlan page": ("GET", f"/fhir/CarePlan/{cp}?_format=html", None,
                                {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1"}),
+        "explain CarePlan": ("GET", f"/fhir/CarePlan/{cp}/$explain", None,
+                             {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1"}),
         "search CarePlan": ("GET", "/fhir/CarePlan", None, {"tok-all", "tok-reader", "tok-p1"}),
         "history CarePlan": ("GET", f"/fhir/CarePlan/{cp}/_history", None,
                              {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1"}),

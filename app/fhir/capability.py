@@ -38,7 +38,9 @@ _DOCUMENTATION = {
     "CarePlan": "The plan each triage made: disposition (category), findings and activities.",
     "Encounter": "The record of each triage encounter.",
     "QuestionnaireResponse": "The answers each triage was made from, as stored.",
-    "Questionnaire": "The triage Questionnaire (lbp-triage).",
+    "Questionnaire": "The triage Questionnaire: versions 2.0.0 (id lbp-triage, current) and 1.0.0 (id "
+    "lbp-triage-1.0.0). A response is triaged by the rules of the version it names in "
+    "QuestionnaireResponse.questionnaire, by the current one without a version.",
     "CodeSystem": "The code systems of the triage.",
     "OperationDefinition": "The operations this server offers.",
     "AuditEvent": "The audit trail (scope system/AuditEvent.rs).",

@@ -7,9 +7,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from app.triage.concepts import ACTIVITIES, ANSWERS, DISPOSITIONS, FINDINGS, PREFERENCES
+from app.triage.concepts import ACTIVITIES, ANSWERS, DISPOSITIONS, FINDINGS, PREFERENCES, STRATIFICATION
 from app.triage.engine import RULES_VERSION
-from app.triage.findings import FINDING_RULES_BY_CODE
+from app.triage.rulesets import RULESETS
 
 from .canonical import ANSWERS_CODESYSTEM_URL, CODESYSTEM_URL
 
@@ -19,16 +19,26 @@ _GROUPS = (
     ("finding", "Finding", "A clinical finding from the answers; its tier sets the disposition.", FINDINGS),
     ("activity", "Plan activity", "An item of the CarePlan.", ACTIVITIES),
     ("preference", "Directional preference", "Which movements make the pain worse.", PREFERENCES),
+    ("stratification", "Stratified care", "The STarT Back risk group behind a referral (rules 2).",
+     STRATIFICATION),
 )
+
+
+def _finding_rows(code: str) -> list[tuple[str, Any]]:
+    """(rules version, row) for every rules version whose findings table has the code."""
+    return [(version, rules.finding(code)) for version, rules in RULESETS.items()
+            if any(rule.code == code for rule in rules.findings)]
 
 
 def _concept(code: str, display: str, definition: str) -> dict[str, Any]:
     concept: dict[str, Any] = {"code": code, "display": display, "definition": definition}
-    rule = FINDING_RULES_BY_CODE.get(code)
-    if rule is not None:
+    rows = _finding_rows(code)
+    if rows:
+        version, rule = rows[-1]  # tier and source of the newest rules that use the code
         concept["property"] = [
             {"code": "tier", "valueCode": rule.tier.name},
             {"code": "source", "valueString": rule.source},
+            *({"code": "rules-version", "valueString": v} for v, _ in rows),
         ]
     return concept
 
@@ -53,8 +63,12 @@ def triage_codesystem() -> dict[str, Any]:
         "property": [
             {"code": "notSelectable", "uri": "http://hl7.org/fhir/concept-properties#notSelectable",
              "description": "A grouping concept, not used in data.", "type": "boolean"},
-            {"code": "tier", "description": "Finding tier: E emergency, U urgent, D doctor.", "type": "code"},
-            {"code": "source", "description": "Where the rule comes from.", "type": "string"},
+            {"code": "tier", "description": "Finding tier in the newest rules that use it: E emergency, "
+             "U urgent, S doctor soon (rules 2), D doctor.", "type": "code"},
+            {"code": "source", "description": "Where the rule comes from (newest rules that use it).",
+             "type": "string"},
+            {"code": "rules-version", "description": "A rules version whose findings table has this code.",
+             "type": "string"},
         ],
         "concept": [
             {
@@ -75,7 +89,7 @@ def answers_codesystem() -> dict[str, Any]:
         "resourceType": "CodeSystem",
         "id": "lbp-triage-answers",
         "url": ANSWERS_CODESYSTEM_URL,
-        "version": "1.0.0",
+        "version": "2.0.0",
         "name": "LowBackPainTriageAnswers",
         "title": "Low back pain triage: answer codes",
         "status": "active",
@@ -95,7 +109,7 @@ def codesystems() -> dict[str, dict[str, Any]]:
 
 
 def display(code: str) -> str:
-    for table in (DISPOSITIONS, FINDINGS, ACTIVITIES, PREFERENCES):
+    for table in (DISPOSITIONS, FINDINGS, ACTIVITIES, PREFERENCES, STRATIFICATION):
         if code in table:
             return table[code][0]
     raise KeyError(code)

@@ -12,6 +12,7 @@ _PRIORITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActPriority"
 _PRIORITY = {
     Disposition.EMERGENCY: {"system": _PRIORITY_SYSTEM, "code": "EM", "display": "emergency"},
     Disposition.URGENT: {"system": _PRIORITY_SYSTEM, "code": "UR", "display": "urgent"},
+    Disposition.DOCTOR_SOON: {"system": _PRIORITY_SYSTEM, "code": "A", "display": "ASAP"},
     Disposition.DOCTOR: {"system": _PRIORITY_SYSTEM, "code": "R", "display": "routine"},
     Disposition.SELF_CARE: {"system": _PRIORITY_SYSTEM, "code": "R", "display": "routine"},
 }

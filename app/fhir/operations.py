@@ -62,6 +62,17 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             _parameter("return", "out", 1, "1", "CarePlan",
                        "The CarePlan: disposition (category), findings and activities."),
         ]),
+    ("CarePlan", "explain"): _definition(
+        "CarePlan-explain", "explain", "CarePlan", "Explain a CarePlan",
+        "The triage behind a CarePlan, line by line, so a clinician can check the decision: the rules version, "
+        "the disposition, and each finding with its tier, the rule row's condition and source, and the answers "
+        "that fired it (under rules 2 also the STarT Back scores and each medicine decision with its reason). "
+        "The stored response is re-run through the rules version stored with it. Read with the CarePlan's "
+        "own scope and patient check.",
+        affects_state=False, type_level=False, instance=True,
+        parameters=[
+            _parameter("return", "out", 1, "1", "Parameters", "The explanation."),
+        ]),
     ("Subscription", "status"): _definition(
         "backport-subscription-status", "status", "Subscription", "Subscription status",
         "The subscription-status Parameters (Subscriptions R5 Backport IG) of one subscription or of several, "

@@ -41,7 +41,7 @@ SEARCH_PARAMETERS: dict[str, dict[str, SearchParameter]] = {
         "_id": _ID_PARAM, "subject": _PATIENT_REF, "patient": _PATIENT_REF,
         "date": SearchParameter("date", "When the triage happened, with a prefix: eq, ge, gt, le, lt "
                                 "(e.g. ge2026-01-01); repeatable"),
-        "category": SearchParameter("token", "The disposition: emergency, urgent, doctor or self-care "
+        "category": SearchParameter("token", "The disposition: emergency, urgent, doctor-soon, doctor or self-care "
                                     "(system|code accepted; several, comma-separated: any of them)"),
     },
     "Encounter": {
@@ -61,7 +61,8 @@ SEARCH_PARAMETERS: dict[str, dict[str, SearchParameter]] = {
         "_id": _ID_PARAM, "status": SearchParameter("token", "requested, active, error or off (several, "
                                               "comma-separated: any of them)"),
     },
-    "Questionnaire": {"_id": _ID_PARAM, "url": _URL},
+    "Questionnaire": {"_id": _ID_PARAM, "url": _URL,
+                      "version": SearchParameter("token", "The business version: 1.0.0 or 2.0.0")},
     "CodeSystem": {"_id": _ID_PARAM, "url": _URL},
     "OperationDefinition": {"_id": _ID_PARAM, "url": _URL},
     "ValueSet": {"_id": _ID_PARAM, "url": _URL},

@@ -16,7 +16,8 @@ from app.triage.model import AnswerValue
 from . import fastpath
 from .outcome import Fault, Rejected
 from .r4 import check_r4, expect_resource
-from .questionnaire import ItemSpec, accepted_canonicals, groups, items
+from .canonical import QUESTIONNAIRE_URL
+from .questionnaire import CURRENT_VERSION, VERSIONS, ItemSpec, QuestionnaireIndex, questionnaire_index, version_named
 
 ACCEPTED_STATUSES = ("completed", "amended")
 _PATIENT_REFERENCE = re.compile(r"^(?:.*/)?Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$")
@@ -38,6 +39,7 @@ class ValidatedResponse:
     answers: dict[str, AnswerValue]
     patient_id: str | None  # None when the subject is a logical (identifier) reference
     subject: dict[str, Any]
+    version: str = CURRENT_VERSION  # the Questionnaire version it answers: its rules version too
 
     @property
     def identifier(self) -> tuple[str, str] | None:
@@ -78,13 +80,14 @@ def _path(where: Where, tail: str = "") -> str:
 
 
 class _Checker:
-    def __init__(self) -> None:
+    def __init__(self, index: QuestionnaireIndex) -> None:
         self.faults: list[Fault] = []
         self.answers: dict[str, AnswerValue] = {}
         self.seen: dict[str, Where] = {}  # linkId → where it appeared
         self.bad_answers: set[str] = set()  # linkIds whose answer is already reported
-        self.specs = items()
-        self.groups = groups()
+        self.index = index
+        self.specs = index.items
+        self.groups = index.groups
 
     def fault(self, code: str, text: str, path: str | None, link_id: str | None = None) -> None:
         self.faults.append(Fault(code, text, path))
@@ -186,43 +189,42 @@ class _Checker:
                    _path(where, f".answer[0].{spec.answer_key}"), spec.link_id)
         return None
 
-    def enabled(self, spec: ItemSpec) -> bool:
-        return all(self.answers.get(question) == wanted for question, wanted in spec.enable_when)
-
     def completeness(self) -> None:
         answers, bad = self.answers, self.bad_answers
+        answered = set(answers) | bad
         for spec in self.specs.values():
             link_id = spec.link_id
-            if spec.enable_when and not self.enabled(spec):
-                if link_id in answers:
-                    conditions = " and ".join(f"'{q}'" for q, _ in spec.enable_when)
+            if spec.enabled_by and not spec.enabled(answers):
+                if link_id in answers or link_id in bad:
+                    # The answer may be a "yes" to a warning sign given against a "no" to the
+                    # question that enables it: never drop it silently, never triage around it.
+                    conditions = " and ".join(rule.words() for rule in spec.enabled_by)
                     self.fault("business-rule",
-                               f"The question '{link_id}' is only asked depending on the answer "
-                               f"to {conditions}, so it must not be answered here.",
+                               f"The question '{link_id}' is only asked depending on the answer to "
+                               f"{conditions}, so it must not be answered here. The response may hold a "
+                               "'yes' to a warning sign: it was not triaged, and must reach a clinician.",
                                _path(self.seen[link_id]))
                 continue
-            if spec.required and link_id not in answers and link_id not in bad:
+            if self.index.required_now(spec, answered) and link_id not in answers and link_id not in bad:
                 warning_sign = spec.group == "warning-signs"
                 where = self.seen.get(link_id)
+                all_or_none = spec.group in self.index.all_or_none
                 self.fault("required",
                            f"The {'warning sign' if warning_sign else 'question'} '{link_id}' is required "
                            "and has no answer"
-                           + (": a missing warning sign is never taken as a no." if warning_sign else "."),
+                           + (": a missing warning sign is never taken as a no." if warning_sign else
+                              f": the group '{spec.group}' is answered all or none." if all_or_none else "."),
                            _path(where) if where is not None else _where(link_id))
 
 
 def _check_header(qr: dict[str, Any], checker: _Checker) -> tuple[str | None, dict[str, Any]]:
+    """Status and subject (the Questionnaire named is read first, by `_version`)."""
     status = qr.get("status")
     if status not in ACCEPTED_STATUSES:
         checker.fault("business-rule",
                       "Only a completed or amended QuestionnaireResponse can be triaged; "
                       f"this one is {_named(status)}.",
                       "QuestionnaireResponse.status")
-    if qr.get("questionnaire") not in accepted_canonicals():
-        checker.fault("business-rule",
-                      "The response must name the triage Questionnaire in 'questionnaire' "
-                      f"({sorted(accepted_canonicals())[0]}, optionally with |version).",
-                      "QuestionnaireResponse.questionnaire")
     subject = qr.get("subject") or {}
     patient_id = None
     match = _PATIENT_REFERENCE.match(subject.get("reference") or "")
@@ -235,18 +237,30 @@ def _check_header(qr: dict[str, Any], checker: _Checker) -> tuple[str | None, di
     return patient_id, subject
 
 
-def check_against_questionnaire(qr: dict[str, Any]) -> ValidatedResponse:
-    """Raise Rejected(422) with every fault, or return the answers by linkId."""
-    checker = _Checker()
+def check_against_questionnaire(qr: dict[str, Any], version: str | None = None) -> ValidatedResponse:
+    """Raise Rejected(422) with every fault, or return the answers by linkId.
+
+    The response is checked against the Questionnaire version it names (the current one
+    when it names the url alone). When it names none of ours its items cannot be judged
+    (which version's linkIds?), so only the header is checked. `version` forces one (a stored
+    response re-read with the version it was triaged by, whatever is current today)."""
+    version = version or version_named(qr.get("questionnaire"))
+    checker = _Checker(questionnaire_index(version or CURRENT_VERSION))
+    if version is None:
+        checker.fault("business-rule",
+                      "The response must name the triage Questionnaire in 'questionnaire' "
+                      f"({QUESTIONNAIRE_URL}, optionally with |version: {', '.join(VERSIONS)}).",
+                      "QuestionnaireResponse.questionnaire")
     patient_id, subject = _check_header(qr, checker)
-    checker.root_items(qr.get("item") or [])
-    checker.completeness()
+    if version is not None:
+        checker.root_items(qr.get("item") or [])
+        checker.completeness()
     if checker.faults:
         raise Rejected(checker.faults, 422)
-    return ValidatedResponse(qr, checker.answers, patient_id, subject)
+    return ValidatedResponse(qr, checker.answers, patient_id, subject, version or CURRENT_VERSION)
 
 
-def validate_response(data: Any) -> ValidatedResponse:
+def validate_response(data: Any, version: str | None = None) -> ValidatedResponse:
     """The whole check: FHIR R4 first (400), then the Questionnaire's rules (422)."""
     check_fhir(data)
-    return check_against_questionnaire(data)
+    return check_against_questionnaire(data, version)

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from app.fhir.bundle import searchset
 from app.fhir.capability import capability_statement
 from app.fhir.codesystem import codesystems
-from app.fhir.questionnaire import questionnaire
+from app.fhir.questionnaire import by_id, questionnaires
 from app.fhir.operations import operation_definitions
 from app.fhir.search import filter_resources, is_lenient, page_of, read_search, search_url
 from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base
@@ -40,12 +40,15 @@ async def metadata(request: Request) -> Response:
 
 @router.get("/Questionnaire/{questionnaire_id}", summary="The triage Questionnaire",
             description="The questions EHRs and forms ask. Its linkIds are a stable contract; build "
-            "QuestionnaireResponses from it. Its id is `lbp-triage`.",
+            "QuestionnaireResponses from it. `lbp-triage` is the current version (2.0.0); version "
+            "1.0.0 is still served, as `lbp-triage-1.0.0` (or `GET /fhir/Questionnaire?url=…|1.0.0`), "
+            "and responses naming `…|1.0.0` are still triaged by rules 1.",
             responses=fhir_ok("The Questionnaire", "Questionnaire"), response_class=FhirResponse)
 async def read_questionnaire(questionnaire_id: str) -> Response:
-    q = questionnaire()
-    if questionnaire_id != q["id"]:
-        raise HttpProblem(404, "not-found", "No such Questionnaire; the triage Questionnaire is lbp-triage.")
+    q = by_id(questionnaire_id)
+    if q is None:
+        raise HttpProblem(404, "not-found", "No such Questionnaire; the triage Questionnaire is lbp-triage "
+                          "(version 1.0.0: lbp-triage-1.0.0).")
     return FhirResponse(q, headers={"ETag": f'W/"{q["version"]}"'})
 
 
@@ -60,11 +63,11 @@ def search_published(request: Request, resource_type: str, resources: list[dict[
                                                                        search.cursor), next_url))
 
 
-@router.get("/Questionnaire", summary="Find the Questionnaire by its canonical URL",
+@router.get("/Questionnaire", summary="Find the Questionnaires by canonical URL and version",
             description=SEARCH_RULES, responses=fhir_ok("A searchset Bundle", "Bundle"),
             response_class=FhirResponse, openapi_extra=search_parameters("Questionnaire"))
 async def search_questionnaire(request: Request) -> Response:
-    return search_published(request, "Questionnaire", [questionnaire()])
+    return search_published(request, "Questionnaire", questionnaires())
 
 
 @router.get("/CodeSystem/{codesystem_id}", summary="A CodeSystem of the triage",

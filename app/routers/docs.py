@@ -10,19 +10,37 @@ from typing import Any
 from app.fhir.search import COUNT_DOCUMENTATION, SEARCH_PARAMETERS
 from app.kit.fhir_http import FHIR_JSON
 
-DISPOSITION_EXAMPLES = ("emergency", "urgent", "doctor", "self-care")
-EXAMPLE_SUMMARIES = {
-    "emergency": "Emergency: loss of bladder control and leg weakness",
-    "urgent": "Urgent: new back pain with a fever",
-    "doctor": "Doctor first: pain for more than 12 weeks after an injury",
-    "self-care": "Self-care: flexion-sensitive pain, no red flags",
+# Swagger examples: name → (file under data/examples, the disposition it gets, summary).
+# One per disposition of rules 2 (Questionnaire 2.0.0), a STarT Back high-risk patient, and
+# the rules-1 examples (Questionnaire 1.0.0), which stay reachable.
+EXAMPLES: dict[str, tuple[str, str, str]] = {
+    "emergency": ("emergency.json", "emergency", "Emergency: new difficulty passing urine"),
+    "urgent": ("urgent.json", "urgent", "Urgent: new back pain with a fever"),
+    "doctor-soon": ("doctor-soon.json", "doctor-soon", "Doctor within days: unexplained weight loss at 62"),
+    "doctor": ("doctor.json", "doctor", "Doctor first: pain for more than 12 weeks after an injury"),
+    "self-care": ("self-care.json", "self-care", "Self-care: flexion-sensitive pain, no red flags"),
+    "startback-high-risk": ("startback-high-risk.json", "self-care",
+                            "STarT Back high risk: psychologically informed physical therapy"),
+    "v1-emergency": ("v1/emergency.json", "emergency", "Questionnaire 1.0.0 (rules 1): emergency"),
+    "v1-urgent": ("v1/urgent.json", "urgent", "Questionnaire 1.0.0 (rules 1): urgent"),
+    "v1-doctor": ("v1/doctor.json", "doctor", "Questionnaire 1.0.0 (rules 1): doctor first"),
+    "v1-self-care": ("v1/self-care.json", "self-care", "Questionnaire 1.0.0 (rules 1): self-care"),
 }
+DISPOSITION_EXAMPLES = ("emergency", "urgent", "doctor-soon", "doctor", "self-care")
+EXAMPLE_SUMMARIES = {name: summary for name, (_, _, summary) in EXAMPLES.items()}
+EXAMPLE_DISPOSITIONS = {name: disposition for name, (_, disposition, _) in EXAMPLES.items()}
 
 
 @cache
-def example_responses() -> dict[str, dict[str, Any]]:
+def all_examples() -> dict[str, dict[str, Any]]:
+    """Every Swagger example by name."""
     folder = resources.files("app.fhir").joinpath("data/examples")
-    return {name: json.loads(folder.joinpath(f"{name}.json").read_text("utf-8")) for name in DISPOSITION_EXAMPLES}
+    return {name: json.loads(folder.joinpath(path).read_text("utf-8")) for name, (path, _, _) in EXAMPLES.items()}
+
+
+def example_responses() -> dict[str, dict[str, Any]]:
+    """One example per disposition of the current rules, keyed by the disposition."""
+    return {name: all_examples()[name] for name in DISPOSITION_EXAMPLES}
 
 
 def resource_schema(*resource_types: str) -> dict[str, Any]:

@@ -112,6 +112,30 @@ def _read_responses(resource_type: str) -> dict:
     return responses
 
 
+async def explain_careplan(resource_id: str, request: Request) -> Response:
+    from app.explain import explain_response
+
+    found = await anyio.to_thread.run_sync(request.app.state.repository.triage_of, resource_id)
+    patient = patient_of(found[0]) if found else None
+    allowed_patient = getattr(request.state, "patient_only", None)
+    if found is None or (allowed_patient is not None and patient != allowed_patient):
+        raise HttpProblem(404, "not-found", "No CarePlan with this id.")
+    request.state.audit_patient = patient
+    _, response, rules_version = found
+    return FhirResponse(explain_response(response, rules_version))
+
+
+router.add_api_route(
+    "/CarePlan/{resource_id}/$explain", explain_careplan, methods=["GET"], response_class=FhirResponse,
+    summary="Explain a CarePlan line by line",
+    description="For the triage behind a CarePlan: the rules version, the disposition, and each finding "
+    "with its tier, the rule row's condition and source, and the answers that fired it (plus the STarT "
+    "Back scores and each medicine decision under rules 2), as a FHIR Parameters resource. The stored "
+    "response is re-run through the rules version stored with it. Same scopes and patient checks as "
+    "reading the CarePlan.",
+    responses=fhir_ok("The explanation", "Parameters"), tags=["Results"],
+)
+
 for _type in ("CarePlan", "Encounter", "QuestionnaireResponse"):
     router.add_api_route(
         f"/{_type}/{{resource_id}}", _read_route(_type), methods=["GET"], response_class=FhirResponse,

@@ -16,7 +16,7 @@ from app.kit.metrics import TRIAGES
 from app.security.audit import audit_row
 from app.kit.fhir_http import FhirResponse, HttpProblem, prefer, read_json_body, version_headers
 
-from .docs import EXAMPLE_SUMMARIES, example_responses, fhir_ok, outcome_response, request_body
+from .docs import EXAMPLE_SUMMARIES, all_examples, fhir_ok, outcome_response, request_body
 
 router = APIRouter(prefix="/fhir", tags=["Triage"])
 
@@ -25,11 +25,17 @@ Send the patient's answers as a FHIR **QuestionnaireResponse** (built from the
 `lbp-triage` Questionnaire), or a **Parameters** resource holding it as the parameter
 `response`. The service checks every answer, looks for red flags, stores the encounter,
 and answers **201 Created** with the **CarePlan**: where the patient should go
-(`category`: emergency, urgent, doctor or self-care), why (the findings in each activity's
+(`category`: emergency, urgent, doctor-soon, doctor or self-care), why (the findings in each activity's
 `reasonCode`), and what to do (the activities).
 
-**Try it out:** pick an example below (one per disposition), edit it if you like, and press
+**Try it out:** pick an example below (one per disposition of rules 2, a STarT Back high-risk
+patient, and the Questionnaire 1.0.0 examples triaged by rules 1), edit it if you like, and press
 *Execute*. The examples carry no `identifier`, so every Execute is triaged anew.
+
+A response is triaged by the rules of the Questionnaire version it names
+(`…/Questionnaire/lbp-triage|1.0.0` → rules 1), or by the current rules 2 without a version.
+A 422 whose issue is `business-rule` about a question answered while it was not asked may
+hold a "yes" to a warning sign: route that response to a clinician.
 
 **Idempotency and corrections, by the response's `identifier`.** The body is always
 validated first (400 for invalid FHIR, 422 for broken Questionnaire rules), then:
@@ -142,7 +148,7 @@ def _matched(earlier: dict[str, Any], prepared: Prepared) -> Submitted | None:
         # Without an identifier: a fixed one would make every Execute after the first a replay.
         {name: {"summary": EXAMPLE_SUMMARIES[name],
                 "value": {key: part for key, part in value.items() if key != "identifier"}}
-         for name, value in example_responses().items()},
+         for name, value in all_examples().items()},
     ),
 )
 async def triage_response(request: Request) -> Response:

@@ -51,6 +51,8 @@ RULES: tuple[Rule, ...] = (
     _rule("GET", rf"/(?P<type>{STORED})/(?P<id>[^/$][^/]*)", "*", "read"),
     _rule("GET", rf"/(?P<type>{STORED})/(?P<id>[^/$][^/]*)/_history", "*", "history-instance"),
     _rule("GET", rf"/(?P<type>{STORED})/(?P<id>[^/$][^/]*)/_history/[^/]+", "*", "vread"),
+    # the explanation of a CarePlan is read with the CarePlan's own scope and patient check
+    _rule("GET", r"/(?P<type>CarePlan)/(?P<id>[^/$][^/]*)/\$explain", "*", "read"),
     _rule("GET", rf"/(?P<type>{STORED})", "*", "search"),
     _rule("POST", r"/Subscription", "Subscription", "create"),
     _rule("GET", r"/Subscription(?:/\$status)?", "Subscription", "search"),

@@ -172,6 +172,15 @@ class EncounterRepository:
             versions[current["meta"]["versionId"]] = current
         return sorted(versions.values(), key=lambda v: int(v["meta"]["versionId"]), reverse=True)
 
+    def triage_of(self, careplan_id: str) -> tuple[dict[str, Any], dict[str, Any], str] | None:
+        """A stored CarePlan with the QuestionnaireResponse and rules version that made it."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(T.c.careplan, T.c.questionnaire_response, T.c.rules_version)
+                .where(T.c.careplan_id == careplan_id)
+            ).one_or_none()
+        return None if row is None else (row[0], row[1], row[2])
+
     def search(self, query: SearchQuery) -> Page:
         column, id_column = RESOURCE_COLUMNS[query.resource_type]
         if query.matches_nothing:

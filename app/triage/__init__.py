@@ -3,6 +3,9 @@
 from .engine import RULES_VERSION, triage
 from .model import (
     ActivityStatus,
+    MedicineDecision,
+    RiskGroup,
+    StartBack,
     Answers,
     Disposition,
     Finding,
@@ -17,6 +20,9 @@ __all__ = [
     "RULES_VERSION",
     "triage",
     "ActivityStatus",
+    "MedicineDecision",
+    "RiskGroup",
+    "StartBack",
     "Answers",
     "Disposition",
     "Finding",

@@ -20,6 +20,11 @@ DISPOSITIONS: dict[str, tuple[str, str]] = {
         "At least one urgent-tier finding and no emergency-tier finding. The patient should call "
         "the Appointment and Advice line now, the same day.",
     ),
+    "doctor-soon": (
+        "See your doctor within a few days",
+        "Rules 2: at least one doctor-soon-tier finding and no emergency- or urgent-tier finding. The "
+        "patient should book a doctor visit now, to be seen within a few days (not a routine wait).",
+    ),
     "doctor": (
         "See your doctor before starting the home program",
         "At least one doctor-tier finding and no emergency- or urgent-tier finding. The home "
@@ -34,7 +39,8 @@ DISPOSITIONS: dict[str, tuple[str, str]] = {
 FINDINGS: dict[str, tuple[str, str]] = {
     "ces-bladder-bowel": (
         "Loss of bladder or bowel control",
-        "Possible cauda equina syndrome: the patient reports loss of control of bladder or bowels.",
+        "Possible cauda equina syndrome: the patient reports loss of control of bladder or bowels "
+        "(rules 2: that started or got worse in the last 2 weeks).",
     ),
     "ces-saddle-numbness": (
         "Numbness in the genital or rectal area",
@@ -47,7 +53,8 @@ FINDINGS: dict[str, tuple[str, str]] = {
     ),
     "progressive-weakness": (
         "Worsening or two-sided leg weakness",
-        "Progressive neurological deficit: leg weakness that is getting worse or affects both legs.",
+        "Progressive neurological deficit: leg weakness that is getting worse or affects both legs "
+        "(rules 2: getting worse over hours or days; both legs is ces-bilateral-neuro).",
     ),
     "urinary-difficulty": (
         "Difficulty starting or stopping urination",
@@ -64,12 +71,13 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "infection-risk": (
         "New or worse back pain with fever or recent infection",
         "Possible spinal infection: new or increased back pain with unexplained fever or a recent "
-        "infection.",
+        "infection (rules 2 also: injecting drug use, or spinal surgery, injection or catheter in the last "
+        "3 months).",
     ),
     "malignancy-immune-risk": (
         "New or worse back pain with cancer, immune problems or steroids",
         "Possible malignancy or infection: new or increased back pain with a history of cancer, "
-        "immune system problems, or steroid (prednisone) use.",
+        "immune system problems, or steroid (prednisone) use (rules 2: steroids for 3 months or more).",
     ),
     "intolerable-pain": (
         "Intolerable pain, not relieved by rest",
@@ -78,7 +86,7 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "fracture-risk": (
         "Injury with a high risk of fracture",
         "Back pain after an injury in a patient aged 70 or over or taking steroids "
-        "(fracture red flags, Downie 2013).",
+        "(fracture red flags, Downie 2013; rules 2 also osteoporosis, and only long-term steroids).",
     ),
     "leg-symptoms": (
         "Severe leg pain or tingling",
@@ -94,8 +102,8 @@ FINDINGS: dict[str, tuple[str, str]] = {
     ),
     "immune-or-steroid": (
         "Immune problems or steroid use",
-        "Immune system problems, or taking prednisone or another steroid: risk factors to review "
-        "with a doctor.",
+        "Immune system problems, or taking prednisone or another steroid (rules 2: for 3 months or "
+        "more, not inhalers or creams): risk factors to review with a doctor.",
     ),
     "injury": (
         "Pain began after an injury",
@@ -112,6 +120,90 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "under-18": (
         "Under 18",
         "The patient is younger than 18; the home program is written for adults.",
+    ),
+    # --- rules 2 (rules-v2.md); codes above keep their meaning, some fire on narrower answers in rules 2
+    "ces-urinary": (
+        "New difficulty passing urine",
+        "Possible cauda equina syndrome: difficulty starting or stopping urination that started or got "
+        "worse in the last 2 weeks (GIRFT).",
+    ),
+    "ces-sexual": (
+        "New loss of sexual function or genital sensation",
+        "Possible cauda equina syndrome: new loss of sexual function or of feeling in the genitals (GIRFT).",
+    ),
+    "ces-bilateral-neuro": (
+        "Neurological symptoms in both legs",
+        "Possible cauda equina syndrome: weakness in both legs, or pain, tingling or numbness in both legs "
+        "with weakness or numbness (GIRFT, bilateral deficit).",
+    ),
+    "cancer-neuro": (
+        "Cancer history with neurological symptoms",
+        "Possible metastatic spinal cord compression: a history of cancer with leg weakness or numbness, "
+        "saddle numbness, or bladder, bowel or urinary symptoms (NICE NG234).",
+    ),
+    "possible-sepsis": (
+        "Fever and very unwell",
+        "Possible sepsis or spinal infection: fever with feeling very unwell and shaking chills.",
+    ),
+    "major-trauma": (
+        "Major trauma",
+        "Back pain after a major accident: road crash, fall from a height or down stairs, or a high-speed "
+        "sports collision (Downie: significant trauma).",
+    ),
+    "sphincter-long-standing": (
+        "Bladder, bowel or urinary symptoms, not new",
+        "Bladder or bowel control, or difficulty passing urine, reported as not new in the last 2 weeks: "
+        "establish the same day whether it is new (GIRFT).",
+    ),
+    "bilateral-leg-symptoms": (
+        "Leg symptoms in both legs",
+        "Pain, tingling or numbness in both legs (GIRFT).",
+    ),
+    "unbearable-pain": (
+        "Unbearable pain",
+        "Pain that is more than the patient can bear, even with painkillers.",
+    ),
+    "abdominal-pain-older": (
+        "Abdominal pain at 50 or over",
+        "Abdominal pain with back pain at age 50 or over: consider aortic aneurysm and visceral causes.",
+    ),
+    "cancer-history": (
+        "History of cancer",
+        "A history of cancer (Downie: the informative malignancy red flag).",
+    ),
+    "weight-loss-over-60": (
+        "Unexplained weight loss at 60 or over",
+        "Back pain with unexplained weight loss at age 60 or over (NICE NG12: investigate within 2 weeks).",
+    ),
+    "rest-pain": (
+        "Pain not eased by rest, or waking at night",
+        "Pain not eased at all by rest or lying down, or that wakes the patient at night.",
+    ),
+    "weight-loss": (
+        "Unexplained weight loss",
+        "Unexplained weight loss.",
+    ),
+    "pregnancy": (
+        "Pregnant",
+        "The patient is pregnant or trying to get pregnant: pregnancy-related back pain needs its own "
+        "assessment.",
+    ),
+    "older-first-episode": (
+        "First episode at 50 or over",
+        "Back pain at age 50 or over with no previous episodes (new pain in later life, CKS).",
+    ),
+    "thoracic-pain": (
+        "Thoracic pain",
+        "Pain in the upper or middle back as well (CKS red flag).",
+    ),
+    "abdominal-pain": (
+        "Abdominal pain",
+        "Pain in the abdomen as well as the back.",
+    ),
+    "inflammatory-back-pain": (
+        "Possible inflammatory back pain",
+        "Under 45 with back pain for more than 12 weeks and at least 4 inflammatory back pain features "
+        "(NICE NG65: consider referral to rheumatology for spondyloarthritis).",
     ),
 }
 
@@ -146,6 +238,23 @@ ACTIVITIES: dict[str, tuple[str, str]] = {
     "sleep-support": ("Sleep support", "Discuss poor sleep with the care team."),
     "weight-management": ("Weight management", "Work towards a healthy weight (BMI 25 or over)."),
     "safety-net": ("When to get help", "The warning signs to act on, and a review if not better in 6 weeks."),
+    # --- rules 2
+    "referral-psychologically-informed-pt": (
+        "Psychologically informed physical therapy referral",
+        "Routine referral for physical and psychological treatment together (STarT Back high risk, NG59).",
+    ),
+    "education-back-pain": (
+        "About back pain",
+        "How back pain usually goes, why scans are rarely needed, and what 'degenerative' means.",
+    ),
+}
+
+# Rules 2: the STarT Back risk group, a reason for a stratified referral.
+STRATIFICATION: dict[str, tuple[str, str]] = {
+    "startback-low-risk": ("STarT Back low risk", "STarT Back total score 3 or less."),
+    "startback-medium-risk": ("STarT Back medium risk",
+                              "STarT Back total score 4 or more and distress subscale 3 or less."),
+    "startback-high-risk": ("STarT Back high risk", "STarT Back distress subscale score 4 or more."),
 }
 
 PREFERENCES: dict[str, tuple[str, str]] = {
@@ -176,6 +285,14 @@ ANSWERS: dict[str, tuple[str, str]] = {
     "worse": ("Makes it worse", "This position makes the pain worse."),
     "better": ("Makes it better", "This position makes the pain better."),
     "no-change": ("No change", "This position does not change the pain."),
+    # Questionnaire 2.0.0: the STarT Back answer scales
+    "agree": ("Agree", "The patient agrees with the statement."),
+    "disagree": ("Disagree", "The patient disagrees with the statement."),
+    "not-at-all": ("Not at all", "Not at all."),
+    "slightly": ("Slightly", "Slightly."),
+    "moderately": ("Moderately", "Moderately."),
+    "very-much": ("Very much", "Very much."),
+    "extremely": ("Extremely", "Extremely."),
 }
 
 ON_HOLD_REASON = "Start once your doctor clears you."

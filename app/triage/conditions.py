@@ -28,12 +28,19 @@ class Condition:
     def evidence(self, answers: Answers) -> Evidence | None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def words(self) -> str:  # pragma: no cover - abstract
+        """The condition as the rules document writes it, for a clinician checking a decision."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True, slots=True)
 class Yes(Condition):
     """A boolean question answered "yes"."""
 
     link_id: str
+
+    def words(self) -> str:
+        return f"{self.link_id} = yes"
 
     def expression(self) -> str:
         return f"a.get({self.link_id!r}) is True"
@@ -45,9 +52,72 @@ class Yes(Condition):
 
 
 @dataclass(frozen=True, slots=True)
+class No(Condition):
+    """A boolean question answered "no" (explicitly: an absent answer is not a no)."""
+
+    link_id: str
+
+    def words(self) -> str:
+        return f"{self.link_id} = no"
+
+    def expression(self) -> str:
+        return f"a.get({self.link_id!r}) is False"
+
+    def evidence(self, answers: Answers) -> Evidence | None:
+        if answers.get(self.link_id) is False:
+            return ((self.link_id, False),)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class NotYes(Condition):
+    """A boolean question not answered "yes": "no", or left unanswered (evidence None)."""
+
+    link_id: str
+
+    def words(self) -> str:
+        return f"{self.link_id} is not yes (no, or not answered)"
+
+    def expression(self) -> str:
+        return f"a.get({self.link_id!r}) is not True"
+
+    def evidence(self, answers: Answers) -> Evidence | None:
+        value = answers.get(self.link_id)
+        if value is True:
+            return None
+        return ((self.link_id, value if value is False else None),)
+
+
+@dataclass(frozen=True, slots=True)
+class CountAtLeast(Condition):
+    """At least `count` of the boolean questions answered "yes" (absent = no)."""
+
+    count: int
+    link_ids: tuple[str, ...]
+
+    def __init__(self, count: int, *link_ids: str) -> None:
+        object.__setattr__(self, "count", count)
+        object.__setattr__(self, "link_ids", link_ids)
+
+    def words(self) -> str:
+        return f"at least {self.count} of ({', '.join(self.link_ids)}) = yes"
+
+    def expression(self) -> str:
+        terms = " + ".join(f"(a.get({link_id!r}) is True)" for link_id in self.link_ids)
+        return f"({terms}) >= {self.count!r}"
+
+    def evidence(self, answers: Answers) -> Evidence | None:
+        yes = tuple((link_id, True) for link_id in self.link_ids if answers.get(link_id) is True)
+        return yes if len(yes) >= self.count else None
+
+
+@dataclass(frozen=True, slots=True)
 class AtLeast(Condition):
     link_id: str
     threshold: float
+
+    def words(self) -> str:
+        return f"{self.link_id} ≥ {self.threshold:g}"
 
     def expression(self) -> str:
         return f"_number(a.get({self.link_id!r})) >= {self.threshold!r}"
@@ -61,6 +131,9 @@ class AtLeast(Condition):
 class Below(Condition):
     link_id: str
     threshold: float
+
+    def words(self) -> str:
+        return f"{self.link_id} < {self.threshold:g}"
 
     def expression(self) -> str:
         return f"_number(a.get({self.link_id!r}), default=float('inf')) < {self.threshold!r}"
@@ -81,6 +154,9 @@ class OneOf(Condition):
         object.__setattr__(self, "link_id", link_id)
         object.__setattr__(self, "codes", frozenset(codes))
 
+    def words(self) -> str:
+        return f"{self.link_id} is {' or '.join(sorted(self.codes))}"
+
     def expression(self) -> str:
         return f"a.get({self.link_id!r}) in {set(sorted(self.codes))!r}"
 
@@ -97,6 +173,9 @@ class AllOf(Condition):
 
     def __init__(self, *parts: Condition) -> None:
         object.__setattr__(self, "parts", parts)
+
+    def words(self) -> str:
+        return "(" + " and ".join(p.words() for p in self.parts) + ")"
 
     def expression(self) -> str:
         return "(" + " and ".join(p.expression() for p in self.parts) + ")"
@@ -117,6 +196,9 @@ class AnyOf(Condition):
 
     def __init__(self, *parts: Condition) -> None:
         object.__setattr__(self, "parts", parts)
+
+    def words(self) -> str:
+        return "(" + " or ".join(p.words() for p in self.parts) + ")"
 
     def expression(self) -> str:
         return "(" + " or ".join(p.expression() for p in self.parts) + ")"

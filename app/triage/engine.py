@@ -1,26 +1,27 @@
 """The triage engine: answers in, TriageResult out. A pure function, no I/O.
 
-The answers are already validated against the Questionnaire (see app.fhir.validation);
-unanswered optional items take their documented defaults (no-change, false).
+One engine for every rules version: the version's tables (app.triage.rulesets) say what
+fires and what is planned. The answers are already validated against the Questionnaire
+of the same version (see app.fhir.validation); unanswered optional items take their
+documented defaults (no-change, false).
 """
 
 from __future__ import annotations
 
-from .activities import PlanContext, plan_activities
-from .findings import FINDING_RULES
 from .model import Answers, Disposition, Finding, TriageResult
-from .preference import directional_preference
+from .plan import PlanFacts
+from .rulesets import CURRENT, RULESETS, RuleSet
 
-# The version of triage-rules.md these tables implement. Every CarePlan names it
+# The current rules version. Every CarePlan names the version that made it
 # (instantiatesCanonical PlanDefinition|version) and every stored encounter keeps it.
-RULES_VERSION = "1.0.0"
+RULES_VERSION = CURRENT.version
 
 
-def find(answers: Answers) -> tuple[Finding, ...]:
+def find(answers: Answers, rules: RuleSet = CURRENT) -> tuple[Finding, ...]:
     """Every finding that fires, in table order (which is most urgent tier first)."""
     return tuple(
         Finding(rule.code, rule.tier, rule.fires_when.evidence(answers))  # type: ignore[arg-type]
-        for rule in FINDING_RULES
+        for rule in rules.findings
         if rule.holds(answers)
     )
 
@@ -30,9 +31,16 @@ def decide(findings: tuple[Finding, ...]) -> Disposition:
     return max((f.tier.disposition for f in findings), default=Disposition.SELF_CARE)
 
 
-def triage(answers: Answers) -> TriageResult:
-    findings = find(answers)
+def triage(answers: Answers, rules: RuleSet | str = CURRENT) -> TriageResult:
+    if isinstance(rules, str):
+        rules = RULESETS[rules]
+    findings = find(answers, rules)
     disposition = decide(findings)
-    preference = directional_preference(answers)
-    activities = plan_activities(PlanContext(disposition, findings, preference, answers))
-    return TriageResult(RULES_VERSION, disposition, findings, preference, activities)
+    preference = rules.preference(answers)
+    scores = rules.stratification(answers)
+    facts = PlanFacts.of(disposition, preference, findings, answers, scores.risk if scores else None)
+    activities = rules.planner.plan(facts)
+    bmi = facts.bmi_rounded
+    return TriageResult(rules.version, disposition, findings, preference, activities,
+                        startback=scores, bmi=float(bmi) if bmi is not None else None,
+                        medicines=rules.medicine_decisions(facts))

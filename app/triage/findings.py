@@ -1,4 +1,4 @@
-"""The findings table of triage-rules.md (version 1), row for row.
+"""The findings table of triage-rules.md (rules version 1), row for row.
 
 Put this file beside the table and tick each row: code, tier, when it fires, source.
 § refers to sections of the patient guide the rules are built from; "CES pathway"
@@ -20,6 +20,8 @@ class FindingRule:
     tier: Tier
     fires_when: Condition
     source: str
+    # Rules 2: the sign in the patient's words, for the safety net (every E and U row has one).
+    sign: str | None = None
     holds: Callable = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -15,8 +15,9 @@ from typing import Mapping, Union
 AnswerValue = Union[bool, int, float, str]
 Answers = Mapping[str, AnswerValue]
 
-# Evidence: the (linkId, answer) pairs that made a finding fire.
-Evidence = tuple[tuple[str, AnswerValue], ...]
+# Evidence: the (linkId, answer) pairs that made a finding fire. None stands for "not
+# answered" where a rule reads an absent optional answer (e.g. no previous episodes).
+Evidence = tuple[tuple[str, AnswerValue | None], ...]
 
 
 class Disposition(IntEnum):
@@ -24,8 +25,9 @@ class Disposition(IntEnum):
 
     SELF_CARE = 0
     DOCTOR = 1
-    URGENT = 2
-    EMERGENCY = 3
+    DOCTOR_SOON = 2  # rules 2: see a doctor within a few days
+    URGENT = 3
+    EMERGENCY = 4
 
     @property
     def code(self) -> str:
@@ -39,6 +41,7 @@ class Disposition(IntEnum):
 _DISPOSITION_CODES = {
     Disposition.SELF_CARE: "self-care",
     Disposition.DOCTOR: "doctor",
+    Disposition.DOCTOR_SOON: "doctor-soon",
     Disposition.URGENT: "urgent",
     Disposition.EMERGENCY: "emergency",
 }
@@ -50,6 +53,7 @@ class Tier(Enum):
 
     E = Disposition.EMERGENCY
     U = Disposition.URGENT
+    S = Disposition.DOCTOR_SOON  # rules 2 only
     D = Disposition.DOCTOR
 
     @property
@@ -93,6 +97,34 @@ class PlannedActivity:
     priority: Priority | None = None  # set for referral-type activities only
     # Acetaminophen for a patient who should not take NSAIDs: ask a clinician first.
     ask_clinician_first: bool = False
+    description: str = ""  # what the patient reads
+    hold_reason: str | None = None  # why it is on hold (detail.statusReason), when it is
+
+
+class RiskGroup(str, Enum):
+    """STarT Back risk group (Hill 2011)."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+@dataclass(frozen=True, slots=True)
+class StartBack:
+    """STarT Back scores: total (items 1-9) and distress subscale (items 5-9)."""
+
+    total: int
+    distress: int
+    risk: RiskGroup
+
+
+@dataclass(frozen=True, slots=True)
+class MedicineDecision:
+    """What the plan does with one medicine and why, for the clinician narrative."""
+
+    medicine: str  # "NSAID", "acetaminophen"
+    decision: str  # "offered", "on hold", "withheld", "ask first"
+    reasons: tuple[str, ...] = ()  # plain words, e.g. "pregnancy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +134,9 @@ class TriageResult:
     findings: tuple[Finding, ...]
     preference: Preference
     activities: tuple[PlannedActivity, ...]
+    startback: StartBack | None = None  # rules 2, when the STarT Back items were answered
+    bmi: float | None = None  # from height and weight, when both were answered
+    medicines: tuple[MedicineDecision, ...] = ()  # rules 2
 
     @property
     def finding_codes(self) -> tuple[str, ...]:

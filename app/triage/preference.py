@@ -36,6 +36,23 @@ def directional_preference(answers: Answers) -> Preference:
     return Preference.NO_PREFERENCE
 
 
+def directional_preference_v2(answers: Answers) -> Preference:
+    """Rules 2: relief counts too. Extension is favoured (the pain is flexion-sensitive) when
+    flexion hurts or extension relieves, and neither extension hurts nor flexion relieves;
+    flexion is favoured in the mirror case. Pregnancy: neutral (no direction is suggested)."""
+    if answers.get("pregnant") is True:
+        return Preference.NO_PREFERENCE
+    flexion = group_score(answers, FLEXION_POSITIONS)
+    extension = group_score(answers, EXTENSION_POSITIONS)
+    favours_extension = flexion > 0 or extension < 0
+    favours_flexion = extension > 0 or flexion < 0
+    if favours_extension and not favours_flexion:
+        return Preference.FLEXION_SENSITIVE
+    if favours_flexion and not favours_extension:
+        return Preference.EXTENSION_SENSITIVE
+    return Preference.NO_PREFERENCE
+
+
 # Which exercise each preference leads to: move away from the direction that hurts.
 DIRECTIONAL_EXERCISE = {
     Preference.FLEXION_SENSITIVE: "directional-exercise-extension",

@@ -30,7 +30,7 @@ TOPICS: dict[str, tuple[str, frozenset[str]]] = {
 FILTER_RESOURCES = ("CarePlan", "Encounter")
 FILTER_PARAMETERS = {
     "patient": "The patient: Patient/{id}",
-    "disposition": "emergency, urgent, doctor or self-care; several separated by commas (any of them)",
+    "disposition": "emergency, urgent, doctor-soon, doctor or self-care; several separated by commas (any of them)",
 }
 _PATIENT = re.compile(r"^(?:Patient/)?([A-Za-z0-9\-.]{1,64})$")
 
@@ -88,7 +88,7 @@ def parse_filters(topic: str, filters: Iterable[str]) -> Criteria:
             elif name == "disposition":
                 codes = frozenset(code.split("|")[-1] for code in value.split(","))
                 if not codes <= TOPICS[TRIAGE_COMPLETED][1]:
-                    raise FilterError("The disposition filter takes emergency, urgent, doctor or self-care.")
+                    raise FilterError("The disposition filter takes emergency, urgent, doctor-soon, doctor or self-care.")
                 dispositions = codes if dispositions is None else dispositions & codes
             else:
                 raise FilterError(f"Filters are by {' and '.join(FILTER_PARAMETERS)} only.")

@@ -1,0 +1,37 @@
+"""Stratified care from the Keele STarT Back Screening Tool (Hill, Lancet 2011).
+
+Items 1-8 are agree/disagree (agree scores 1); item 9 is a five-step choice whose two
+highest steps score 1. Total = items 1-9; distress subscale = items 5-9.
+Risk: total ≤ 3 → low; otherwise distress ≥ 4 → high; otherwise medium.
+The tool's wording belongs to Keele University and is not held here: only the scoring.
+"""
+
+from __future__ import annotations
+
+from .model import Answers, RiskGroup, StartBack
+
+STARTBACK_ITEMS = tuple(f"sbt-{n}" for n in range(1, 10))
+DISTRESS_ITEMS = STARTBACK_ITEMS[4:]  # items 5-9
+# The answer codes that score 1 (the Questionnaire's answerOption codes).
+SCORING_ANSWERS = frozenset({"agree", "very-much", "extremely"})
+LOW_RISK_MAX_TOTAL = 3
+HIGH_RISK_MIN_DISTRESS = 4
+
+
+def item_score(answers: Answers, link_id: str) -> int:
+    return 1 if answers.get(link_id) in SCORING_ANSWERS else 0
+
+
+def startback(answers: Answers) -> StartBack | None:
+    """The scores, or None when the tool was not answered (validation makes it all or none)."""
+    if not all(link_id in answers for link_id in STARTBACK_ITEMS):
+        return None
+    total = sum(item_score(answers, link_id) for link_id in STARTBACK_ITEMS)
+    distress = sum(item_score(answers, link_id) for link_id in DISTRESS_ITEMS)
+    if total <= LOW_RISK_MAX_TOTAL:
+        risk = RiskGroup.LOW
+    elif distress >= HIGH_RISK_MIN_DISTRESS:
+        risk = RiskGroup.HIGH
+    else:
+        risk = RiskGroup.MEDIUM
+    return StartBack(total, distress, risk)
