@@ -176,7 +176,7 @@ def test_what_is_stored_is_what_was_validated(client):
 def _duplicated_boolean_body() -> bytes:
     """bladder-bowel-control answered "yes" then "no" in one answer object."""
     body = orjson.dumps(response(answers_with(bladder_bowel_control=True)))
-    marker = b'"linkId":"bladder-bowel-control","answer":[{"valueBoolean":true}'
+    marker = b'"linkId":"bladder-bowel-control","answer":[{"valueBoolean":true'
     assert marker in body
     return body.replace(marker, marker + b',"valueBoolean":false')
 

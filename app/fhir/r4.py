@@ -1,15 +1,268 @@
-"""Structural checks shared by every resource the service accepts: is the body a resource
-of the expected type, and is it valid FHIR R4 (per the fhir.resources R4B models)? Both
-answer 400 with an OperationOutcome whose expressions point at the fault."""
+"""Is the body FHIR R4? Structural checks shared by every resource the service accepts.
+
+Three layers, each answering 400 with an OperationOutcome whose expressions point at the
+faults and never quote a submitted value:
+
+- `parse_json`: JSON that cannot mean two things. A duplicate key in any object is refused
+  (most parsers, orjson included, silently keep the last one: `"valueBoolean": true,
+  "valueBoolean": false` would erase a "yes"). The standard library's C parser reports every
+  object's pairs to a hook, so this costs one pass, no more than orjson plus a walk.
+- `check_structure`: what HL7's R4 JSON Schema rejects, and FHIR's JSON rules beyond it, in one
+  iterative walk over the parsed body: unknown elements, JSON types of primitives, their
+  formats (the schema's own patterns), codes of required bindings, `null`, empty arrays,
+  objects and strings, an array where one value goes (and the reverse), a primitive's
+  `_element` that is not an object, any `modifierExtension` (none is understood here, and
+  FHIR forbids ignoring one), narratives breaking txt-1/txt-2 (app/fhir/xhtml.py), and the
+  nesting depth limit. The walk is driven by data/r4-structure.json, derived from the schema
+  (tests/r4_structure.py, kept identical by tests/test_r4_structure.py).
+- `check_r4`: the fhir.resources R4B models, for the cardinalities and choice types the
+  schema does not express.
+"""
 
 from __future__ import annotations
 
+import json
+import math
 import re
-from typing import Any
+from functools import cache
+from pathlib import Path
+from typing import Any, Iterable
 
 from pydantic import ValidationError
 
 from .outcome import Fault, Rejected
+from .xhtml import xhtml_fault
+
+_TABLE = Path(__file__).parent / "data" / "r4-structure.json"
+MAX_FAULTS = 50
+DEFAULT_MAX_DEPTH = 64
+
+
+# --- JSON that cannot mean two things ---------------------------------------------------
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
+    return obj
+
+
+def _no_constant(_: str) -> None:
+    raise ValueError("NaN and Infinity are not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("out of range")
+    return value
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite)
+
+
+def parse_json(body: bytes) -> Any:
+    """The body as JSON, or Rejected(400): not UTF-8, not JSON, or a key twice in one object."""
+    try:
+        text = body.decode("utf-8")
+        data = _DECODER.decode(text)
+    except _DuplicateKey as duplicate:
+        name = f" '{duplicate.key}'" if _NAME.match(duplicate.key) else ""
+        raise Rejected([Fault("structure", f"The JSON has a duplicate key{name} in one object: it could "
+                              "mean two things, so it is refused.")], 400) from None
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise Rejected([Fault("structure", "The body is not valid JSON (or not UTF-8, or nested too deeply).")],
+                       400) from None
+    if "\\ud" in text or "\\uD" in text:
+        # Python's parser takes a lone UTF-16 surrogate, which no database stores as text;
+        # orjson refuses it (and accepts the pairs that make real characters).
+        import orjson
+
+        try:
+            orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise Rejected([Fault("structure", "The body holds an unpaired UTF-16 surrogate escape.")],
+                           400) from None
+    return data
+
+
+# --- What the R4 JSON Schema rejects ----------------------------------------------------
+
+_PRIMITIVE, _COMPLEX, _RESOURCE, _XHTML = range(4)
+_INT32 = (-2**31, 2**31 - 1)
+_INTEGER_RANGES = {"integer": _INT32, "positiveInt": (1, _INT32[1]), "unsignedInt": (0, _INT32[1])}
+_INT64 = 2**63
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_JSON_WORDS = {"string": "a JSON string", "boolean": "a JSON boolean (true or false)",
+               "integer": "a JSON whole number", "number": "a JSON number"}
+
+
+class _Type:
+    __slots__ = ("name", "properties", "required", "resource")
+
+    def __init__(self, name: str, resource: bool) -> None:
+        self.name = name
+        self.resource = resource
+        self.properties: dict[str, tuple[int, Any, bool, frozenset[str] | None]] = {}
+        self.required: tuple[str, ...] = ()
+
+
+@cache
+def _types() -> dict[str, _Type]:
+    """The schema's definitions as walkable types, compiled once."""
+    table = json.loads(_TABLE.read_text())
+    resources = set(table["resources"])
+    types = {name: _Type(name, name in resources) for name in table["types"]}
+    primitives = {
+        name: (json_type, re.compile(pattern).fullmatch if pattern else None, name)
+        for name, (json_type, pattern) in table["primitives"].items()
+    }
+    for name, spec in table["types"].items():
+        typ = types[name]
+        typ.required = tuple(spec.get("required", ()))
+        for prop, (target, is_array, *enum) in spec["properties"].items():
+            if target == "xhtml":
+                kind, compiled = _XHTML, primitives[target]
+            elif target == "ResourceList":
+                kind, compiled = _RESOURCE, None
+            elif target in primitives:
+                kind, compiled = _PRIMITIVE, primitives[target]
+            else:
+                kind, compiled = _COMPLEX, types[target]
+            typ.properties[prop] = (kind, compiled, bool(is_array), frozenset(enum[0]) if enum else None)
+    return types
+
+
+def _primitive_fault(value: Any, primitive: tuple[str, Any, str], enum: frozenset[str] | None) -> str | None:
+    json_type, matches, name = primitive
+    if json_type == "string":
+        if type(value) is not str:
+            return f"must be a JSON string (a FHIR {name})"
+        if not value:
+            return "must not be an empty string"
+        if matches is not None and matches(value) is None:
+            return f"is not a valid FHIR {name}"
+        if enum is not None and value not in enum:
+            return "is not one of the codes allowed here"
+        return None
+    if json_type == "boolean":
+        return None if value is True or value is False else "must be a JSON boolean (true or false)"
+    if json_type == "integer":
+        if type(value) is not int:
+            return f"must be a JSON whole number (a FHIR {name})"
+        low, high = _INTEGER_RANGES[name]
+        return None if low <= value <= high else f"is out of range for a FHIR {name}"
+    if type(value) is float:
+        return None if math.isfinite(value) else "must be a finite number"
+    if type(value) is int:
+        return None if -_INT64 <= value < _INT64 else "is out of range"
+    return f"must be a JSON number (a FHIR {name})"
+
+
+def _kind_of(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), "a number")
+
+
+def structure_faults(data: dict[str, Any], max_depth: int | None = DEFAULT_MAX_DEPTH) -> list[Fault]:
+    """Every way a resource (already known to have a resourceType) breaks the R4 JSON Schema or
+    FHIR's JSON rules; empty if none. One iterative walk, so no input can exhaust the stack."""
+    types = _types()
+    faults: list[Fault] = []
+    root = data.get("resourceType")
+    if root not in types or not types[root].resource:
+        return [Fault("structure", "The resourceType is not a FHIR R4 resource.", "resourceType")]
+    stack: list[tuple[dict[str, Any], _Type, str, int]] = [(data, types[root], root, 1)]
+    too_deep = False
+
+    def fault(code: str, text: str, where: str) -> None:
+        faults.append(Fault(code, f"Not valid FHIR R4: {text}.", where))
+
+    def visit(value: Any, spec: tuple[int, Any, bool, Any], where: str, depth: int) -> None:
+        kind, target, _, enum = spec
+        if value is None:
+            fault("structure", "null is not a value in FHIR JSON (leave the element out)", where)
+        elif kind == _COMPLEX:
+            if type(value) is dict:
+                stack.append((value, target, where, depth))
+            else:
+                fault("structure", f"must be an object, not {_kind_of(value)}", where)
+        elif kind == _PRIMITIVE:
+            problem = _primitive_fault(value, target, enum)
+            if problem:
+                fault("value", problem, where)
+        elif kind == _RESOURCE:
+            resource_type = value.get("resourceType") if type(value) is dict else None
+            if resource_type in types and types[resource_type].resource:
+                stack.append((value, types[resource_type], where, depth))
+            else:
+                fault("structure", "must be a FHIR R4 resource with a known resourceType", where)
+        else:  # the narrative's XHTML
+            problem = _primitive_fault(value, target, None) or xhtml_fault(value)
+            if problem:
+                faults.append(Fault("value", problem if problem.startswith("A narrative") else
+                                    f"Not valid FHIR R4: {problem}.", where))
+
+    while stack:
+        if len(faults) >= MAX_FAULTS:
+            faults.append(Fault("too-costly", f"More faults were found; only the first {MAX_FAULTS} are listed."))
+            break
+        node, typ, path, depth = stack.pop()
+        if max_depth is not None and depth > max_depth:
+            if not too_deep:
+                too_deep = True
+                faults.append(Fault("structure", f"The JSON is nested more than {max_depth} levels deep.", path))
+            continue
+        if not node:
+            fault("structure", "an element must not be an empty object", path)
+            continue
+        properties = typ.properties
+        for key, value in node.items():
+            spec = properties.get(key)
+            if spec is None:
+                if key == "resourceType" and typ.resource and value == typ.name:
+                    continue
+                named = _NAME.match(key) is not None
+                fault("structure", "an unknown element" if named else "an element with an impossible name",
+                      f"{path}.{key}" if named else path)
+                continue
+            where = f"{path}.{key[1:] if key[0] == '_' else key}"
+            if key == "modifierExtension":
+                faults.append(Fault("not-supported", "This server understands no modifier extension, and FHIR "
+                                    "forbids ignoring one: the resource cannot be accepted.", where))
+                continue
+            if spec[2]:  # an array
+                if type(value) is not list:
+                    fault("structure", f"must be an array, not {_kind_of(value)}", where)
+                elif not value:
+                    fault("structure", "an array must not be empty (leave the element out)", where)
+                else:
+                    for index, item in enumerate(value):
+                        visit(item, spec, f"{where}[{index}]", depth + 2)
+            elif type(value) is list:
+                fault("structure", "takes a single value, not an array", where)
+            else:
+                visit(value, spec, where, depth + 1)
+        for name in typ.required:
+            if name not in node and f"_{name}" not in node:
+                fault("required", "a required element is missing", f"{path}.{name}")
+    return faults
+
+
+def check_structure(data: dict[str, Any], max_depth: int | None = DEFAULT_MAX_DEPTH) -> None:
+    """Raise Rejected(400) listing every fault, unless the resource passes `structure_faults`."""
+    faults = structure_faults(data, max_depth)
+    if faults:
+        raise Rejected(faults, 400)
+
+
+# --- Resource type, and the R4B models -------------------------------------------------
 
 _ISSUE_CODE = {  # pydantic error type → FHIR issue-type (after fhirstarter)
     "missing": "required",
@@ -18,7 +271,6 @@ _ISSUE_CODE = {  # pydantic error type → FHIR issue-type (after fhirstarter)
     "literal_error": "value",
     "string_pattern_mismatch": "value",
 }
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def expect_resource(data: Any, resource_type: str) -> None:

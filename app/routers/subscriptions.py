@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from app.fhir.bundle import searchset
 from app.fhir.outcome import single_outcome
-from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base, prefer, read_json_body, version_headers
+from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base, prefer, read_resource, version_headers
 from app.webhooks import service
 from app.webhooks.resources import render_subscription
 from app.webhooks.topics import TOPICS
@@ -86,7 +86,7 @@ async def _read(request: Request, subscription_id: str) -> Any:
 async def _optional_json(request: Request) -> Any:
     if not (request.headers.get("content-length") not in (None, "0") or request.headers.get("transfer-encoding")):
         return None
-    return await read_json_body(request, request.app.state.settings.max_body_bytes)
+    return await read_resource(request, request.app.state.settings.max_body_bytes, "Parameters")
 
 
 @router.post("/Subscription", summary="Subscribe a webhook receiver", description=CREATE_DESCRIPTION,
@@ -98,7 +98,7 @@ async def _optional_json(request: Request) -> Any:
              openapi_extra=_body("A Subscription (R4, backport profile)", _SUBSCRIPTION, True, EXAMPLE))
 async def create_subscription(request: Request) -> Response:
     state = _state(request)
-    data = await read_json_body(request, state.settings.max_body_bytes)
+    data = await read_resource(request, state.settings.max_body_bytes, "Subscription")
     created = await service.create(data, _base(request), state.outbound_policy, state.subscriptions)
     resource = created.subscription
     headers = {"Location": f"/fhir/Subscription/{resource['id']}", **version_headers(resource)}

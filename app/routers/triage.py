@@ -14,7 +14,7 @@ from app.fhir.outcome import single_outcome
 from app.kit.metrics import TRIAGES
 from app.security.audit import audit_row
 from app.security.principal import patient_of
-from app.kit.fhir_http import FhirResponse, HttpProblem, prefer, read_json_body, version_headers
+from app.kit.fhir_http import FhirResponse, HttpProblem, prefer, read_resource, version_headers
 
 from .docs import EXAMPLE_SUMMARIES, example_responses, fhir_ok, outcome_response, request_body
 
@@ -109,7 +109,8 @@ def _earlier(condition: tuple[str | None, str], repository: Any) -> Submitted | 
 )
 async def triage_response(request: Request) -> Response:
     state = request.app.state
-    data = _unwrap(await read_json_body(request, state.settings.max_body_bytes))
+    data = _unwrap(await read_resource(request, state.settings.max_body_bytes,
+                                        "QuestionnaireResponse", "Parameters"))
     condition = _if_none_exist(request.headers.get("if-none-exist"))
     submitted = None
     if condition is not None:
