@@ -94,7 +94,7 @@ def parse_json(body: bytes) -> Any:
 
 # --- What the R4 JSON Schema rejects ----------------------------------------------------
 
-_PRIMITIVE, _COMPLEX, _RESOURCE, _XHTML = range(4)
+_PRIMITIVE, _COMPLEX, _RESOURCE, _XHTML, _MODIFIER = range(5)
 _INT32 = (-2**31, 2**31 - 1)
 _INTEGER_RANGES = {"integer": _INT32, "positiveInt": (1, _INT32[1]), "unsignedInt": (0, _INT32[1])}
 _INT64 = 2**63
@@ -127,7 +127,9 @@ def _types() -> dict[str, _Type]:
         typ = types[name]
         typ.required = tuple(spec.get("required", ()))
         for prop, (target, is_array, *enum) in spec["properties"].items():
-            if target == "xhtml":
+            if prop == "modifierExtension":
+                kind, compiled = _MODIFIER, None
+            elif target == "xhtml":
                 kind, compiled = _XHTML, primitives[target]
             elif target == "ResourceList":
                 kind, compiled = _RESOURCE, None
@@ -170,57 +172,74 @@ def _kind_of(value: Any) -> str:
             type(None): "null"}.get(type(value), "a number")
 
 
+Chain = Any  # the root's name, or (parent chain, key, index or None): a path made into text only on fault
+
+
+def _render(chain: Chain) -> str:
+    parts = []
+    while type(chain) is tuple:
+        chain, key, index = chain
+        if index is not None:
+            parts.append(f"[{index}]")
+        parts.append("." + (key[1:] if key[0] == "_" else key))
+    parts.append(chain)
+    return "".join(reversed(parts))
+
+
 def structure_faults(data: dict[str, Any], max_depth: int | None = DEFAULT_MAX_DEPTH) -> list[Fault]:
-    """Every way a resource (already known to have a resourceType) breaks the R4 JSON Schema or
-    FHIR's JSON rules; empty if none. One iterative walk, so no input can exhaust the stack."""
+    """Every way a resource breaks the R4 JSON Schema or FHIR's JSON rules; empty if none.
+    One iterative walk (no input can exhaust the stack); paths are only spelled out on fault."""
     types = _types()
     faults: list[Fault] = []
     root = data.get("resourceType")
     if root not in types or not types[root].resource:
         return [Fault("structure", "The resourceType is not a FHIR R4 resource.", "resourceType")]
-    stack: list[tuple[dict[str, Any], _Type, str, int]] = [(data, types[root], root, 1)]
-    too_deep = False
+    limit = max_depth if max_depth is not None else float("inf")
+    stack: list[tuple[dict[str, Any], _Type, Chain, int]] = [(data, types[root], root, 1)]
+    push = stack.append
 
-    def fault(code: str, text: str, where: str) -> None:
-        faults.append(Fault(code, f"Not valid FHIR R4: {text}.", where))
+    def fault(code: str, text: str, chain: Chain) -> None:
+        faults.append(Fault(code, f"Not valid FHIR R4: {text}.", _render(chain)))
 
-    def visit(value: Any, spec: tuple[int, Any, bool, Any], where: str, depth: int) -> None:
-        kind, target, _, enum = spec
+    def other(kind: int, target: Any, enum: Any, value: Any, chain: Chain, depth: int) -> None:
+        """Anything but a valid primitive or an object in an object's place."""
         if value is None:
-            fault("structure", "null is not a value in FHIR JSON (leave the element out)", where)
-        elif kind == _COMPLEX:
-            if type(value) is dict:
-                stack.append((value, target, where, depth))
-            else:
-                fault("structure", f"must be an object, not {_kind_of(value)}", where)
+            fault("structure", "null is not a value in FHIR JSON (leave the element out)", chain)
         elif kind == _PRIMITIVE:
-            problem = _primitive_fault(value, target, enum)
+            problem = _primitive_fault(value, target, enum)  # numbers come here, and are mostly fine
             if problem:
-                fault("value", problem, where)
+                fault("value", problem, chain)
+        elif kind == _COMPLEX:
+            fault("structure", f"must be an object, not {_kind_of(value)}", chain)
         elif kind == _RESOURCE:
             resource_type = value.get("resourceType") if type(value) is dict else None
             if resource_type in types and types[resource_type].resource:
-                stack.append((value, types[resource_type], where, depth))
+                push((value, types[resource_type], chain, depth))
             else:
-                fault("structure", "must be a FHIR R4 resource with a known resourceType", where)
-        else:  # the narrative's XHTML
-            problem = _primitive_fault(value, target, None) or xhtml_fault(value)
+                fault("structure", "must be a FHIR R4 resource with a known resourceType", chain)
+        elif kind == _XHTML:
+            problem = _primitive_fault(value, target, None)
             if problem:
-                faults.append(Fault("value", problem if problem.startswith("A narrative") else
-                                    f"Not valid FHIR R4: {problem}.", where))
+                fault("value", problem, chain)
+            else:
+                problem = xhtml_fault(value)
+                if problem:
+                    faults.append(Fault("value", problem, _render(chain)))
+        else:  # _MODIFIER
+            faults.append(Fault("not-supported", "This server understands no modifier extension, and FHIR "
+                                "forbids ignoring one: the resource cannot be accepted.", _render(chain)))
 
     while stack:
         if len(faults) >= MAX_FAULTS:
             faults.append(Fault("too-costly", f"More faults were found; only the first {MAX_FAULTS} are listed."))
             break
-        node, typ, path, depth = stack.pop()
-        if max_depth is not None and depth > max_depth:
-            if not too_deep:
-                too_deep = True
-                faults.append(Fault("structure", f"The JSON is nested more than {max_depth} levels deep.", path))
-            continue
+        node, typ, chain, depth = stack.pop()
+        if depth > limit:
+            faults.append(Fault("structure", f"The JSON is nested more than {max_depth} levels deep.",
+                                _render(chain)))
+            break
         if not node:
-            fault("structure", "an element must not be an empty object", path)
+            fault("structure", "an element must not be an empty object", chain)
             continue
         properties = typ.properties
         for key, value in node.items():
@@ -230,28 +249,37 @@ def structure_faults(data: dict[str, Any], max_depth: int | None = DEFAULT_MAX_D
                     continue
                 named = _NAME.match(key) is not None
                 fault("structure", "an unknown element" if named else "an element with an impossible name",
-                      f"{path}.{key}" if named else path)
+                      (chain, key, None) if named else chain)
                 continue
-            where = f"{path}.{key[1:] if key[0] == '_' else key}"
-            if key == "modifierExtension":
-                faults.append(Fault("not-supported", "This server understands no modifier extension, and FHIR "
-                                    "forbids ignoring one: the resource cannot be accepted.", where))
-                continue
-            if spec[2]:  # an array
-                if type(value) is not list:
-                    fault("structure", f"must be an array, not {_kind_of(value)}", where)
-                elif not value:
-                    fault("structure", "an array must not be empty (leave the element out)", where)
-                else:
-                    for index, item in enumerate(value):
-                        visit(item, spec, f"{where}[{index}]", depth + 2)
+            kind, target, is_array, enum = spec
+            if is_array:
+                if type(value) is not list or not value:
+                    fault("structure", "an array must not be empty (leave the element out)" if value == [] else
+                          f"must be an array, not {_kind_of(value)}", (chain, key, None))
+                    continue
+                items = enumerate(value)
+                depth_here = depth + 2
             elif type(value) is list:
-                fault("structure", "takes a single value, not an array", where)
+                fault("structure", "takes a single value, not an array", (chain, key, None))
+                continue
             else:
-                visit(value, spec, where, depth + 1)
+                items = ((None, value),)
+                depth_here = depth + 1
+            for index, item in items:
+                # The common cases inline, the rest (and every fault) in other().
+                if kind == _COMPLEX and type(item) is dict:
+                    push((item, target, (chain, key, index), depth_here))
+                elif kind == _PRIMITIVE and (
+                    (type(item) is str and target[0] == "string" and item
+                     and (target[1] is None or target[1](item) is not None) and (enum is None or item in enum))
+                    or (item is True or item is False) and target[0] == "boolean"
+                ):
+                    pass
+                else:
+                    other(kind, target, enum, item, (chain, key, index), depth_here)
         for name in typ.required:
             if name not in node and f"_{name}" not in node:
-                fault("required", "a required element is missing", f"{path}.{name}")
+                fault("required", "a required element is missing", (chain, name, None))
     return faults
 
 
