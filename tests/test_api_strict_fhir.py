@@ -315,3 +315,19 @@ def test_a_plain_narrative_is_accepted(client):
     qr["text"] = {"status": "generated", "div": f'<div {XHTML}><p>Pain <b>4</b>/10, <a href="#x">see</a>'
                                                 f'</p><table><tr><td class="c">x</td></tr></table></div>'}
     assert post_triage(client, qr).status_code == 201
+
+
+def _nested_extensions(levels: int) -> dict:
+    qr = response(patient="deep")
+    node = qr
+    for _ in range(levels):
+        node["extension"] = [{"url": "https://example.org/nested"}]
+        node = node["extension"][0]
+    node["valueString"] = "leaf"
+    return qr
+
+
+def test_the_depth_limit_is_enforced_by_the_same_walk(client):
+    outcome = assert_fhir_response(post_triage(client, _nested_extensions(40)), 400, "OperationOutcome")
+    assert "nested more than 64 levels" in outcome["issue"][0]["diagnostics"]
+    assert post_triage(client, _nested_extensions(20)).status_code == 201

@@ -73,7 +73,7 @@ def parse_json(body: bytes) -> Any:
         text = body.decode("utf-8")
         data = _DECODER.decode(text)
     except _DuplicateKey as duplicate:
-        name = f" '{duplicate.key}'" if _NAME.match(duplicate.key) else ""
+        name = f" '{duplicate.key}'" if duplicate.key in _element_names() else ""  # never echo free text
         raise Rejected([Fault("structure", f"The JSON has a duplicate key{name} in one object: it could "
                               "mean two things, so it is refused.")], 400) from None
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
@@ -139,6 +139,11 @@ def _types() -> dict[str, _Type]:
                 kind, compiled = _COMPLEX, types[target]
             typ.properties[prop] = (kind, compiled, bool(is_array), frozenset(enum[0]) if enum else None)
     return types
+
+
+@cache
+def _element_names() -> frozenset[str]:
+    return frozenset(name for typ in _types().values() for name in typ.properties) | {"resourceType"}
 
 
 def _primitive_fault(value: Any, primitive: tuple[str, Any, str], enum: frozenset[str] | None) -> str | None:

@@ -139,29 +139,5 @@ async def read_resource(request: Request, max_bytes: int, *resource_types: str) 
     return data
 
 
-async def read_json_body(request: Request, max_bytes: int) -> Any:
-    """The body as JSON, for bodies that are not FHIR resources: 415, 413 and 400 as FHIR expects
-    (duplicate keys and nesting past the depth limit included). Resources use read_resource."""
-    data = parse_json(await _read_body(request, max_bytes))
-    limit = _max_depth(request)
-    if json_depth(data) > limit:
-        raise HttpProblem(400, "structure", f"The JSON is nested more than {limit} levels deep.")
-    return data
-
-
-def json_depth(data: Any) -> int:
-    """Nesting depth of parsed JSON, without recursion."""
-    deepest, stack = 0, [(data, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > deepest:
-            deepest = depth
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
-    return deepest
-
-
 def _too_large(max_bytes: int) -> HttpProblem:
     return HttpProblem(413, "too-costly", f"The body is larger than the limit of {max_bytes} bytes.")
