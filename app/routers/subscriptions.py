@@ -53,6 +53,8 @@ EXAMPLE = {
     },
 }
 BODY_ERRORS = {
+    400: outcome_response("Not valid FHIR R4 JSON (the R4 JSON Schema's rules, duplicate keys, a "
+                          "modifierExtension, an unsafe narrative): every fault listed, nothing stored"),
     413: outcome_response("The body is too large"),
     415: outcome_response("The body is not application/fhir+json"),
 }

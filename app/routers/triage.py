@@ -96,6 +96,8 @@ def _earlier(condition: tuple[str | None, str], repository: Any) -> Submitted | 
         }),
         200: {"description": "This response was triaged before: the CarePlan made then",
               "content": {"application/fhir+json": {"schema": {"type": "object"}}}},
+        400: outcome_response("Not valid FHIR R4 JSON (the R4 JSON Schema's rules, duplicate keys, a "
+                              "modifierExtension, an unsafe narrative): every fault listed, nothing stored"),
         412: outcome_response("If-None-Exist matched more than one response"),
         413: outcome_response("The body is too large"),
         415: outcome_response("The body is not application/fhir+json"),
