@@ -97,9 +97,13 @@ def test_nesting_past_the_limit_is_one_fault():
     assert len(faults) == 1 and "nested" in faults[0].diagnostics
 
 
-def test_faults_are_capped():
+@pytest.mark.parametrize("where", ["spread", "one object"])
+def test_faults_are_capped(where):
     qr = response()
-    for item in qr["item"]:
-        item["answer"] = [{"valueBoolean": "no"}] * 5
+    if where == "spread":
+        for item in qr["item"]:
+            item["answer"] = [{"valueBoolean": "no"}] * 5
+    else:
+        qr["item"][-1].update({f"unknown{i}": i for i in range(200)})  # the last object walked
     faults = structure_faults(qr)
     assert len(faults) == 51 and faults[-1].code == "too-costly"

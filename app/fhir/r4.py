@@ -94,7 +94,9 @@ def parse_json(body: bytes) -> Any:
 
 # --- What the R4 JSON Schema rejects ----------------------------------------------------
 
-_PRIMITIVE, _COMPLEX, _RESOURCE, _XHTML, _MODIFIER = range(5)
+# How a property's value is checked; the first three are the common cases, checked inline.
+_STRING, _COMPLEX, _BOOLEAN, _NUMBER, _RESOURCE, _XHTML, _MODIFIER = range(7)
+_PRIMITIVE_KINDS = {"string": _STRING, "boolean": _BOOLEAN, "integer": _NUMBER, "number": _NUMBER}
 _INT32 = (-2**31, 2**31 - 1)
 _INTEGER_RANGES = {"integer": _INT32, "positiveInt": (1, _INT32[1]), "unsignedInt": (0, _INT32[1])}
 _INT64 = 2**63
@@ -109,7 +111,8 @@ class _Type:
     def __init__(self, name: str, resource: bool) -> None:
         self.name = name
         self.resource = resource
-        self.properties: dict[str, tuple[int, Any, bool, frozenset[str] | None]] = {}
+        # name → (kind, primitive or _Type, is an array, codes of a required binding, pattern)
+        self.properties: dict[str, tuple[int, Any, bool, frozenset[str] | None, Any]] = {}
         self.required: tuple[str, ...] = ()
 
 
@@ -134,10 +137,11 @@ def _types() -> dict[str, _Type]:
             elif target == "ResourceList":
                 kind, compiled = _RESOURCE, None
             elif target in primitives:
-                kind, compiled = _PRIMITIVE, primitives[target]
+                kind, compiled = _PRIMITIVE_KINDS[primitives[target][0]], primitives[target]
             else:
                 kind, compiled = _COMPLEX, types[target]
-            typ.properties[prop] = (kind, compiled, bool(is_array), frozenset(enum[0]) if enum else None)
+            matches = compiled[1] if kind == _STRING else None
+            typ.properties[prop] = (kind, compiled, bool(is_array), frozenset(enum[0]) if enum else None, matches)
     return types
 
 
@@ -210,7 +214,7 @@ def structure_faults(data: dict[str, Any], max_depth: int | None = DEFAULT_MAX_D
         """Anything but a valid primitive or an object in an object's place."""
         if value is None:
             fault("structure", "null is not a value in FHIR JSON (leave the element out)", chain)
-        elif kind == _PRIMITIVE:
+        elif kind <= _NUMBER and kind != _COMPLEX:
             problem = _primitive_fault(value, target, enum)  # numbers come here, and are mostly fine
             if problem:
                 fault("value", problem, chain)
@@ -235,8 +239,7 @@ def structure_faults(data: dict[str, Any], max_depth: int | None = DEFAULT_MAX_D
                                 "forbids ignoring one: the resource cannot be accepted.", _render(chain)))
 
     while stack:
-        if len(faults) >= MAX_FAULTS:
-            faults.append(Fault("too-costly", f"More faults were found; only the first {MAX_FAULTS} are listed."))
+        if len(faults) > MAX_FAULTS:
             break
         node, typ, chain, depth = stack.pop()
         if depth > limit:
@@ -256,35 +259,46 @@ def structure_faults(data: dict[str, Any], max_depth: int | None = DEFAULT_MAX_D
                 fault("structure", "an unknown element" if named else "an element with an impossible name",
                       (chain, key, None) if named else chain)
                 continue
-            kind, target, is_array, enum = spec
-            if is_array:
-                if type(value) is not list or not value:
-                    fault("structure", "an array must not be empty (leave the element out)" if value == [] else
-                          f"must be an array, not {_kind_of(value)}", (chain, key, None))
-                    continue
-                items = enumerate(value)
-                depth_here = depth + 2
-            elif type(value) is list:
-                fault("structure", "takes a single value, not an array", (chain, key, None))
+            kind, target, is_array, enum, matches = spec
+            if kind == _MODIFIER:  # whatever it holds: one fault for the element
+                other(kind, target, enum, value, (chain, key, None), depth)
                 continue
-            else:
-                items = ((None, value),)
-                depth_here = depth + 1
-            for index, item in items:
-                # The common cases inline, the rest (and every fault) in other().
-                if kind == _COMPLEX and type(item) is dict:
-                    push((item, target, (chain, key, index), depth_here))
-                elif kind == _PRIMITIVE and (
-                    (type(item) is str and target[0] == "string" and item
-                     and (target[1] is None or target[1](item) is not None) and (enum is None or item in enum))
-                    or (item is True or item is False) and target[0] == "boolean"
-                ):
-                    pass
+            # The common cases inline (valid strings, booleans and objects); the rest, and every
+            # fault, in other().
+            if not is_array:
+                if kind == _STRING:
+                    if type(value) is str and value and matches(value) is not None and (enum is None or value in enum):
+                        continue
+                elif kind == _COMPLEX:
+                    if type(value) is dict:
+                        push((value, target, (chain, key, None), depth + 1))
+                        continue
+                elif kind == _BOOLEAN and (value is True or value is False):
+                    continue
+                if type(value) is list:
+                    fault("structure", "takes a single value, not an array", (chain, key, None))
                 else:
-                    other(kind, target, enum, item, (chain, key, index), depth_here)
+                    other(kind, target, enum, value, (chain, key, None), depth + 1)
+                continue
+            if type(value) is not list or not value:
+                fault("structure", "an array must not be empty (leave the element out)" if value == [] else
+                      f"must be an array, not {_kind_of(value)}", (chain, key, None))
+                continue
+            for index, item in enumerate(value):
+                if kind == _COMPLEX:
+                    if type(item) is dict:
+                        push((item, target, (chain, key, index), depth + 2))
+                        continue
+                elif kind == _STRING:
+                    if type(item) is str and item and matches(item) is not None and (enum is None or item in enum):
+                        continue
+                other(kind, target, enum, item, (chain, key, index), depth + 2)
         for name in typ.required:
             if name not in node and f"_{name}" not in node:
                 fault("required", "a required element is missing", (chain, name, None))
+    if len(faults) > MAX_FAULTS:
+        del faults[MAX_FAULTS:]
+        faults.append(Fault("too-costly", f"More faults were found; only the first {MAX_FAULTS} are listed."))
     return faults
 
 
