@@ -77,3 +77,14 @@ def test_questionnaire_and_codesystem_commands():
 def test_missing_file_is_a_usage_error(tmp_path):
     done = run("score", str(tmp_path / "absent.json"))
     assert done.returncode == 2 and b"cannot read" in done.stderr
+
+
+def test_score_holds_responses_to_the_same_fhir_rules_as_the_api():
+    body = orjson.dumps(response(answers_with(bladder_bowel_control=True)))
+    marker = b'"linkId":"bladder-bowel-control","answer":[{"valueBoolean":true'
+    duplicated = body.replace(marker, marker + b',"valueBoolean":false')
+    done = run("score", "-", stdin=duplicated)
+    assert done.returncode == 1 and "duplicate" in json.loads(done.stdout)["issue"][0]["diagnostics"]
+    done = run("score", "-", stdin=orjson.dumps(response(authored=20261125)))
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["issue"][0]["expression"] == ["QuestionnaireResponse.authored"]
