@@ -22,14 +22,14 @@ def test_the_table_is_derived_from_the_r4_schema():
         "regenerate with: .venv/bin/python -m tests.r4_structure"
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(valid_responses())
 def test_what_the_checker_accepts_the_schema_accepts(qr):
     assert structure_faults(qr) == []
     assert schema_errors(qr) == []
 
 
-@settings(max_examples=500)
+@settings(max_examples=200)
 @given(invalid_mutations())
 def test_whatever_the_schema_rejects_the_checker_rejects(mutation):
     qr, kind = mutation
