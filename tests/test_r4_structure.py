@@ -47,6 +47,30 @@ def test_a_duplicate_key_anywhere_is_refused(body):
     assert refused.value.status == 400 and "duplicate" in refused.value.faults[0].diagnostics
 
 
+@pytest.mark.parametrize("body", [
+    # a colon spelled as an escape must not hide the duplicate from the colon count
+    b'{"resourceType":"QuestionnaireResponse","status":"completed","status":"amended","text":"a\\u003ab"}',
+    b'{"a":{"b":1,"b":2},"c":"\\u00e9"}',
+    b'{"a":1,"a":1}',
+    b'{"a": "x:y", "a" : "z"}',
+])
+def test_duplicate_keys_are_found_whatever_the_escapes(body):
+    with pytest.raises(Rejected):
+        parse_json(body)
+
+
+@pytest.mark.parametrize("body", [
+    b'{"a":"x:y","b":"\\u003a","c":{"a":":"}}', b'{"a":"C:\\\\users"}', b'[{"a":1},{"a":1}]',
+])
+def test_the_same_key_in_different_objects_is_no_duplicate(body):
+    assert parse_json(body)
+
+
+def test_json_the_standard_library_cannot_read_is_refused_not_a_500():
+    with pytest.raises(Rejected):
+        parse_json(b'{"a":"\\u00e9","b":' + b"1" * 5000 + b"}")
+
+
 @pytest.mark.parametrize("value, accepted", [
     (4, True), (0, True), (-2**31, True), (2**31, False), (4.0, False), ("4", False), (True, False),
 ])
