@@ -26,7 +26,7 @@ import math
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
