@@ -38,10 +38,13 @@ def _score_one(data: Any) -> tuple[dict[str, Any], bool]:
 
 
 def _parse(raw: bytes) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise Rejected([Fault("structure", "The input is not valid JSON.")], 400) from None
+    """One response, held to the same rules as over HTTP: no duplicate keys, valid R4 JSON."""
+    from app.fhir.r4 import check_structure, parse_json
+
+    data = parse_json(raw)
+    if isinstance(data, dict) and data.get("resourceType") == "QuestionnaireResponse":
+        check_structure(data)
+    return data
 
 
 def _outcome_with_line(rejected: Rejected, line_no: int) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import OperationalError
 
 from app import __version__
+from app.fhir.r4 import load_structure
 from app.kit import errors
 from app.kit.guard import AcceptGuard
 from app.kit.head import HeadAsGet
@@ -73,6 +74,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         return
     app.state.running = 1
     settings: Settings = app.state.settings
+    load_structure()
     engine = make_engine(settings.database_url, settings.db_pool_size)
     auto = settings.auto_migrate if settings.auto_migrate is not None else is_sqlite(engine)
     ready = {"migrated": False}

@@ -182,3 +182,14 @@ def test_serve_script_takes_a_port_option(tmp_path):
 
 def test_serve_script_takes_the_port_from_the_environment(tmp_path):
     _serve_answers(tmp_path, lambda port: [], lambda port: {"LBP_PORT": str(port)})
+
+
+def test_score_holds_responses_to_the_same_fhir_rules_as_the_api():
+    body = orjson.dumps(response(answers_with(bladder_bowel_control=True)))
+    marker = b'"linkId":"bladder-bowel-control","answer":[{"valueBoolean":true'
+    duplicated = body.replace(marker, marker + b',"valueBoolean":false')
+    done = run("score", "-", stdin=duplicated)
+    assert done.returncode == 1 and "duplicate" in json.loads(done.stdout)["issue"][0]["diagnostics"]
+    done = run("score", "-", stdin=orjson.dumps(response(authored=20261125)))
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["issue"][0]["expression"] == ["QuestionnaireResponse.authored"]

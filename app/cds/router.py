@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from prometheus_client import Counter
 from starlette.responses import JSONResponse, Response
 
-from app.kit.fhir_http import FhirResponse, HttpProblem, read_json_body
+from app.kit.fhir_http import FhirResponse, HttpProblem, read_json
 from app.routers.conformance import search_published
 from app.routers.docs import SEARCH_RULES, fhir_ok, outcome_response, search_parameters
 from app.security.audit import audit_row
@@ -185,7 +185,7 @@ async def call_service(service_id: str, request: Request) -> JSONResponse:
     try:
         caller = await _caller(request, [f"{_base(request)}/cds-services/{service_id}"])
         agent = f"cds:{caller.client}"
-        body = _checked_request(service, await read_json_body(request, request.app.state.settings.max_body_bytes))
+        body = _checked_request(service, await read_json(request, request.app.state.settings.max_body_bytes))
         patient = body["context"]["patientId"]
         answer = await _cards(request, service, body)
         careplan_id = answer.careplan_id
@@ -233,7 +233,7 @@ async def feedback(service_id: str, request: Request) -> Response:
     _service(service_id)
     service_url = f"{_base(request)}/cds-services/{service_id}"
     caller = await _caller(request, [service_url, f"{service_url}/feedback"])
-    body = await read_json_body(request, request.app.state.settings.max_body_bytes)
+    body = await read_json(request, request.app.state.settings.max_body_bytes)
     rows = feedback_rows(service_id, body, caller.client)
     await anyio.to_thread.run_sync(partial(store_feedback, request.app.state.engine, rows))
     return Response(status_code=200)

@@ -61,7 +61,12 @@ def _where(link_id: str) -> str:
 # --- FHIR R4 structure -------------------------------------------------------------
 
 def check_fhir(data: Any) -> None:
-    """Raise Rejected(400) unless `data` is a valid R4 QuestionnaireResponse (per R4B models)."""
+    """Raise Rejected(400) unless `data` is a valid R4 QuestionnaireResponse.
+
+    What HL7's R4 JSON Schema checks (types, formats, unknown elements, null, empty values,
+    modifierExtension, narrative, duplicate keys) is checked where the body comes in, in the
+    same pass as parsing (r4.parse_json and r4.check_structure: fhir_http.read_resource, the
+    CLI). Here the R4B models add what the schema does not say: cardinalities, one value[x]."""
     expect_resource(data, "QuestionnaireResponse")
     if fastpath.accepts(data):
         return

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.fhir.outcome import Fault
+from app.fhir.r4 import check_structure, parse_json
 
 FHIR_JSON = "application/fhir+json"
 ACCEPTED_REQUEST_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
@@ -114,8 +115,8 @@ def check_acceptable(request: Request, html_allowed: bool = False) -> None:
     raise HttpProblem(406, "not-supported", "Only application/fhir+json is served.")
 
 
-async def read_json_body(request: Request, max_bytes: int) -> Any:
-    """The request body as parsed JSON: 415, 413 and 400 as FHIR expects."""
+async def _read_body(request: Request, max_bytes: int) -> bytes:
+    """The request's bytes: 415, 413 and 400 (empty, or holding a NUL) as FHIR expects."""
     check_request_media_type(request)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
@@ -131,31 +132,42 @@ async def read_json_body(request: Request, max_bytes: int) -> Any:
         raise HttpProblem(400, "structure", "The request has no body; send a FHIR resource.")
     if b"\\u0000" in body:  # JSON-escaped NUL: no FHIR string may hold it, no database stores it
         raise HttpProblem(400, "structure", "The body contains a NUL character (\\u0000).")
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise HttpProblem(400, "structure",
-                          "The body is not valid JSON (or not UTF-8, or nested too deeply).") from None
+    return body
+
+
+def _max_depth(request: Request) -> int:
     settings = getattr(request.app.state, "settings", None)
-    limit = settings.max_json_depth if settings is not None else 64
-    # Cheap guard first: a body with fewer brackets than the limit cannot nest deeper.
-    if body.count(b"{") + body.count(b"[") > limit and json_depth(data) > limit:
-        raise HttpProblem(400, "structure", f"The JSON is nested more than {limit} levels deep.")
+    return settings.max_json_depth if settings is not None else 64
+
+
+async def read_resource(request: Request, max_bytes: int, *resource_types: str) -> dict[str, Any]:
+    """The body as a FHIR R4 resource of one of the given types, checked as strictly as HL7's
+    R4 JSON Schema (and FHIR's JSON rules: no duplicate keys, no empty or null values, no
+    modifierExtension, a safe narrative), in one walk that also enforces the depth limit.
+    Anything else is a 400 OperationOutcome naming each fault's path."""
+    data = parse_json(await _read_body(request, max_bytes))
+    if not isinstance(data, dict) or data.get("resourceType") not in resource_types:
+        names = " or ".join(resource_types)
+        raise HttpProblem(400, "structure", f"The body must be a FHIR {names} resource.",
+                          faults=[Fault("structure", f"The resource must be a {names}.",
+                                        f"{resource_types[0]}.resourceType")])
+    check_structure(data, _max_depth(request))
     return data
 
 
-def json_depth(data: Any) -> int:
-    """Nesting depth of parsed JSON, without recursion."""
-    deepest, stack = 0, [(data, 1)]
-    while stack:
+async def read_json(request: Request, max_bytes: int) -> Any:
+    """A JSON body that is not a FHIR resource (a CDS Hooks request, feedback): the same media
+    type, size, duplicate-key and depth rules as resources, without the FHIR structure checks."""
+    data = parse_json(await _read_body(request, max_bytes))
+    limit = _max_depth(request)
+    stack = [(data, 1)]
+    while stack:  # not on the $triage path, whose depth is checked in the structure walk
         node, depth = stack.pop()
-        if depth > deepest:
-            deepest = depth
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
-    return deepest
+        if depth > limit:
+            raise HttpProblem(400, "structure", f"The JSON is nested more than {limit} levels deep.")
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return data
 
 
 def _too_large(max_bytes: int) -> HttpProblem:

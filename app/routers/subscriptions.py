@@ -13,7 +13,7 @@ from app.fhir.bundle import searchset
 from app.fhir.outcome import single_outcome
 from app.fhir.search import (check_operation_parameters, filter_resources, is_lenient, page_of, read_search,
                              search_url)
-from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base, prefer, read_json_body, version_headers
+from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base, prefer, read_resource, version_headers
 from app.webhooks import service
 from app.webhooks.resources import render_subscription
 from app.webhooks.topics import TOPICS
@@ -56,6 +56,8 @@ EXAMPLE = {
     },
 }
 BODY_ERRORS = {
+    400: outcome_response("Not valid FHIR R4 JSON (the R4 JSON Schema's rules, duplicate keys, a "
+                          "modifierExtension, an unsafe narrative): every fault listed, nothing stored"),
     413: outcome_response("The body is too large"),
     415: outcome_response("The body is not application/fhir+json"),
 }
@@ -89,7 +91,7 @@ async def _read(request: Request, subscription_id: str) -> Any:
 async def _optional_json(request: Request) -> Any:
     if not (request.headers.get("content-length") not in (None, "0") or request.headers.get("transfer-encoding")):
         return None
-    return await read_json_body(request, request.app.state.settings.max_body_bytes)
+    return await read_resource(request, request.app.state.settings.max_body_bytes, "Parameters")
 
 
 @router.post("/Subscription", summary="Subscribe a webhook receiver", description=CREATE_DESCRIPTION,
@@ -101,7 +103,7 @@ async def _optional_json(request: Request) -> Any:
              openapi_extra=_body("A Subscription (R4, backport profile)", _SUBSCRIPTION, True, EXAMPLE))
 async def create_subscription(request: Request) -> Response:
     state = _state(request)
-    data = await read_json_body(request, state.settings.max_body_bytes)
+    data = await read_resource(request, state.settings.max_body_bytes, "Subscription")
     created = await service.create(data, _base(request), state.outbound_policy, state.subscriptions)
     resource = created.subscription
     headers = {"Location": f"/fhir/Subscription/{resource['id']}", **version_headers(resource)}

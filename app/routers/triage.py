@@ -14,7 +14,7 @@ from app.fhir.outcome import single_outcome
 from app.fhir.search import check_operation_parameters
 from app.kit.metrics import TRIAGES
 from app.security.audit import audit_row
-from app.kit.fhir_http import FhirResponse, HttpProblem, prefer, read_json_body, version_headers
+from app.kit.fhir_http import FhirResponse, HttpProblem, prefer, read_resource, version_headers
 
 from .docs import EXAMPLE_SUMMARIES, all_examples, fhir_ok, outcome_response, request_body
 
@@ -136,6 +136,8 @@ def _matched(earlier: dict[str, Any], prepared: Prepared) -> Submitted | None:
         }),
         200: {"description": "This same response was triaged before: its current CarePlan",
               "content": {"application/fhir+json": {"schema": {"type": "object"}}}},
+        400: outcome_response("Not valid FHIR R4 JSON (the R4 JSON Schema's rules, duplicate keys, a "
+                              "modifierExtension, an unsafe narrative): every fault listed, nothing stored"),
         409: outcome_response("The identifier (or If-None-Exist) names a different response: other answers "
                               "not sent as `amended`, or another patient"),
         412: outcome_response("If-None-Exist matched more than one response"),
@@ -154,7 +156,8 @@ def _matched(earlier: dict[str, Any], prepared: Prepared) -> Submitted | None:
 async def triage_response(request: Request) -> Response:
     check_operation_parameters("triage", request.query_params.multi_items(), {})
     state = request.app.state
-    data = _unwrap(await read_json_body(request, state.settings.max_body_bytes))
+    data = _unwrap(await read_resource(request, state.settings.max_body_bytes,
+                                        "QuestionnaireResponse", "Parameters"))
     condition = _if_none_exist(request.headers.get("if-none-exist"))
     # Validate first, always: no replay and no If-None-Exist match answers a body that is not a
     # valid response. CPU work stays on the event loop (threads would only fight over the GIL);

@@ -89,9 +89,6 @@ def parse_subscription(data: Any) -> NewSubscription:
     expect_resource(data, "Subscription")
     _check_r4(data)
     faults: list[Fault] = []
-    if data.get("modifierExtension") or (data.get("channel") or {}).get("modifierExtension"):
-        faults.append(_fault("not-supported", "Modifier extensions are not supported.",
-                             "Subscription.modifierExtension"))
 
     topic = data.get("criteria")
     criteria: Criteria | None = None
