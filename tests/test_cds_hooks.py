@@ -14,7 +14,6 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from sqlalchemy import func, select
 
-from app.encounters import prepare
 from app.main import create_app
 from app.settings import Settings
 from app.store.tables import AuditRecord, CdsFeedback
@@ -22,7 +21,7 @@ from tests.cds_support import (
     CPT, Ehr, Served, assert_shape, hook_request, imaging_order, live, searchset, shape_errors,
 )
 from tests.conftest import _empty_tables
-from tests.support import answers_with, assert_valid_r4, response, store_row, stored_encounters
+from tests.support import answers_with, assert_valid_r4, response, stored_encounters
 
 API_ISSUER, API_AUDIENCE = "https://auth.example", "lbp-triage"
 EXTRA_IMAGING_CODE = "72080"  # thoracolumbar X-ray: a site's own addition
@@ -51,12 +50,15 @@ class Cds:
         assert_shape("Response", answer.json())
         return answer.json()["cards"]
 
-    def triage(self, answers=None, patient: str = "p1") -> dict:
+    def triage_token(self) -> str:
         token = jwt.encode({"alg": "RS256", "kid": self.api_key.kid},
                            {"iss": API_ISSUER, "aud": API_AUDIENCE, "exp": int(time.time()) + 300,
                             "sub": "form", "scope": "system/*.*"}, self.api_key)
+        return f"Bearer {token}"
+
+    def triage(self, answers=None, patient: str = "p1") -> dict:
         made = self.http.post("/fhir/QuestionnaireResponse/$triage", content=json.dumps(response(answers, patient=patient)),
-                              headers={"Content-Type": "application/fhir+json", "Authorization": f"Bearer {token}"})
+                              headers={"Content-Type": "application/fhir+json", "Authorization": self.triage_token()})
         assert made.status_code == 201, made.text[:300]
         return made.json()
 
@@ -150,16 +152,19 @@ def test_stored_latest_triage_when_the_ehr_has_no_response(cds, answers, indicat
 
 
 def test_doctor_soon_is_a_warning(cds):
-    """Rules version 2's doctor-soon disposition, known by its code before its tables land."""
-    prepared = prepare(response(answers_with(injury=True), patient="p1"))
-    row = dict(prepared.row, disposition="doctor-soon")
-    row["careplan"] = dict(row["careplan"], category=[{"coding": [{
-        "system": "https://lbp-triage.org/fhir/CodeSystem/lbp-triage", "code": "doctor-soon",
-        "display": "See your doctor within a few days"}]}])
-    store_row(cds.app, row)
+    """Rules 2's doctor-soon disposition (weight loss at 62, NG12), stored and prefetched alike."""
+    from tests.support_v2 import answers_v2, response_v2
+
+    weight_loss_at_62 = answers_v2(weight_loss=True, age=62)
+    (card,) = cds.cards("lbp-triage", hook_request("patient-view",
+                                                   prefetch=searchset(response_v2(weight_loss_at_62))))
+    assert card["indicator"] == "warning" and "doctor-soon" in card["detail"]
+    assert card["source"]["label"] == "lbp-triage (rules 2.0.0)"
+    made = cds.http.post("/fhir/QuestionnaireResponse/$triage", content=json.dumps(response_v2(weight_loss_at_62)),
+                         headers={"Content-Type": "application/fhir+json", "Authorization": cds.triage_token()})
+    assert made.status_code == 201 and made.json()["category"][0]["coding"][0]["code"] == "doctor-soon"
     (card,) = cds.cards("lbp-triage", hook_request("patient-view", prefetch=None))
-    assert card["indicator"] == "warning"
-    assert "doctor-soon" in card["detail"]
+    assert card["indicator"] == "warning" and "doctor-soon" in card["detail"]
 
 
 def test_latest_is_the_newest_and_is_the_hooks_patient(cds):

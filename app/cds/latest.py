@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from app.encounters import prepare
+from app.fhir.r4 import check_structure
 from app.fhir.canonical import CODESYSTEM_URL
 from app.fhir.outcome import Rejected
 from app.kit.fhir_http import HttpProblem
@@ -161,8 +162,10 @@ def response_in(value: Any, patient: str) -> dict[str, Any] | None:
 
 
 def triage_in_memory(response: dict[str, Any]) -> LatestTriage:
-    """Validate and triage with the $triage use-case, without storing anything."""
+    """Validate (as strictly as a $triage body: the R4 JSON Schema's rules first) and triage with
+    the $triage use-case, without storing anything."""
     try:
+        check_structure(response)
         prepared = prepare(response)
     except Rejected as rejected:
         raise Untriageable(rejected) from None
