@@ -454,9 +454,14 @@ def test_amendments_and_history_reads_are_audited_with_their_patient(static):
     replaced = made["replaces"][0]["reference"]
     static.get(f"/fhir/{replaced}/_history", headers=bearer("tok-reader"))
     static.get(f"/fhir/{replaced}/_history/1", headers=bearer("tok-reader"))
-    events = [e["resource"] for e in wait_for_audit(static, at_least=4, patient="p8")["entry"]]
-    seen = {(e["subtype"][0]["code"], e["outcomeDesc"]) for e in events}
-    assert {("create", "HTTP 201"), ("update", "HTTP 201"), ("history-instance", "HTTP 200"),
-            ("vread", "HTTP 200")} <= seen
+    expected = {("create", "HTTP 201"), ("update", "HTTP 201"), ("history-instance", "HTTP 200"),
+                ("vread", "HTTP 200")}
+
+    def seen_in(bundle):
+        return {(e["resource"]["subtype"][0]["code"], e["resource"]["outcomeDesc"]) for e in bundle.get("entry", ())}
+
+    bundle = wait_for_audit(static, at_least=4, until=lambda b: expected <= seen_in(b), patient="p8")
+    events = [e["resource"] for e in bundle["entry"]]
+    assert expected <= seen_in(bundle)
     for event in events:
         assert_valid_r4(event)
