@@ -28,11 +28,19 @@ STATIC_TOKENS = {
     "tok-auditor": ["system/AuditEvent.rs"],
     "tok-p1": {"scopes": ["patient/*.read", "patient/QuestionnaireResponse.c"], "patient": "p1", "subject": "p1-app"},
     "tok-nothing": ["openid", "launch"],
+    # Subscription creators with more or less authority over what their subscriptions would carry
+    "tok-subs-careplan": ["system/Subscription.cruds", "system/CarePlan.rs"],
+    "tok-subs-reader": ["system/Subscription.cruds", "system/CarePlan.rs", "system/Encounter.rs"],
+    "tok-p1-subs": {"scopes": ["patient/*.read", "system/Subscription.c"], "patient": "p1", "subject": "p1-subs"},
 }
+SUBSCRIBERS = {"tok-all", "tok-subs", "tok-subs-careplan", "tok-subs-reader", "tok-p1-subs"}
+SUBSCRIPTION_MANAGERS = {"tok-all", "tok-subs", "tok-subs-careplan", "tok-subs-reader"}
+RECEIVER = "http://127.0.0.1:9/hook"  # allowlisted below; nothing needs to listen (dispatchers are off)
 
 
 @contextmanager
 def app_client(database_url, **settings):
+    settings = {"webhook_dispatcher": "off", "webhook_allowed_hosts": "127.0.0.1", **settings}
     app = create_app(Settings(database_url=database_url, auto_migrate=True, **settings))
     with TestClient(app) as client:
         yield client
@@ -61,24 +69,46 @@ def wait_for_audit(client, token="tok-all", at_least=1, **params):
 
 # --- every mode and scope on every endpoint ---------------------------------------------
 
+def _subscription(content, *filters):
+    from tests.webhook_support import subscription_body
+
+    return subscription_body(RECEIVER, content=content, filters=filters)
+
+
 def endpoints(ids):
     cp, enc, qr = ids
     return {
         # name: (method, path, body, tokens allowed)
         "triage": ("POST", TRIAGE, response(patient="p1"), {"tok-all", "tok-triage", "tok-v1-write", "tok-p1"}),
-        "read CarePlan": ("GET", f"/fhir/CarePlan/{cp}", None, {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1"}),
-        "search CarePlan": ("GET", "/fhir/CarePlan", None, {"tok-all", "tok-reader", "tok-p1"}),
-        "read Encounter": ("GET", f"/fhir/Encounter/{enc}", None, {"tok-all", "tok-reader", "tok-p1"}),
-        "search Encounter": ("GET", "/fhir/Encounter", None, {"tok-all", "tok-reader", "tok-p1"}),
+        "read CarePlan": ("GET", f"/fhir/CarePlan/{cp}", None, {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1",
+                                                               "tok-subs-careplan", "tok-subs-reader", "tok-p1-subs"}),
+        "search CarePlan": ("GET", "/fhir/CarePlan", None, {"tok-all", "tok-reader", "tok-p1", "tok-subs-careplan",
+                                                            "tok-subs-reader", "tok-p1-subs"}),
+        "read Encounter": ("GET", f"/fhir/Encounter/{enc}", None, {"tok-all", "tok-reader", "tok-p1",
+                                                                   "tok-subs-reader", "tok-p1-subs"}),
+        "search Encounter": ("GET", "/fhir/Encounter", None, {"tok-all", "tok-reader", "tok-p1", "tok-subs-reader",
+                                                              "tok-p1-subs"}),
         "read QuestionnaireResponse": ("GET", f"/fhir/QuestionnaireResponse/{qr}", None,
-                                       {"tok-all", "tok-reader", "tok-p1"}),
+                                       {"tok-all", "tok-reader", "tok-p1", "tok-p1-subs"}),
         "search QuestionnaireResponse": ("GET", "/fhir/QuestionnaireResponse", None,
-                                         {"tok-all", "tok-reader", "tok-p1"}),
-        "create Subscription": ("POST", "/fhir/Subscription", {"resourceType": "Subscription"}, {"tok-all", "tok-subs"}),
-        "search Subscription": ("GET", "/fhir/Subscription", None, {"tok-all", "tok-subs"}),
-        "read Subscription": ("GET", "/fhir/Subscription/none", None, {"tok-all", "tok-subs"}),
-        "delete Subscription": ("DELETE", "/fhir/Subscription/none", None, {"tok-all", "tok-subs"}),
-        "resend Subscription": ("POST", "/fhir/Subscription/none/$resend", None, {"tok-all", "tok-subs"}),
+                                         {"tok-all", "tok-reader", "tok-p1", "tok-p1-subs"}),
+        "create Subscription": ("POST", "/fhir/Subscription", {"resourceType": "Subscription"}, SUBSCRIBERS),
+        # A subscription notifies only what its creator may read: CarePlans (the focus) for id-only,
+        # CarePlans and Encounters for full-resource; a patient token's, only its patient's.
+        "subscribe id-only": ("POST", "/fhir/Subscription", _subscription("id-only"),
+                              {"tok-all", "tok-subs-careplan", "tok-subs-reader", "tok-p1-subs"}),
+        "subscribe full-resource": ("POST", "/fhir/Subscription", _subscription("full-resource"),
+                                    {"tok-all", "tok-subs-reader", "tok-p1-subs"}),
+        "subscribe to own patient": ("POST", "/fhir/Subscription",
+                                     _subscription("full-resource", "CarePlan?patient=Patient/p1"),
+                                     {"tok-all", "tok-subs-reader", "tok-p1-subs"}),
+        "subscribe to another patient": ("POST", "/fhir/Subscription",
+                                         _subscription("id-only", "CarePlan?patient=Patient/p2"),
+                                         {"tok-all", "tok-subs-careplan", "tok-subs-reader"}),
+        "search Subscription": ("GET", "/fhir/Subscription", None, SUBSCRIPTION_MANAGERS),
+        "read Subscription": ("GET", "/fhir/Subscription/none", None, SUBSCRIPTION_MANAGERS),
+        "delete Subscription": ("DELETE", "/fhir/Subscription/none", None, SUBSCRIPTION_MANAGERS),
+        "resend Subscription": ("POST", "/fhir/Subscription/none/$resend", None, SUBSCRIPTION_MANAGERS),
         "search AuditEvent": ("GET", "/fhir/AuditEvent", None, {"tok-all", "tok-auditor"}),
         "metadata": ("GET", "/fhir/metadata", None, "public"),
         "Questionnaire": ("GET", "/fhir/Questionnaire/lbp-triage", None, "public"),
@@ -107,6 +137,8 @@ def _check_table(client, bearer_for, names):
                 failures.append((name, token, r.status_code, "expected access"))
             if not expected_ok and r.status_code != 403:
                 failures.append((name, token, r.status_code, "expected 403"))
+            if expected_ok and name.startswith("subscribe") and r.status_code != 201:
+                failures.append((name, token, r.status_code, "expected 201"))
             if r.status_code in (401, 403):
                 assert_fhir_response(r, r.status_code, "OperationOutcome")
     assert not failures, failures
@@ -138,7 +170,8 @@ def test_every_jwt_scope_set_on_every_endpoint(app, database_url, signing_key):
 
 def test_none_mode_on_every_endpoint(app, database_url):
     """No tokens: every endpoint works for this machine's clients; others get 403 except the public ones."""
-    application = create_app(Settings(database_url=database_url, auth_mode="none"))
+    application = create_app(Settings(database_url=database_url, auth_mode="none", webhook_dispatcher="off",
+                                      webhook_allowed_hosts="127.0.0.1"))
     with TestClient(application, client=("127.0.0.1", 40000)) as local, \
             TestClient(application, client=("198.51.100.9", 40000)) as remote:
         made = post_triage(local, response(patient="p1")).json()
@@ -146,7 +179,9 @@ def test_none_mode_on_every_endpoint(app, database_url):
                made["supportingInfo"][0]["reference"].split("/")[1])
         for name, (method, path, body, allowed) in endpoints(ids).items():
             kwargs = {"content": json.dumps(body) if body else None, "headers": {"Content-Type": "application/fhir+json"}}
-            assert local.request(method, path, **kwargs).status_code not in (401, 403), name
+            near = local.request(method, path, **kwargs)
+            assert near.status_code not in (401, 403), name
+            assert near.status_code == 201 or not name.startswith("subscribe"), name
             far = remote.request(method, path, **kwargs)
             assert far.status_code == (200 if allowed == "public" else 403), name
 

@@ -121,8 +121,9 @@ class SubscriptionRepository:
         self.index = index
         self.outbox = outbox
 
-    def create(self, new: NewSubscription, base_url: str) -> Any:
-        """Store a subscription (status `requested`) and its handshake, in one transaction."""
+    def create(self, new: NewSubscription, base_url: str, authority: dict[str, Any]) -> Any:
+        """Store a subscription (status `requested`) with its creator's authority, and its
+        handshake, in one transaction."""
         now = _now()
         subscription_id = str(uuid.uuid4())
         criteria = new.criteria
@@ -131,7 +132,7 @@ class SubscriptionRepository:
             "dispositions": sorted(criteria.dispositions) if criteria.dispositions is not None else None,
             "end": criteria.end, "endpoint": new.endpoint, "content": new.content, "headers": new.headers,
             "secret": new.secret, "base_url": base_url, "resource": new.resource, "created": now,
-            "updated": now, "version_id": 1, "error": None, "event_count": 0,
+            "updated": now, "version_id": 1, "error": None, "event_count": 0, "authority": authority,
         }
         handshake = {
             "message_id": signing.message_id(subscription_id, HANDSHAKE), "subscription_id": subscription_id,

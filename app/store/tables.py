@@ -104,6 +104,8 @@ class WebhookSubscription(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # head-of-line backoff
     lease_owner: Mapped[str | None] = mapped_column(String(128))  # the dispatcher delivering now
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # What the creator could read (app/security/authority.py); delivery sends nothing outside it.
+    authority: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
     __table_args__ = (Index("ix_webhook_subscription_status", "status"),)
 
