@@ -46,6 +46,9 @@ class Settings(BaseSettings):
         None, description='JSON: token → list of scopes, or → {"scopes": [...], "patient": "123", "subject": "name"}.'
     )
     jwt_jwks_url: str | None = Field(None, description="JWKS URL of the token issuer (keys cached, refreshed).")
+    jwt_jwks_timeout_seconds: float = Field(
+        3.0, gt=0, le=30, description="Time allowed to fetch the JWKS; a failed fetch is retried after 10 s, "
+        "meanwhile tokens are checked against the cached keys (503 when there are none).")
     jwt_public_key: str | None = Field(None, description="PEM public key, instead of a JWKS URL.")
     jwt_issuer: str | None = Field(None, description="Required `iss` of tokens.")
     jwt_audience: str | None = Field(None, description="Required `aud` of tokens.")

@@ -23,7 +23,7 @@ from app.fhir.outcome import single_outcome
 from app.kit.fhir_http import FhirResponse
 
 from .audit import audit_row
-from .authn import Authenticator, LocalOnly, Unauthenticated
+from .authn import Authenticator, IssuerUnavailable, LocalOnly, Unauthenticated
 from .principal import Principal
 from .ratelimit import RateLimiter, retry_after
 
@@ -108,7 +108,7 @@ class AccessControl:
             interaction = rule.interaction if rule else "read"
             if rule and rule.resource_type == "AuditEvent" and not params.get("id"):
                 interaction = "search"
-            refusal, principal = self._admit(scope, resource_type, interaction)
+            refusal, principal = await self._admit(scope, resource_type, interaction)
             if refusal is not None:
                 await refusal(scope, receive, send_tracking)
                 return
@@ -124,18 +124,21 @@ class AccessControl:
                                        "status": status, "ms": round(elapsed, 2),
                                        "agent": principal.subject if principal else None})
 
-    def _admit(self, scope: Scope, resource_type: str | None, interaction: str) -> tuple[Any, Principal | None]:
+    async def _admit(self, scope: Scope, resource_type: str | None, interaction: str) -> tuple[Any, Principal | None]:
         headers = dict(scope.get("headers") or [])
         client = scope.get("client")
         host = client[0] if client else None
         try:
             authorization = headers.get(b"authorization")
             proxied = any(h in headers for h in (b"forwarded", b"x-forwarded-for", b"x-real-ip"))
-            principal = self.authenticator.authenticate(authorization.decode("latin-1") if authorization else None,
-                                                        host, proxied)
+            principal = await self.authenticator.authenticate_async(
+                authorization.decode("latin-1") if authorization else None, host, proxied)
         except LocalOnly:
             return _outcome(403, "forbidden", "This server runs without authentication (LBP_AUTH_MODE=none) and "
                             "serves only clients on the same machine."), None
+        except IssuerUnavailable:
+            return _outcome(503, "transient", "The token issuer's keys cannot be fetched; try again shortly.",
+                            {"Retry-After": "10"}), None
         except Unauthenticated as exc:
             challenge = 'Bearer realm="lbp-triage"' + (f', error="{exc.error}"' if exc.error else "")
             return _outcome(401, "login", exc.reason, {"WWW-Authenticate": challenge}), None
