@@ -23,7 +23,7 @@ from app.kit.guard import AcceptGuard
 from app.kit.logs import configure_logging
 from app.kit.metrics import MetricsMiddleware
 from app.security.access import AccessControl
-from app.security.audit import AuditRepository
+from app.security.audit import AuditRepository, RefusalAggregator
 from app.security.authn import Authenticator
 from app.security.openapi import install_security_scheme
 from app.routers.swagger import install_docs
@@ -117,6 +117,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if dispatcher is not None and dispatching is not None:
             dispatcher.stop()  # between deliveries: those in flight finish and are recorded
             await dispatching
+        for row in app.state.refusals.flush():  # the refusals still being counted
+            app.state.writer.submit(app.state.audit.record, row)
         app.state.writer.close()  # writes already queued finish first
         engine.dispose()
 
@@ -137,8 +139,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # Outermost last: CORS answers preflights before access control; metrics count everything.
     app.add_middleware(AcceptGuard)
+    app.state.refusals = RefusalAggregator()
+    per_address = settings.rate_limit_per_address_per_minute
     app.add_middleware(AccessControl, authenticator=Authenticator(settings),
-                       limiter=RateLimiter(settings.rate_limit_per_minute))
+                       limiter=RateLimiter(settings.rate_limit_per_minute),
+                       address_limiter=RateLimiter(settings.rate_limit_per_minute if per_address is None
+                                                   else per_address),
+                       refusals=app.state.refusals)
     app.add_middleware(MetricsMiddleware)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:

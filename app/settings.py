@@ -54,8 +54,12 @@ class Settings(BaseSettings):
     jwt_audience: str | None = Field(None, description="Required `aud` of tokens.")
     jwt_algorithms: str = Field("RS256,ES256", description="Accepted signature algorithms (asymmetric only).")
     rate_limit_per_minute: int = Field(
-        12000, description="Requests per minute per client and process (burst: a tenth of it); 0: no limit."
+        12000, description="Requests per minute per authenticated caller (token subject) and process (burst: a tenth "
+        "of it); 0: no limit."
     )
+    rate_limit_per_address_per_minute: int | None = Field(
+        None, description="Requests per minute per client address and process, counted before the token is "
+        "checked (burst: a tenth of it); default: LBP_RATE_LIMIT_PER_MINUTE; 0: no limit.")
     cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; empty: CORS closed.")
     max_json_depth: int = Field(64, description="Deepest JSON nesting accepted in a request body (400 above).")
 

@@ -1,6 +1,6 @@
 """Access control in front of the FHIR API, as one pure ASGI middleware:
 
-authenticate → rate-limit → check the SMART scope for (resource type, interaction) →
+rate-limit per client address → authenticate → rate-limit per principal → check the SMART scope for (resource type, interaction) →
 narrow patient/ tokens to their patient → run the request → audit it → log it.
 
 The table below says which scope each endpoint needs; conformance resources (metadata,
@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.fhir.outcome import single_outcome
 from app.kit.fhir_http import FhirResponse
 
-from .audit import audit_row
+from .audit import REFUSALS, RefusalAggregator, audit_row
 from .authn import Authenticator, IssuerUnavailable, LocalOnly, Unauthenticated
 from .principal import Principal
 from .ratelimit import RateLimiter, retry_after
@@ -74,10 +74,14 @@ def _outcome(status: int, code: str, text: str, headers: dict[str, str] | None =
 
 
 class AccessControl:
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, limiter: RateLimiter) -> None:
+    def __init__(self, app: ASGIApp, authenticator: Authenticator, limiter: RateLimiter,
+                 address_limiter: RateLimiter | None = None, refusals: RefusalAggregator | None = None) -> None:
         self.app = app
         self.authenticator = authenticator
         self.limiter = limiter
+        # Before authentication, per client address: invalid tokens cost no more than a lookup.
+        self.address_limiter = address_limiter or RateLimiter(0)
+        self.refusals = refusals or RefusalAggregator()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -128,6 +132,10 @@ class AccessControl:
         headers = dict(scope.get("headers") or [])
         client = scope.get("client")
         host = client[0] if client else None
+        wait = self.address_limiter.take(host or "local")
+        if wait:
+            return _outcome(429, "throttled", "Too many requests from this address; slow down.",
+                            {"Retry-After": retry_after(wait)}), None
         try:
             authorization = headers.get(b"authorization")
             proxied = any(h in headers for h in (b"forwarded", b"x-forwarded-for", b"x-real-ip"))
@@ -174,4 +182,6 @@ class AccessControl:
                         patient=patient or (principal.patient if principal else None),
                         agent=principal.subject if principal else "anonymous",
                         client_address=client[0] if client else None, status=status)
-        writer.submit(audit.record, row)  # after the answer is sent; never delays it
+        rows = self.refusals.note(row) if status in REFUSALS else [row]
+        for row in rows:
+            writer.submit(audit.record, row)  # after the answer is sent; never delays it

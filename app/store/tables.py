@@ -158,6 +158,8 @@ class AuditRecord(Base):
     client_address: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[int] = mapped_column(Integer)  # HTTP status answered
     outcome: Mapped[str] = mapped_column(String(2))  # FHIR audit outcome: 0 4 8 12
+    # An aggregate of refusals: how many more like the previous record came in its window.
+    repeats: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index("ix_audit_recorded", "recorded", "id"),

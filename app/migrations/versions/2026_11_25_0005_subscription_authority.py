@@ -1,6 +1,7 @@
-"""Subscriptions carry their creator's authority (what it may read), checked at delivery.
+"""Hardening: subscriptions carry their creator's authority (what it may read), checked at
+delivery; audit records of repeated refusals are aggregated (how many more were like it).
 
-Subscriptions made before have none: they are delivered as references only (no resources).
+Subscriptions made before have no authority: they are delivered as references only.
 
 Revision ID: 20261125_0005
 Revises: 20261125_0003
@@ -21,8 +22,12 @@ Json = sa.JSON().with_variant(JSONB(), "postgresql")
 def upgrade() -> None:
     with op.batch_alter_table("webhook_subscription") as batch:
         batch.add_column(sa.Column("authority", Json, nullable=True))
+    with op.batch_alter_table("audit_event") as batch:
+        batch.add_column(sa.Column("repeats", sa.Integer, nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("audit_event") as batch:
+        batch.drop_column("repeats")
     with op.batch_alter_table("webhook_subscription") as batch:
         batch.drop_column("authority")
