@@ -186,7 +186,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    engine = make_engine(settings.database_url, settings.db_pool_size)
+    engine = make_engine(settings.database_url, settings.db_pool_size, settings.db_timeout_seconds)
     dispatcher = Dispatcher(engine, settings, ready=lambda: migrate.is_up_to_date(engine))
     if args.metrics_port:
         from prometheus_client import start_http_server

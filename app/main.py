@@ -68,7 +68,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         return
     app.state.running = 1
     settings: Settings = app.state.settings
-    engine = make_engine(settings.database_url, settings.db_pool_size)
+    engine = make_engine(settings.database_url, settings.db_pool_size, settings.db_timeout_seconds)
     auto = settings.auto_migrate if settings.auto_migrate is not None else is_sqlite(engine)
     ready = {"migrated": False}
 

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
         None, description="Base URL clients see (e.g. https://triage.example.org); default: from the request."
     )
     db_pool_size: int = Field(10, description="PostgreSQL connections per worker process.")
+    db_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="PostgreSQL: longest statement; also bounds connecting and waiting for a "
+        "pooled connection, and cuts connections to a server that stops answering (503 instead of a hang).")
+    readyz_timeout_seconds: float = Field(2.0, gt=0, description="Time /readyz allows its checks (503 past it).")
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
     log_format: Literal["json", "console"] = Field(
         "json", description="json: one JSON object per line; console: readable lines for development."

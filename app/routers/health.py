@@ -22,12 +22,18 @@ async def healthz() -> JSONResponse:
             responses={503: {"description": "Not ready"}})
 async def readyz(request: Request) -> JSONResponse:
     state = request.app.state
+
+    def check() -> bool:
+        state.repository.ping()
+        return state.schema_ready()
+
     try:
-        with anyio.fail_after(2):
-            await anyio.to_thread.run_sync(state.repository.ping)
+        # The check's thread is abandoned past the timeout: the answer never waits for it.
+        with anyio.fail_after(state.settings.readyz_timeout_seconds):
+            migrated = await anyio.to_thread.run_sync(check, abandon_on_cancel=True)
     except Exception as exc:  # any failure means: not ready
         return JSONResponse({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
-    if not state.schema_ready():
+    if not migrated:
         return JSONResponse({"status": "unavailable", "database": "not migrated; run lbp-triage migrate"},
                             status_code=503)
     return JSONResponse({"status": "ok"})

@@ -6,7 +6,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from typing import Any
+
 from sqlalchemy import Engine
+
+from .db import unbounded
 
 
 def _config() -> Config:
@@ -15,16 +19,25 @@ def _config() -> Config:
     return config
 
 
+def _unbounded(engine: Engine, connection: Any) -> None:
+    """Migrations may take long: the request timeouts do not apply to them."""
+    if engine.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+        connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     config = _config()
-    with engine.begin() as connection:
+    with unbounded(engine), engine.begin() as connection:
+        _unbounded(engine, connection)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     config = _config()
-    with engine.begin() as connection:
+    with unbounded(engine), engine.begin() as connection:
+        _unbounded(engine, connection)
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
 
