@@ -32,6 +32,7 @@ from app.routers import audit, conformance, health, resources, subscriptions, tr
 from app.settings import Settings, get_settings
 from app.store import migrate
 from app.store.db import is_sqlite, make_engine
+from app.store.sqlite_files import SqliteFiles, abandon, sqlite_path
 from app.store.repository import EncounterRepository
 from app.store.subscriptions import Outbox, SubscriptionIndex, SubscriptionRepository
 from app.store.writer import DatabaseWriter
@@ -81,6 +82,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             ready["migrated"] = migrate.is_up_to_date(engine)
         return ready["migrated"]
 
+    files = None
+    if sqlite_path(engine) is not None:  # checked before SQLite maps any of them
+        files = SqliteFiles(sqlite_path(engine))  # type: ignore[arg-type]
+        problems = files.problems(starting=True)
+        if problems:
+            engine.dispose()
+            raise RuntimeError("the SQLite database cannot be used: " + "; ".join(problems))
+        files.guard(engine)
     try:
         if not schema_ready():
             log.error("database schema is not up to date; run `lbp-triage migrate`")
@@ -89,6 +98,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             raise  # the embedded database must open, or there is nothing to serve
         log.error("database unreachable at start-up; will retry", extra={"error": type(exc).__name__})
 
+    if files is not None:
+        files.remember()  # the file this process writes to, from now on
+    app.state.sqlite_files = files
     outbox = Outbox(SubscriptionIndex(engine, settings.webhook_subscription_refresh_seconds))
     policy = OutboundPolicy.from_setting(settings.webhook_allowed_hosts)
     app.state.engine = engine
@@ -120,7 +132,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for row in app.state.refusals.flush():  # the refusals still being counted
             app.state.writer.submit(app.state.audit.record, row)
         app.state.writer.close()  # writes already queued finish first
-        engine.dispose()
+        if files is not None and not files.shm_writable():
+            log.error("the SQLite -shm file is not writable: leaving its connections open rather than "
+                      "faulting on close; fix the file before the next start")
+            abandon(engine)
+        else:
+            engine.dispose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
