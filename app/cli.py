@@ -153,7 +153,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
-                proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips, log_level="info")
+                # X-Forwarded-* are the service's to judge (LBP_TRUSTED_PROXIES): uvicorn would believe them
+                # from any loopback peer.
+                proxy_headers=False, log_level="info")
     return EXIT_OK
 
 
@@ -236,8 +238,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1",
-                       help="proxies trusted for X-Forwarded-* headers")
     serve.set_defaults(func=cmd_serve)
 
     mig = sub.add_parser("migrate", help="migrate the database at LBP_DATABASE_URL (to the latest by default)")

@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from app import __version__
 from app.kit import errors
+from app.kit.forwarded import ForwardedHeaders, parse_networks
 from app.kit.guard import AcceptGuard
 from app.kit.logs import configure_logging
 from app.kit.metrics import MetricsMiddleware
@@ -170,6 +171,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_headers=["Authorization", "Content-Type", "Prefer", "If-None-Exist",
                                           "If-None-Match"],
                            expose_headers=["Location", "ETag", "Last-Modified", "X-Request-Id"])
+    # Outermost of all: who the client is, for everything inside.
+    app.add_middleware(ForwardedHeaders, trusted=parse_networks(settings.trusted_proxies))
     for module in (triage, resources, subscriptions, audit, conformance, health):
         app.include_router(module.router)
     install_security_scheme(app)

@@ -32,8 +32,15 @@ class Settings(BaseSettings):
     page_size: int = Field(20, description="Search results per page when _count is not given.")
     max_page_size: int = Field(200, description="Largest _count honoured.")
     public_base_url: str | None = Field(
-        None, description="Base URL clients see (e.g. https://triage.example.org); default: from the request."
+        None, description="Base URL clients see (e.g. https://triage.example.org), used in every link. Default: "
+        "the request's Host when LBP_ALLOWED_HOSTS lists it, else the address the server listens on."
     )
+    allowed_hosts: str = Field(
+        "", description="Comma-separated Host header values (name or name:port) links may be built from when "
+        "LBP_PUBLIC_BASE_URL is not set; any other Host is ignored.")
+    trusted_proxies: str = Field(
+        "", description="Comma-separated proxy addresses or CIDRs whose X-Forwarded-For and X-Forwarded-Proto "
+        "are believed (client address for rate limits and the audit trail, scheme for links). Default: none.")
     db_pool_size: int = Field(10, description="PostgreSQL connections per worker process.")
     db_timeout_seconds: float = Field(
         2.0, gt=0, le=60, description="PostgreSQL: longest statement; also bounds connecting and waiting for a "
@@ -102,6 +109,17 @@ class Settings(BaseSettings):
         1.0, ge=0, description="How stale an API process's view of the subscriptions may be (changes "
         "made by the same process apply at once)."
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        from app.kit.forwarded import parse_networks
+
+        try:
+            parse_networks(value)
+        except ValueError:
+            raise ValueError("LBP_TRUSTED_PROXIES must be comma-separated addresses or CIDRs") from None
+        return value
 
     @field_validator("webhook_retry_schedule")
     @classmethod

@@ -52,9 +52,23 @@ def version_headers(resource: dict[str, Any]) -> dict[str, str]:
 
 
 def fhir_base(request: Request, public_base_url: str | None) -> str:
+    """The base of every link: LBP_PUBLIC_BASE_URL; else the Host header if LBP_ALLOWED_HOSTS
+    lists it; else the address the server listens on. Never a Host header nobody vouched for."""
     if public_base_url:
         return public_base_url.rstrip("/") + "/fhir"
-    return str(request.base_url).rstrip("/") + "/fhir"
+    settings = getattr(request.app.state, "settings", None)
+    allowed = {h.strip().lower() for h in (getattr(settings, "allowed_hosts", "") or "").split(",") if h.strip()}
+    host = (request.headers.get("host") or "").strip().lower()
+    scheme = request.url.scheme  # set from X-Forwarded-Proto by trusted proxies only
+    if host and host in allowed:
+        return f"{scheme}://{host}/fhir"
+    server = request.scope.get("server")
+    if not server:
+        return "/fhir"
+    name, port = server[0], server[1]
+    name = f"[{name}]" if ":" in str(name) else name
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{name}{'' if port in (None, default) else f':{port}'}/fhir"
 
 
 def prefer(request: Request, name: str, default: str) -> str:

@@ -76,8 +76,32 @@ def _audit_of_create(request: Request, prepared: Prepared) -> dict[str, Any] | N
                      status=201)
 
 
-def _earlier(condition: tuple[str | None, str], repository: Any) -> Submitted | None:
+def _patient_system(system: str | None, patient: str) -> str:
+    """Where a patient-level token's identifier is kept when another patient's triage holds it."""
+    return f"urn:lbp-triage:patient:{patient}:{system or ''}"
+
+
+def _for_patient(prepared: Prepared, patient: str, repository: Any) -> Prepared:
+    """A patient-level token's triage whose identifier another patient's triage holds: kept
+    under an identifier system of the patient's own, so that it is triaged (and replayed)
+    exactly as an unknown identifier would be, and the other triage is neither shown nor hinted at."""
+    system, value = prepared.identifier  # type: ignore[misc]
+    earlier = repository.find_by_identifier(system, value)
+    if earlier is None or patient_of(earlier) == patient:
+        return prepared
+    own = _patient_system(system, patient)
+    return Prepared({**prepared.row, "identifier_system": own}, (own, value))
+
+
+def _earlier(condition: tuple[str | None, str], repository: Any, patient: str | None = None) -> Submitted | None:
     matches = repository.count_by_identifier(*condition)
+    if patient is not None:
+        # A patient-level token sees only its patient's triages: another patient's match is no
+        # match at all (answering otherwise would tell that it exists).
+        system, value = condition
+        if system is not None:
+            matches = [*matches, *repository.count_by_identifier(_patient_system(system, patient), value)]
+        matches = [m for m in matches if patient_of(m) == patient]
     if len(matches) > 1:
         raise HttpProblem(412, "duplicate", "If-None-Exist matched more than one QuestionnaireResponse.")
     return Submitted(matches[0], created=False) if matches else None
@@ -112,8 +136,9 @@ async def triage_response(request: Request) -> Response:
     data = _unwrap(await read_json_body(request, state.settings.max_body_bytes))
     condition = _if_none_exist(request.headers.get("if-none-exist"))
     submitted = None
+    allowed_patient = getattr(request.state, "patient_only", None)
     if condition is not None:
-        submitted = await anyio.to_thread.run_sync(_earlier, condition, state.repository)
+        submitted = await anyio.to_thread.run_sync(_earlier, condition, state.repository, allowed_patient)
     if submitted is None:
         # CPU work stays on the event loop (threads would only fight over the GIL);
         # the database write goes to the writer threads.
@@ -122,12 +147,13 @@ async def triage_response(request: Request) -> Response:
         if getattr(request.state, "patient_only", patient) != patient:
             raise HttpProblem(403, "forbidden", "A patient-level token may triage only its own patient.")
         request.state.audit_patient = patient
+        if allowed_patient is not None and prepared.identifier is not None:
+            prepared = await anyio.to_thread.run_sync(_for_patient, prepared, allowed_patient, state.repository)
         audit = _audit_of_create(request, prepared)
         submitted = await state.writer.run(store, prepared, state.repository, audit)
         # A new triage's audit record was committed with it; otherwise the access layer writes one.
         request.state.audited = submitted.created and audit is not None
     careplan = submitted.careplan
-    allowed_patient = getattr(request.state, "patient_only", None)
     if not submitted.created and allowed_patient is not None and patient_of(careplan) != allowed_patient:
         # An identifier (or If-None-Exist) naming another patient's triage must not hand a
         # patient-level token that patient's CarePlan.
