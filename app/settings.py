@@ -28,7 +28,11 @@ class Settings(BaseSettings):
         description="Migrate the database at start-up. Default: yes for SQLite, no for PostgreSQL "
         "(run `lbp-triage migrate`).",
     )
-    max_body_bytes: int = Field(1_048_576, description="Largest accepted request body (413 above).")
+    max_body_bytes: int = Field(
+        131_072, description="Largest accepted request body (413 above). A triage response is a few KiB; "
+        "larger bodies only cost parsing time on the event loop.")
+    body_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time a client has to send its whole request body (408 past it).")
     page_size: int = Field(20, description="Search results per page when _count is not given.")
     max_page_size: int = Field(200, description="Largest _count honoured.")
     public_base_url: str | None = Field(

@@ -120,6 +120,14 @@ def test_a_frozen_postgresql_gives_503_not_a_hang_and_service_resumes(own_postgr
             time.sleep(0.1)
         assert client.get("/readyz").status_code == 200
         assert client.post(TRIAGE, json=response(patient="p1")).status_code == 201
+        # the audit records of the requests refused during the outage were kept and written since
+        deadline = time.monotonic() + 10
+        while True:
+            events = client.get("/fhir/AuditEvent", params={"_count": "200"}).json().get("entry", [])
+            if any(e["resource"]["outcomeDesc"].startswith("HTTP 503") for e in events):
+                break
+            assert time.monotonic() < deadline, "the outage's audit records were lost"
+            time.sleep(0.1)
     finally:
         client.close()
         server.should_exit = True

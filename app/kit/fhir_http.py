@@ -6,8 +6,9 @@ from email.utils import format_datetime
 from datetime import datetime
 from typing import Any, Iterable
 
+import anyio
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from app.fhir.outcome import Fault
@@ -37,6 +38,10 @@ class HttpProblem(Exception):
         self.faults = tuple(faults) if faults is not None else (Fault(code, diagnostics),)
         self.headers = headers or {}
         super().__init__(diagnostics)
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request was read: nobody is left to answer (499)."""
 
 
 def version_headers(resource: dict[str, Any]) -> dict[str, str]:
@@ -94,6 +99,14 @@ def check_request_media_type(request: Request) -> None:
         raise HttpProblem(415, "not-supported", "Only UTF-8 encoded JSON is accepted.")
 
 
+def check_content_encoding(request: Request) -> None:
+    """Bodies are read as sent: a compressed one would be taken for malformed JSON (or, worse,
+    inflated past the size limit), so any encoding but identity is refused."""
+    encoding = request.headers.get("content-encoding")
+    if encoding and any(part.strip().lower() not in ("", "identity") for part in encoding.split(",")):
+        raise HttpProblem(415, "not-supported", "Content-Encoding is not supported; send the body uncompressed.")
+
+
 def check_acceptable(request: Request) -> None:
     """406 unless the client accepts JSON (the only format served), via _format or Accept."""
     fmt = request.query_params.get("_format")
@@ -113,17 +126,27 @@ def check_acceptable(request: Request) -> None:
 
 
 async def read_json_body(request: Request, max_bytes: int) -> Any:
-    """The request body as parsed JSON: 415, 413 and 400 as FHIR expects."""
+    """The request body as parsed JSON: 415, 413, 408 and 400 as FHIR expects; ClientGone when
+    the client disconnects on the way."""
     check_request_media_type(request)
+    check_content_encoding(request)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(max_bytes)
+    settings = getattr(request.app.state, "settings", None)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise _too_large(max_bytes)
-        chunks.append(chunk)
+    try:
+        # A client that trickles (or stops sending) its body does not hold the request open.
+        with anyio.fail_after(getattr(settings, "body_timeout_seconds", 10.0)):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise _too_large(max_bytes)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise HttpProblem(408, "timeout", "The request body did not arrive in time.") from None
+    except ClientDisconnect:
+        raise ClientGone() from None
     body = b"".join(chunks)
     if not body.strip():
         raise HttpProblem(400, "structure", "The request has no body; send a FHIR resource.")
@@ -134,7 +157,6 @@ async def read_json_body(request: Request, max_bytes: int) -> Any:
     except orjson.JSONDecodeError:
         raise HttpProblem(400, "structure",
                           "The body is not valid JSON (or not UTF-8, or nested too deeply).") from None
-    settings = getattr(request.app.state, "settings", None)
     limit = settings.max_json_depth if settings is not None else 64
     # Cheap guard first: a body with fewer brackets than the limit cannot nest deeper.
     if body.count(b"{") + body.count(b"[") > limit and json_depth(data) > limit:

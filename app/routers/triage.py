@@ -51,6 +51,16 @@ def _unwrap(data: Any) -> Any:
     return data
 
 
+# One limit on both engines (PostgreSQL's column refuses longer values; SQLite would store them).
+MAX_IDENTIFIER_LENGTH = 1024
+
+
+def _check_identifier(system: str | None, value: str) -> None:
+    if len(system or "") > MAX_IDENTIFIER_LENGTH or len(value) > MAX_IDENTIFIER_LENGTH:
+        raise HttpProblem(400, "too-long", f"An identifier's system and value may each be at most "
+                          f"{MAX_IDENTIFIER_LENGTH} characters.")
+
+
 def _if_none_exist(header: str | None) -> tuple[str | None, str] | None:
     if header is None:
         return None
@@ -61,7 +71,9 @@ def _if_none_exist(header: str | None) -> tuple[str | None, str] | None:
     value = params[0][1]
     if "|" in value:
         system, _, code = value.partition("|")
+        _check_identifier(system, code)
         return system, code
+    _check_identifier(None, value)
     return None, value
 
 
@@ -143,6 +155,8 @@ async def triage_response(request: Request) -> Response:
         # CPU work stays on the event loop (threads would only fight over the GIL);
         # the database write goes to the writer threads.
         prepared: Prepared = prepare(data)
+        if prepared.identifier is not None:
+            _check_identifier(*prepared.identifier)
         patient = prepared.row["patient"]
         if getattr(request.state, "patient_only", patient) != patient:
             raise HttpProblem(403, "forbidden", "A patient-level token may triage only its own patient.")

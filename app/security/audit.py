@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -99,12 +100,26 @@ class AuditPage:
 
 
 class AuditRepository:
+    # Records that could not be written (the database was down) wait here, oldest dropped first
+    # past this many, and go in with the next record that can be.
+    MAX_BACKLOG = 10_000
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._backlog: deque[dict[str, Any]] = deque(maxlen=self.MAX_BACKLOG)
+        self._lock = threading.Lock()
 
     def record(self, row: dict[str, Any]) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(insert(A), row)
+        with self._lock:
+            rows = [*self._backlog, row]
+            self._backlog.clear()
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(insert(A), rows)
+        except Exception:
+            with self._lock:  # kept for the next attempt (oldest dropped past the bound); the caller logs
+                self._backlog = deque([*rows, *self._backlog], maxlen=self.MAX_BACKLOG)
+            raise
 
     def read(self, audit_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as connection:

@@ -35,6 +35,7 @@ SECRET_EXTENSION_URL = f"{BASE}/StructureDefinition/webhook-secret"
 CONTENTS = ("id-only", "full-resource")
 PAYLOAD_TYPES = ("application/fhir+json", "application/json")
 MAX_HEADERS = 10
+MAX_ENDPOINT_LENGTH = 2048
 _HEADER = re.compile(r"^([!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}):[ \t]*([\x20-\x7e\t]{0,1024})$")
 # Headers the dispatcher sets itself, or that would change how the request travels.
 RESERVED_HEADERS = frozenset({
@@ -120,6 +121,9 @@ def parse_subscription(data: Any) -> NewSubscription:
     endpoint = channel.get("endpoint")
     if not isinstance(endpoint, str) or not endpoint:
         faults.append(_fault("required", "A rest-hook channel needs an endpoint URL.",
+                             "Subscription.channel.endpoint"))
+    elif len(endpoint) > MAX_ENDPOINT_LENGTH:  # one limit on both engines (the column's)
+        faults.append(_fault("too-long", f"The endpoint URL may be at most {MAX_ENDPOINT_LENGTH} characters.",
                              "Subscription.channel.endpoint"))
     if channel.get("payload") not in PAYLOAD_TYPES:
         faults.append(_fault("not-supported", "Subscription.channel.payload must be application/fhir+json.",
