@@ -5,8 +5,8 @@ SQLite keeps writing to a database file that was deleted under it (its open desc
 reach the unlinked file), and maps the -shm file into memory: a -shm it cannot write takes
 the process down with SIGBUS when a new connection maps it. So:
 
-- at start and in /readyz, every file must be there and writable (opened for writing, which
-  also catches files made immutable, which permission bits do not show to root);
+- at start and in /readyz, every file must be there and writable (access(2), which also
+  catches files made immutable, which permission bits do not show to root);
 - before each transaction, the database file must still be the one opened at start
   (same device and inode): otherwise the transaction fails (503) instead of committing into
   a file nobody will ever open again;
@@ -34,12 +34,11 @@ class DatabaseFilesUnusable(Exception):
 
 
 def _writable(path: Path) -> bool:
-    try:
-        fd = os.open(path, os.O_RDWR)
-    except OSError:
-        return False
-    os.close(fd)
-    return True
+    """Writable by this process, without opening it: closing any descriptor of a SQLite file
+    drops every POSIX lock the process holds on it (SQLite's own included), so these files are
+    never opened here. access(2) also says no for immutable files and read-only mounts, root or not."""
+    effective = os.access in os.supports_effective_ids
+    return os.access(path, os.W_OK, effective_ids=effective)
 
 
 def _directory_writable(path: Path) -> bool:
