@@ -27,6 +27,7 @@ from sqlalchemy import Engine, bindparam, delete, exists, func, or_, select, upd
 
 from app.security.authority import Authority
 
+from .db import unbounded
 from .subscriptions import LIVE_STATUSES
 from .tables import TriageEncounter, WebhookOutbox, WebhookSubscription
 
@@ -200,8 +201,11 @@ class DeliveryQueue:
             return connection.execute(select(func.count()).select_from(O).where(O.c.state == "pending")).scalar_one()
 
     def purge_delivered(self, before: datetime) -> int:
-        """Delivered rows leave the delivery log after the retention period."""
-        with self.engine.begin() as connection:
+        """Delivered rows leave the delivery log after the retention period. Housekeeping, not a
+        request: a large backlog may take longer than the request timeouts allow."""
+        with unbounded(self.engine), self.engine.begin() as connection:
+            if self.postgres:
+                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
             return connection.execute(delete(O).where(O.c.state == "delivered", O.c.delivered_at < before)).rowcount
 
 
