@@ -182,6 +182,6 @@ class AccessControl:
                         patient=patient or (principal.patient if principal else None),
                         agent=principal.subject if principal else "anonymous",
                         client_address=client[0] if client else None, status=status)
-        rows = self.refusals.note(row) if status in REFUSALS else [row]
+        rows = self.refusals.note(row) if status in REFUSALS else [row, *self.refusals.due()]
         for row in rows:
             writer.submit(audit.record, row)  # after the answer is sent; never delays it

@@ -75,6 +75,15 @@ class RefusalAggregator:
             self._open[key] = (now, 0, row)
             return [*closed, row]
 
+    def due(self) -> list[dict[str, Any]]:
+        """Aggregates whose window has closed (looked for at most once a second), so that they
+        are written with the next audited request of any kind, not only the next refusal."""
+        now = time.monotonic()
+        if now - self._swept < 1.0 or not self._open:
+            return []
+        with self._lock:
+            return self._sweep(now)
+
     def flush(self) -> list[dict[str, Any]]:
         with self._lock:
             return self._sweep(float("inf"))
