@@ -33,4 +33,4 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
 # then share their metrics through PROMETHEUS_MULTIPROC_DIR, emptied at each start.
 # Proxy headers are trusted from any peer: run it behind your load balancer, not exposed directly.
 # In-flight requests get 20 s to finish on SIGTERM. LBP_SECRET_KEY (or LBP_SECRET_KEY_FILE) is required.
-CMD ["sh", "-c", "export PROMETHEUS_MULTIPROC_DIR=/tmp/lbp-metrics && rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY} --proxy-headers --forwarded-allow-ips='*' --timeout-graceful-shutdown 20 --no-access-log"]
+CMD ["sh", "-c", "export PROMETHEUS_MULTIPROC_DIR=/tmp/lbp-metrics && rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY} --no-proxy-headers --timeout-graceful-shutdown 20 --no-access-log"]

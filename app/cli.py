@@ -203,7 +203,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
               file=sys.stderr)
     try:
         uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
-                    proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips, log_level="info")
+                    # X-Forwarded-* are the service's to judge (LBP_TRUSTED_PROXIES): uvicorn would believe them
+                    # from any loopback peer.
+                    proxy_headers=False, log_level="info")
     finally:
         if made:
             shutil.rmtree(made, ignore_errors=True)
@@ -265,7 +267,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     except KeyConfigurationError as exc:
         print(f"lbp-triage: cannot start the worker: {exc}", file=sys.stderr)
         return 3  # as the API: a configuration error, not worth restarting for
-    engine = make_engine(settings.database_url, settings.db_pool_size)
+    engine = make_engine(settings.database_url, settings.db_pool_size, settings.db_timeout_seconds)
     dispatcher = Dispatcher(engine, settings, ready=lambda: migrate.is_up_to_date(engine), keyring=keyring)
     if args.metrics_port:
         from prometheus_client import start_http_server
@@ -321,8 +323,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1",
-                       help="proxies trusted for X-Forwarded-* headers")
     serve.set_defaults(func=cmd_serve)
 
     mig = sub.add_parser("migrate", help="migrate the database at LBP_DATABASE_URL (to the latest by default)")

@@ -21,12 +21,13 @@ from sqlalchemy.exc import OperationalError
 from app import __version__
 from app.fhir.r4 import load_structure
 from app.kit import errors
+from app.kit.forwarded import ForwardedHeaders, parse_networks
 from app.kit.guard import AcceptGuard
 from app.kit.head import HeadAsGet
 from app.kit.logs import configure_logging
 from app.kit.metrics import MetricsMiddleware
 from app.security.access import AccessControl
-from app.security.audit import AuditRepository
+from app.security.audit import AuditRepository, RefusalAggregator
 from app.security.audit_spool import AuditSpool
 from app.security.authn import Authenticator
 from app.security.openapi import install_security_scheme
@@ -38,6 +39,7 @@ from app.security.keyring import KeyConfigurationError
 from app.settings import Settings, audit_spool_path, get_settings, keyring_for
 from app.store import migrate
 from app.store.db import is_sqlite, make_engine
+from app.store.sqlite_files import SqliteFiles, abandon, sqlite_path
 from app.store.repository import EncounterRepository
 from app.store.subscriptions import Outbox, SubscriptionIndex, SubscriptionRepository
 from app.store.writer import DatabaseWriter
@@ -75,7 +77,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.running = 1
     settings: Settings = app.state.settings
     load_structure()
-    engine = make_engine(settings.database_url, settings.db_pool_size)
+    engine = make_engine(settings.database_url, settings.db_pool_size, settings.db_timeout_seconds)
     auto = settings.auto_migrate if settings.auto_migrate is not None else is_sqlite(engine)
     ready = {"migrated": False}
 
@@ -88,6 +90,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             ready["migrated"] = migrate.is_up_to_date(engine)
         return ready["migrated"]
 
+    files = None
+    if sqlite_path(engine) is not None:  # checked before SQLite maps any of them
+        files = SqliteFiles(sqlite_path(engine))  # type: ignore[arg-type]
+        problems = files.problems(starting=True)
+        if problems:
+            engine.dispose()
+            raise RuntimeError("the SQLite database cannot be used: " + "; ".join(problems))
+        files.guard(engine)
     try:
         if not schema_ready():
             log.error("database schema is not up to date; run `lbp-triage migrate`")
@@ -96,6 +106,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             raise  # the embedded database must open, or there is nothing to serve
         log.error("database unreachable at start-up; will retry", extra={"error": type(exc).__name__})
 
+    if files is not None:
+        files.remember()  # the file this process writes to, from now on
+    app.state.sqlite_files = files
     outbox = Outbox(SubscriptionIndex(engine, settings.webhook_subscription_refresh_seconds))
     policy = OutboundPolicy.from_setting(settings.webhook_allowed_hosts)
     app.state.engine = engine
@@ -125,8 +138,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if dispatcher is not None and dispatching is not None:
             dispatcher.stop()  # between deliveries: those in flight finish and are recorded
             await dispatching
+        for row in app.state.refusals.flush():  # the refusals still being counted
+            app.state.writer.submit(app.state.audit.record, row)
         app.state.writer.close()  # writes already queued finish first
-        engine.dispose()
+        if files is not None and not files.shm_writable():
+            log.error("the SQLite -shm file is not writable: leaving its connections open rather than "
+                      "faulting on close; fix the file before the next start")
+            abandon(engine)
+        else:
+            engine.dispose()
 
 
 class ConfigurationError(Exception):
@@ -156,8 +176,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # Outermost last: CORS answers preflights before access control; metrics count everything.
     app.add_middleware(AcceptGuard)
+    app.state.refusals = RefusalAggregator()
+    per_address = settings.rate_limit_per_address_per_minute
     app.add_middleware(AccessControl, authenticator=authenticator,
-                       limiter=RateLimiter(settings.rate_limit_per_minute))
+                       limiter=RateLimiter(settings.rate_limit_per_minute),
+                       address_limiter=RateLimiter(settings.rate_limit_per_minute if per_address is None
+                                                   else per_address),
+                       refusals=app.state.refusals)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(HeadAsGet)  # outside access control: a HEAD is checked as the GET it mirrors
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
@@ -166,6 +191,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_headers=["Authorization", "Content-Type", "Prefer", "If-None-Exist",
                                           "If-None-Match"],
                            expose_headers=["Location", "ETag", "Last-Modified", "X-Request-Id"])
+    # Outermost of all: who the client is, for everything inside.
+    app.add_middleware(ForwardedHeaders, trusted=parse_networks(settings.trusted_proxies))
     for module in (triage, resources, subscriptions, audit, conformance, smart, health):
         app.include_router(module.router)
     cds.install(app)

@@ -30,13 +30,28 @@ class Settings(BaseSettings):
         description="Migrate the database at start-up. Default: yes for SQLite, no for PostgreSQL "
         "(run `lbp-triage migrate`).",
     )
-    max_body_bytes: int = Field(1_048_576, description="Largest accepted request body (413 above).")
+    max_body_bytes: int = Field(
+        131_072, description="Largest accepted request body (413 above). A triage response is a few KiB; "
+        "larger bodies only cost parsing time on the event loop.")
+    body_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time a client has to send its whole request body (408 past it).")
     page_size: int = Field(20, description="Search results per page when _count is not given.")
     max_page_size: int = Field(200, description="Largest _count honoured.")
     public_base_url: str | None = Field(
-        None, description="Base URL clients see (e.g. https://triage.example.org); default: from the request."
+        None, description="Base URL clients see (e.g. https://triage.example.org), used in every link. Default: "
+        "the request's Host when LBP_ALLOWED_HOSTS lists it, else the address the server listens on."
     )
+    allowed_hosts: str = Field(
+        "", description="Comma-separated Host header values (name or name:port) links may be built from when "
+        "LBP_PUBLIC_BASE_URL is not set; any other Host is ignored.")
+    trusted_proxies: str = Field(
+        "", description="Comma-separated proxy addresses or CIDRs whose X-Forwarded-For and X-Forwarded-Proto "
+        "are believed (client address for rate limits and the audit trail, scheme for links). Default: none.")
     db_pool_size: int = Field(10, description="PostgreSQL connections per worker process.")
+    db_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="PostgreSQL: longest statement; also bounds connecting and waiting for a "
+        "pooled connection, and cuts connections to a server that stops answering (503 instead of a hang).")
+    readyz_timeout_seconds: float = Field(2.0, gt=0, description="Time /readyz allows its checks (503 past it).")
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
     log_format: Literal["json", "console"] = Field(
         "json", description="json: one JSON object per line; console: readable lines for development."
@@ -48,13 +63,20 @@ class Settings(BaseSettings):
         None, description='JSON: token → list of scopes, or → {"scopes": [...], "patient": "123", "subject": "name"}.'
     )
     jwt_jwks_url: str | None = Field(None, description="JWKS URL of the token issuer (keys cached, refreshed).")
+    jwt_jwks_timeout_seconds: float = Field(
+        3.0, gt=0, le=30, description="Time allowed to fetch the JWKS; a failed fetch is retried after 10 s, "
+        "meanwhile tokens are checked against the cached keys (503 when there are none).")
     jwt_public_key: str | None = Field(None, description="PEM public key, instead of a JWKS URL.")
     jwt_issuer: str | None = Field(None, description="Required `iss` of tokens.")
     jwt_audience: str | None = Field(None, description="Required `aud` of tokens.")
     jwt_algorithms: str = Field("RS256,ES256", description="Accepted signature algorithms (asymmetric only).")
     rate_limit_per_minute: int = Field(
-        12000, description="Requests per minute per client and process (burst: a tenth of it); 0: no limit."
+        12000, description="Requests per minute per authenticated caller (token subject) and process (burst: a tenth "
+        "of it); 0: no limit."
     )
+    rate_limit_per_address_per_minute: int | None = Field(
+        None, description="Requests per minute per client address and process, counted before the token is "
+        "checked (burst: a tenth of it); default: LBP_RATE_LIMIT_PER_MINUTE; 0: no limit.")
     cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; empty: CORS closed.")
     max_json_depth: int = Field(64, description="Deepest JSON nesting accepted in a request body (400 above).")
 
@@ -139,6 +161,16 @@ class Settings(BaseSettings):
         None, description="SMART: where users manage their authorizations (optional).")
     smart_registration_url: str | None = Field(
         None, description="SMART: dynamic client registration endpoint (optional).")
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        from app.kit.forwarded import parse_networks
+
+        try:
+            parse_networks(value)
+        except ValueError:
+            raise ValueError("LBP_TRUSTED_PROXIES must be comma-separated addresses or CIDRs") from None
+        return value
 
     @field_validator("webhook_retry_schedule")
     @classmethod

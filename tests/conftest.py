@@ -4,7 +4,9 @@ it is reachable (and in CI, where PYTEST_REQUIRE_POSTGRES=1, it must be)."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -51,7 +53,14 @@ def _engines() -> list:
 def database_url(request, tmp_path_factory) -> Iterator[str]:
     """A fresh, empty database for this test session, on each engine."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        # Not under pytest's own temporary tree: pytest sessions running at the same time on this
+        # machine (as the same user) prune each other's older trees, and this file must outlive
+        # the session (the service now notices a database file deleted under it).
+        directory = tempfile.mkdtemp(prefix="lbp-test-db-")
+        try:
+            yield f"sqlite:///{directory}/test.db"
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
         return
     if not _postgres_reachable():
         pytest.fail("PostgreSQL is required (PYTEST_REQUIRE_POSTGRES=1) but not reachable")

@@ -58,7 +58,7 @@ def test_dockerfile_is_multi_stage_non_root_and_healthchecked():
     assert "HEALTHCHECK" in text and "/healthz" in text
     assert "pip install ." in text  # dependencies from the pinned project file
     cmd = re.search(r"^CMD (.+)$", text, re.M).group(1)
-    for flag in ("uvicorn app.main:app", "--workers", "--proxy-headers", "--timeout-graceful-shutdown",
+    for flag in ("uvicorn app.main:app", "--workers", "--no-proxy-headers", "--timeout-graceful-shutdown",
                  "--no-access-log"):
         assert flag in cmd
     ignored = (ROOT / ".dockerignore").read_text()

@@ -28,11 +28,22 @@ STATIC_TOKENS = {
     "tok-auditor": ["system/AuditEvent.rs"],
     "tok-p1": {"scopes": ["patient/*.read", "patient/QuestionnaireResponse.c"], "patient": "p1", "subject": "p1-app"},
     "tok-nothing": ["openid", "launch"],
+    # Subscription creators with more or less authority over what their subscriptions would carry
+    "tok-subs-careplan": ["system/Subscription.cruds", "system/CarePlan.rs"],
+    "tok-subs-reader": ["system/Subscription.cruds", "system/CarePlan.rs", "system/Encounter.rs"],
+    "tok-p1-subs": {"scopes": ["patient/*.read", "system/Subscription.c"], "patient": "p1", "subject": "p1-subs"},
 }
+SUBSCRIBERS = {"tok-all", "tok-subs", "tok-subs-careplan", "tok-subs-reader", "tok-p1-subs"}
+SUBSCRIPTION_MANAGERS = {"tok-all", "tok-subs", "tok-subs-careplan", "tok-subs-reader"}
+CAREPLAN_READERS = {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1", "tok-subs-careplan", "tok-subs-reader",
+                    "tok-p1-subs"}
+ENCOUNTER_READERS = {"tok-all", "tok-reader", "tok-p1", "tok-subs-reader", "tok-p1-subs"}
+RECEIVER = "http://127.0.0.1:9/hook"  # allowlisted below; nothing needs to listen (dispatchers are off)
 
 
 @contextmanager
 def app_client(database_url, **settings):
+    settings = {"webhook_dispatcher": "off", "webhook_allowed_hosts": "127.0.0.1", **settings}
     app = create_app(Settings(database_url=database_url, auto_migrate=True, **settings))
     with TestClient(app) as client:
         yield client
@@ -65,38 +76,57 @@ def wait_for_audit(client, token="tok-all", at_least=1, until=None, **params):
 
 # --- every mode and scope on every endpoint ---------------------------------------------
 
+def _subscription(content, *filters):
+    from tests.webhook_support import subscription_body
+
+    return subscription_body(RECEIVER, content=content, filters=filters)
+
+
 def endpoints(ids):
     cp, enc, qr = ids
     return {
         # name: (method, path, body, tokens allowed)
         "triage": ("POST", TRIAGE, response(patient="p1"), {"tok-all", "tok-triage", "tok-v1-write", "tok-p1"}),
-        "read CarePlan": ("GET", f"/fhir/CarePlan/{cp}", None, {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1"}),
+        "read CarePlan": ("GET", f"/fhir/CarePlan/{cp}", None, CAREPLAN_READERS),
         # HEAD is checked as the GET it mirrors
-        "HEAD CarePlan": ("HEAD", f"/fhir/CarePlan/{cp}", None, {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1"}),
+        "HEAD CarePlan": ("HEAD", f"/fhir/CarePlan/{cp}", None, CAREPLAN_READERS),
         "HEAD AuditEvent": ("HEAD", "/fhir/AuditEvent", None, {"tok-all", "tok-auditor"}),
         "read CarePlan page": ("GET", f"/fhir/CarePlan/{cp}?_format=html", None,
-                               {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1"}),
+                               CAREPLAN_READERS),
         "explain CarePlan": ("GET", f"/fhir/CarePlan/{cp}/$explain", None,
-                             {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1"}),
-        "search CarePlan": ("GET", "/fhir/CarePlan", None, {"tok-all", "tok-reader", "tok-p1"}),
+                             CAREPLAN_READERS),
+        "search CarePlan": ("GET", "/fhir/CarePlan", None, {"tok-all", "tok-reader", "tok-p1", "tok-subs-careplan",
+                                                            "tok-subs-reader", "tok-p1-subs"}),
         "history CarePlan": ("GET", f"/fhir/CarePlan/{cp}/_history", None,
-                             {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1"}),
+                             CAREPLAN_READERS),
         "vread CarePlan": ("GET", f"/fhir/CarePlan/{cp}/_history/1", None,
-                           {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1"}),
-        "history Encounter": ("GET", f"/fhir/Encounter/{enc}/_history", None, {"tok-all", "tok-reader", "tok-p1"}),
+                           CAREPLAN_READERS),
+        "history Encounter": ("GET", f"/fhir/Encounter/{enc}/_history", None, ENCOUNTER_READERS),
         "vread QuestionnaireResponse": ("GET", f"/fhir/QuestionnaireResponse/{qr}/_history/1", None,
-                                        {"tok-all", "tok-reader", "tok-p1"}),
-        "read Encounter": ("GET", f"/fhir/Encounter/{enc}", None, {"tok-all", "tok-reader", "tok-p1"}),
-        "search Encounter": ("GET", "/fhir/Encounter", None, {"tok-all", "tok-reader", "tok-p1"}),
+                                        {"tok-all", "tok-reader", "tok-p1", "tok-p1-subs"}),
+        "read Encounter": ("GET", f"/fhir/Encounter/{enc}", None, ENCOUNTER_READERS),
+        "search Encounter": ("GET", "/fhir/Encounter", None, ENCOUNTER_READERS),
         "read QuestionnaireResponse": ("GET", f"/fhir/QuestionnaireResponse/{qr}", None,
-                                       {"tok-all", "tok-reader", "tok-p1"}),
+                                       {"tok-all", "tok-reader", "tok-p1", "tok-p1-subs"}),
         "search QuestionnaireResponse": ("GET", "/fhir/QuestionnaireResponse", None,
-                                         {"tok-all", "tok-reader", "tok-p1"}),
-        "create Subscription": ("POST", "/fhir/Subscription", {"resourceType": "Subscription"}, {"tok-all", "tok-subs"}),
-        "search Subscription": ("GET", "/fhir/Subscription", None, {"tok-all", "tok-subs"}),
-        "read Subscription": ("GET", "/fhir/Subscription/none", None, {"tok-all", "tok-subs"}),
-        "delete Subscription": ("DELETE", "/fhir/Subscription/none", None, {"tok-all", "tok-subs"}),
-        "resend Subscription": ("POST", "/fhir/Subscription/none/$resend", None, {"tok-all", "tok-subs"}),
+                                         {"tok-all", "tok-reader", "tok-p1", "tok-p1-subs"}),
+        "create Subscription": ("POST", "/fhir/Subscription", {"resourceType": "Subscription"}, SUBSCRIBERS),
+        # A subscription notifies only what its creator may read: CarePlans (the focus) for id-only,
+        # CarePlans and Encounters for full-resource; a patient token's, only its patient's.
+        "subscribe id-only": ("POST", "/fhir/Subscription", _subscription("id-only"),
+                              {"tok-all", "tok-subs-careplan", "tok-subs-reader", "tok-p1-subs"}),
+        "subscribe full-resource": ("POST", "/fhir/Subscription", _subscription("full-resource"),
+                                    {"tok-all", "tok-subs-reader", "tok-p1-subs"}),
+        "subscribe to own patient": ("POST", "/fhir/Subscription",
+                                     _subscription("full-resource", "CarePlan?patient=Patient/p1"),
+                                     {"tok-all", "tok-subs-reader", "tok-p1-subs"}),
+        "subscribe to another patient": ("POST", "/fhir/Subscription",
+                                         _subscription("id-only", "CarePlan?patient=Patient/p2"),
+                                         {"tok-all", "tok-subs-careplan", "tok-subs-reader"}),
+        "search Subscription": ("GET", "/fhir/Subscription", None, SUBSCRIPTION_MANAGERS),
+        "read Subscription": ("GET", "/fhir/Subscription/none", None, SUBSCRIPTION_MANAGERS),
+        "delete Subscription": ("DELETE", "/fhir/Subscription/none", None, SUBSCRIPTION_MANAGERS),
+        "resend Subscription": ("POST", "/fhir/Subscription/none/$resend", None, SUBSCRIPTION_MANAGERS),
         "search AuditEvent": ("GET", "/fhir/AuditEvent", None, {"tok-all", "tok-auditor"}),
         "metadata": ("GET", "/fhir/metadata", None, "public"),
         "Questionnaire": ("GET", "/fhir/Questionnaire/lbp-triage", None, "public"),
@@ -126,6 +156,8 @@ def _check_table(client, bearer_for, names):
                 failures.append((name, token, r.status_code, "expected access"))
             if not expected_ok and r.status_code != 403:
                 failures.append((name, token, r.status_code, "expected 403"))
+            if expected_ok and name.startswith("subscribe") and r.status_code != 201:
+                failures.append((name, token, r.status_code, "expected 201"))
             if r.status_code in (401, 403) and method != "HEAD":  # a HEAD answer has no body
                 assert_fhir_response(r, r.status_code, "OperationOutcome")
     assert not failures, failures
@@ -157,7 +189,8 @@ def test_every_jwt_scope_set_on_every_endpoint(app, database_url, signing_key):
 
 def test_none_mode_on_every_endpoint(app, database_url):
     """No tokens: every endpoint works for this machine's clients; others get 403 except the public ones."""
-    application = create_app(Settings(database_url=database_url, auth_mode="none"))
+    application = create_app(Settings(database_url=database_url, auth_mode="none", webhook_dispatcher="off",
+                                      webhook_allowed_hosts="127.0.0.1"))
     with TestClient(application, client=("127.0.0.1", 40000)) as local, \
             TestClient(application, client=("198.51.100.9", 40000)) as remote:
         made = post_triage(local, response(patient="p1")).json()
@@ -165,7 +198,9 @@ def test_none_mode_on_every_endpoint(app, database_url):
                made["supportingInfo"][0]["reference"].split("/")[1])
         for name, (method, path, body, allowed) in endpoints(ids).items():
             kwargs = {"content": json.dumps(body) if body else None, "headers": {"Content-Type": "application/fhir+json"}}
-            assert local.request(method, path, **kwargs).status_code not in (401, 403), name
+            near = local.request(method, path, **kwargs)
+            assert near.status_code not in (401, 403), name
+            assert near.status_code == 201 or not name.startswith("subscribe"), name
             far = remote.request(method, path, **kwargs)
             assert far.status_code == (200 if allowed == "public" else 403), name
 
@@ -296,17 +331,18 @@ def test_patient_tokens_see_only_their_patient(static):
 
 
 def test_patient_tokens_cannot_fetch_another_patients_careplan_by_identifier(static):
-    """Resubmitting (or If-None-Exist on) another patient's response identifier must not leak it."""
+    """Resubmitting (or If-None-Exist on) another patient's response identifier must not leak it:
+    the patient token's own response is triaged as if the identifier were unknown (see
+    tests/test_edges.py for the same answers side by side)."""
     theirs = response(patient="p2", identifier={"system": "urn:ehr", "value": "p2-resp"})
-    post_triage(static, theirs, **bearer("tok-all"))
+    original = post_triage(static, theirs, **bearer("tok-all")).json()
     p1 = bearer("tok-p1")
     replay = response(patient="p1", identifier={"system": "urn:ehr", "value": "p2-resp"})
     r = post_triage(static, replay, **p1)
-    assert_fhir_response(r, 409, "OperationOutcome")  # a conflict that names nothing of the other patient
-    assert "p2" not in r.text and "self-care" not in r.text
+    assert_fhir_response(r, 201, "CarePlan")
+    assert "Patient/p2" not in r.text and r.json()["id"] != original["id"]
     r = post_triage(static, response(patient="p1"), **p1, **{"If-None-Exist": "identifier=urn:ehr|p2-resp"})
-    assert_fhir_response(r, 409, "OperationOutcome")
-    assert "p2" not in r.text and "self-care" not in r.text
+    assert "Patient/p2" not in r.text and r.json()["id"] != original["id"]
     # nor may a patient token read another patient's history
     made = post_triage(static, theirs, **bearer("tok-all")).json()
     for path in (f"/fhir/CarePlan/{made['id']}/_history", f"/fhir/CarePlan/{made['id']}/_history/1",
@@ -314,7 +350,8 @@ def test_patient_tokens_cannot_fetch_another_patients_careplan_by_identifier(sta
         assert_fhir_response(static.get(path, headers=p1), 404, "OperationOutcome")
         assert static.get(path, headers=bearer("tok-reader")).status_code == 200
     # the system token still gets the idempotent answer
-    assert post_triage(static, theirs, **bearer("tok-all")).status_code == 200
+    again = post_triage(static, theirs, **bearer("tok-all"))
+    assert again.status_code == 200 and again.json()["id"] == original["id"]
 
 
 def test_careplan_page_follows_the_json_reads_access_rules_and_audit(static):
@@ -412,13 +449,13 @@ def test_a_failed_triage_rolls_back_but_its_audit_record_survives(static, app, m
 
 def test_rate_limit_answers_429_with_retry_after(app, database_url):
     with app_client(database_url, auth_mode="static", auth_tokens=json.dumps(STATIC_TOKENS),
-                    rate_limit_per_minute=60) as client:
+                    rate_limit_per_minute=60, rate_limit_per_address_per_minute=6000) as client:
         statuses = [client.get("/fhir/CarePlan", headers=bearer("tok-reader")).status_code for _ in range(12)]
         assert statuses[:10] == [200] * 10 and statuses[-1] == 429
         r = client.get("/fhir/CarePlan", headers=bearer("tok-reader"))
         assert_fhir_response(r, 429, "OperationOutcome")
         assert int(r.headers["retry-after"]) >= 1
-        assert client.get("/fhir/CarePlan", headers=bearer("tok-all")).status_code == 200  # per client
+        assert client.get("/fhir/CarePlan", headers=bearer("tok-all")).status_code == 200  # per caller
 
 
 def test_cors_closed_by_default_and_configurable(client, app, database_url):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Iterable
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -15,13 +16,17 @@ from starlette.responses import Response
 
 from app.fhir.outcome import Fault, Rejected, operation_outcome, single_outcome
 
-from .fhir_http import FhirResponse, HttpProblem
+from .fhir_http import ClientGone, FhirResponse, HttpProblem
 
 log = logging.getLogger("lbp_triage.errors")
 
+# An error answer lists at most this many issues, then says how many more there were: a body
+# full of faults must not draw an answer many times its size.
+MAX_ISSUES = 100
+
 _STATUS_CODES = {  # HTTP status → FHIR issue type
     400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
-    406: "not-supported", 409: "conflict", 412: "conflict", 413: "too-costly", 415: "not-supported",
+    406: "not-supported", 408: "timeout", 409: "conflict", 412: "conflict", 413: "too-costly", 415: "not-supported",
     422: "processing", 429: "throttled",
 }
 
@@ -30,12 +35,26 @@ def _outcome_response(status: int, outcome: dict, headers: dict[str, str] | None
     return FhirResponse(outcome, status_code=status, headers=headers)
 
 
+def capped(faults: Iterable[Fault]) -> list[Fault]:
+    faults = list(faults)
+    if len(faults) <= MAX_ISSUES:
+        return faults
+    more = len(faults) - MAX_ISSUES
+    return [*faults[:MAX_ISSUES], Fault("informational", f"{more} more issue{'s' if more > 1 else ''} not listed; "
+                                        "fix those above and send again.", severity="information")]
+
+
 async def _problem(request: Request, exc: HttpProblem) -> Response:
-    return _outcome_response(exc.status, operation_outcome(exc.faults), exc.headers)
+    return _outcome_response(exc.status, operation_outcome(capped(exc.faults)), exc.headers)
 
 
 async def _rejected(request: Request, exc: Rejected) -> Response:
-    return _outcome_response(exc.status, operation_outcome(exc.faults))
+    return _outcome_response(exc.status, operation_outcome(capped(exc.faults)))
+
+
+async def _client_gone(request: Request, exc: ClientGone) -> Response:
+    # Logged by the access layer with this status; no error, no stack trace: nobody failed.
+    return Response(status_code=499)
 
 
 async def _http_exception(request: Request, exc: HTTPException) -> Response:
@@ -52,7 +71,7 @@ async def _http_exception(request: Request, exc: HTTPException) -> Response:
 async def _validation(request: Request, exc: RequestValidationError) -> Response:
     faults = [Fault("invalid", f"Invalid request {'.'.join(map(str, e['loc']))}: {e['msg']}.")
               for e in exc.errors()]
-    return _outcome_response(400, operation_outcome(faults))
+    return _outcome_response(400, operation_outcome(capped(faults)))
 
 
 def _missing_table(exc: Exception) -> bool:
@@ -92,6 +111,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(HttpProblem, _problem)  # type: ignore[arg-type]
     app.add_exception_handler(Rejected, _rejected)  # type: ignore[arg-type]
+    app.add_exception_handler(ClientGone, _client_gone)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_exception)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _database_unavailable)

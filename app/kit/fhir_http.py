@@ -6,8 +6,9 @@ from email.utils import format_datetime
 from datetime import datetime
 from typing import Any, Iterable
 
+import anyio
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from app.fhir.outcome import Fault
@@ -41,6 +42,10 @@ class HttpProblem(Exception):
         super().__init__(diagnostics)
 
 
+class ClientGone(Exception):
+    """The client disconnected before its request was read: nobody is left to answer (499)."""
+
+
 def version_headers(resource: dict[str, Any]) -> dict[str, str]:
     """ETag and Last-Modified from the resource's meta."""
     meta = resource.get("meta") or {}
@@ -54,9 +59,23 @@ def version_headers(resource: dict[str, Any]) -> dict[str, str]:
 
 
 def fhir_base(request: Request, public_base_url: str | None) -> str:
+    """The base of every link: LBP_PUBLIC_BASE_URL; else the Host header if LBP_ALLOWED_HOSTS
+    lists it; else the address the server listens on. Never a Host header nobody vouched for."""
     if public_base_url:
         return public_base_url.rstrip("/") + "/fhir"
-    return str(request.base_url).rstrip("/") + "/fhir"
+    settings = getattr(request.app.state, "settings", None)
+    allowed = {h.strip().lower() for h in (getattr(settings, "allowed_hosts", "") or "").split(",") if h.strip()}
+    host = (request.headers.get("host") or "").strip().lower()
+    scheme = request.url.scheme  # set from X-Forwarded-Proto by trusted proxies only
+    if host and host in allowed:
+        return f"{scheme}://{host}/fhir"
+    server = request.scope.get("server")
+    if not server:
+        return "/fhir"
+    name, port = server[0], server[1]
+    name = f"[{name}]" if ":" in str(name) else name
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{name}{'' if port in (None, default) else f':{port}'}/fhir"
 
 
 def prefer(request: Request, name: str, default: str) -> str:
@@ -80,6 +99,14 @@ def check_request_media_type(request: Request) -> None:
     charset = content_type.lower().partition("charset=")[2].strip().strip('"')
     if charset and charset not in ("utf-8", "utf8"):
         raise HttpProblem(415, "not-supported", "Only UTF-8 encoded JSON is accepted.")
+
+
+def check_content_encoding(request: Request) -> None:
+    """Bodies are read as sent: a compressed one would be taken for malformed JSON (or, worse,
+    inflated past the size limit), so any encoding but identity is refused."""
+    encoding = request.headers.get("content-encoding")
+    if encoding and any(part.strip().lower() not in ("", "identity") for part in encoding.split(",")):
+        raise HttpProblem(415, "not-supported", "Content-Encoding is not supported; send the body uncompressed.")
 
 
 def wants_html(request: Request) -> bool:
@@ -116,17 +143,27 @@ def check_acceptable(request: Request, html_allowed: bool = False) -> None:
 
 
 async def _read_body(request: Request, max_bytes: int) -> bytes:
-    """The request's bytes: 415, 413 and 400 (empty, or holding a NUL) as FHIR expects."""
+    """The request's bytes: 415, 413, 408 and 400 (empty, or holding a NUL) as FHIR expects;
+    ClientGone when the client disconnects on the way."""
     check_request_media_type(request)
+    check_content_encoding(request)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(max_bytes)
+    settings = getattr(request.app.state, "settings", None)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise _too_large(max_bytes)
-        chunks.append(chunk)
+    try:
+        # A client that trickles (or stops sending) its body does not hold the request open.
+        with anyio.fail_after(getattr(settings, "body_timeout_seconds", 10.0)):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise _too_large(max_bytes)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise HttpProblem(408, "timeout", "The request body did not arrive in time.") from None
+    except ClientDisconnect:
+        raise ClientGone() from None
     body = b"".join(chunks)
     if not body.strip():
         raise HttpProblem(400, "structure", "The request has no body; send a FHIR resource.")

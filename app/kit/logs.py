@@ -52,6 +52,9 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     app_logger.propagate = True  # test harnesses capture through the root logger
     for name in ("uvicorn.error", "uvicorn"):
         logging.getLogger(name).handlers[:] = [handler]
+    # httpx logs every request's full URL at INFO: a webhook endpoint's query may hold a secret.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     access = logging.getLogger("uvicorn.access")
     access.handlers[:] = []
     access.propagate = False

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from app.kit.metrics import DATABASE_UP, metrics_response
 from app.store.outbox import DeliveryQueue
+from app.store.sqlite_files import DatabaseFilesUnusable
 from app.webhooks.metrics import QUEUE_DEPTH
 
 router = APIRouter(tags=["Operations"])
@@ -22,13 +25,30 @@ async def healthz() -> JSONResponse:
             responses={503: {"description": "Not ready"}})
 async def readyz(request: Request) -> JSONResponse:
     state = request.app.state
+
+    files = getattr(state, "sqlite_files", None)
+
+    def check() -> bool:
+        if files is not None:
+            problems = files.problems()
+            if problems:
+                raise DatabaseFilesUnusable("; ".join(problems))
+        state.repository.ping()
+        migrated = state.schema_ready()
+        if files is not None and migrated:
+            prove_writable(state.engine)
+        return migrated
+
     try:
-        with anyio.fail_after(2):
-            await anyio.to_thread.run_sync(state.repository.ping)
+        # The check's thread is abandoned past the timeout: the answer never waits for it.
+        with anyio.fail_after(state.settings.readyz_timeout_seconds):
+            migrated = await anyio.to_thread.run_sync(check, abandon_on_cancel=True)
+    except DatabaseFilesUnusable as exc:  # the operator's next step is in the words
+        return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
     except Exception as exc:  # any failure means: not ready
         DATABASE_UP.set(0)
         return JSONResponse({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
-    if not state.schema_ready():
+    if not migrated:
         DATABASE_UP.set(0)
         return JSONResponse({"status": "unavailable", "database": "not migrated; run lbp-triage migrate"},
                             status_code=503)
@@ -36,6 +56,12 @@ async def readyz(request: Request) -> JSONResponse:
     if state.audit.spool is not None and state.audit.spool.has_records():
         state.writer.submit(state.audit.replay)  # the database is back: write what was spooled
     return JSONResponse({"status": "ok"})
+
+
+def prove_writable(engine: Any) -> None:
+    """A write that changes nothing, committed: the write path works (not read-only, WAL writable)."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
 
 
 @router.get("/metrics", summary="Prometheus metrics",

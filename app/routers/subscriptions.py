@@ -104,7 +104,8 @@ async def _optional_json(request: Request) -> Any:
 async def create_subscription(request: Request) -> Response:
     state = _state(request)
     data = await read_resource(request, state.settings.max_body_bytes, "Subscription")
-    created = await service.create(data, _base(request), state.outbound_policy, state.subscriptions)
+    created = await service.create(data, _base(request), state.outbound_policy, state.subscriptions,
+                                   getattr(request.state, "principal", None))
     resource = created.subscription
     headers = {"Location": f"/fhir/Subscription/{resource['id']}", **version_headers(resource)}
     # A generated secret exists only in this answer, so the representation is always sent then.

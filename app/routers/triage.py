@@ -14,6 +14,7 @@ from app.fhir.outcome import single_outcome
 from app.fhir.search import check_operation_parameters
 from app.kit.metrics import TRIAGES
 from app.security.audit import audit_row
+from app.security.principal import patient_of
 from app.kit.fhir_http import FhirResponse, HttpProblem, prefer, read_resource, version_headers
 
 from .docs import EXAMPLE_SUMMARIES, all_examples, fhir_ok, outcome_response, request_body
@@ -78,6 +79,16 @@ def _unwrap(data: Any) -> Any:
     return data
 
 
+# One limit on both engines (PostgreSQL's column refuses longer values; SQLite would store them).
+MAX_IDENTIFIER_LENGTH = 1024
+
+
+def _check_identifier(system: str | None, value: str) -> None:
+    if len(system or "") > MAX_IDENTIFIER_LENGTH or len(value) > MAX_IDENTIFIER_LENGTH:
+        raise HttpProblem(400, "too-long", f"An identifier's system and value may each be at most "
+                          f"{MAX_IDENTIFIER_LENGTH} characters.")
+
+
 def _if_none_exist(header: str | None) -> tuple[str | None, str] | None:
     if header is None:
         return None
@@ -88,7 +99,9 @@ def _if_none_exist(header: str | None) -> tuple[str | None, str] | None:
     value = params[0][1]
     if "|" in value:
         system, _, code = value.partition("|")
+        _check_identifier(system, code)
         return system, code
+    _check_identifier(None, value)
     return None, value
 
 
@@ -106,8 +119,32 @@ def _audit_for(request: Request, patient: str | None) -> AuditFor | None:
     return row
 
 
-def _earlier(condition: tuple[str | None, str], repository: Any) -> dict[str, Any] | None:
+def _patient_system(system: str | None, patient: str) -> str:
+    """Where a patient-level token's identifier is kept when another patient's triage holds it."""
+    return f"urn:lbp-triage:patient:{patient}:{system or ''}"
+
+
+def _for_patient(prepared: Prepared, patient: str, repository: Any) -> Prepared:
+    """A patient-level token's triage whose identifier another patient's triage holds: kept
+    under an identifier system of the patient's own, so that it is triaged (and replayed)
+    exactly as an unknown identifier would be, and the other triage is neither shown nor hinted at."""
+    system, value = prepared.identifier  # type: ignore[misc]
+    earlier = repository.find_by_identifier(system, value)
+    if earlier is None or patient_of(earlier) == patient:
+        return prepared
+    own = _patient_system(system, patient)
+    return Prepared({**prepared.row, "identifier_system": own}, (own, value), prepared.scored)
+
+
+def _earlier(condition: tuple[str | None, str], repository: Any, patient: str | None = None) -> dict[str, Any] | None:
     matches = repository.count_by_identifier(*condition)
+    if patient is not None:
+        # A patient-level token sees only its patient's triages: another patient's match is no
+        # match at all (answering otherwise would tell that it exists).
+        system, value = condition
+        if system is not None:
+            matches = [*matches, *repository.count_by_identifier(_patient_system(system, patient), value)]
+        matches = [m for m in matches if m["patient"] == patient]
     if len(matches) > 1:
         raise HttpProblem(412, "duplicate", "If-None-Exist matched more than one QuestionnaireResponse.")
     return matches[0] if matches else None
@@ -163,14 +200,20 @@ async def triage_response(request: Request) -> Response:
     # valid response. CPU work stays on the event loop (threads would only fight over the GIL);
     # the database write goes to the writer threads.
     prepared: Prepared = prepare(data)
+    if prepared.identifier is not None:
+        _check_identifier(*prepared.identifier)
     patient = prepared.row["patient"]
-    if getattr(request.state, "patient_only", patient) != patient:
+    allowed_patient = getattr(request.state, "patient_only", None)
+    if allowed_patient is not None and allowed_patient != patient:
         raise HttpProblem(403, "forbidden", "A patient-level token may triage only its own patient.")
     request.state.audit_patient = patient
+    if allowed_patient is not None and prepared.identifier is not None:
+        # No existence oracle: another patient's identifier is, to a patient token, an unknown one.
+        prepared = await anyio.to_thread.run_sync(_for_patient, prepared, allowed_patient, state.repository)
     try:
         submitted = None
         if condition is not None:
-            earlier = await anyio.to_thread.run_sync(_earlier, condition, state.repository)
+            earlier = await anyio.to_thread.run_sync(_earlier, condition, state.repository, allowed_patient)
             if earlier is not None:
                 submitted = _matched(earlier, prepared)
         if submitted is None:

@@ -1,6 +1,6 @@
 """Access control in front of the FHIR API, as one pure ASGI middleware:
 
-authenticate → rate-limit → check the SMART scope for (resource type, interaction) →
+rate-limit per client address → authenticate → rate-limit per principal → check the SMART scope for (resource type, interaction) →
 narrow patient/ tokens to their patient → run the request → audit it → log it.
 
 The table below says which scope each endpoint needs; conformance resources (metadata,
@@ -22,8 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.fhir.outcome import single_outcome
 from app.kit.fhir_http import FhirResponse
 
-from .audit import audit_row
-from .authn import Authenticator, LocalOnly, Unauthenticated
+from .audit import REFUSALS, RefusalAggregator, audit_row
+from .authn import Authenticator, IssuerUnavailable, LocalOnly, Unauthenticated
 from .principal import Principal
 from .ratelimit import RateLimiter, retry_after
 
@@ -79,10 +79,14 @@ def _outcome(status: int, code: str, text: str, headers: dict[str, str] | None =
 
 
 class AccessControl:
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, limiter: RateLimiter) -> None:
+    def __init__(self, app: ASGIApp, authenticator: Authenticator, limiter: RateLimiter,
+                 address_limiter: RateLimiter | None = None, refusals: RefusalAggregator | None = None) -> None:
         self.app = app
         self.authenticator = authenticator
         self.limiter = limiter
+        # Before authentication, per client address: invalid tokens cost no more than a lookup.
+        self.address_limiter = address_limiter or RateLimiter(0)
+        self.refusals = refusals or RefusalAggregator()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -113,7 +117,7 @@ class AccessControl:
             interaction = rule.interaction if rule else "read"
             if rule and rule.resource_type == "AuditEvent" and not params.get("id"):
                 interaction = "search"
-            refusal, principal = self._admit(scope, resource_type, interaction)
+            refusal, principal = await self._admit(scope, resource_type, interaction)
             if refusal is not None:
                 await refusal(scope, receive, send_tracking)
                 return
@@ -129,18 +133,25 @@ class AccessControl:
                                        "status": status, "ms": round(elapsed, 2),
                                        "agent": principal.subject if principal else None})
 
-    def _admit(self, scope: Scope, resource_type: str | None, interaction: str) -> tuple[Any, Principal | None]:
+    async def _admit(self, scope: Scope, resource_type: str | None, interaction: str) -> tuple[Any, Principal | None]:
         headers = dict(scope.get("headers") or [])
         client = scope.get("client")
         host = client[0] if client else None
+        wait = self.address_limiter.take(host or "local")
+        if wait:
+            return _outcome(429, "throttled", "Too many requests from this address; slow down.",
+                            {"Retry-After": retry_after(wait)}), None
         try:
             authorization = headers.get(b"authorization")
             proxied = any(h in headers for h in (b"forwarded", b"x-forwarded-for", b"x-real-ip"))
-            principal = self.authenticator.authenticate(authorization.decode("latin-1") if authorization else None,
-                                                        host, proxied)
+            principal = await self.authenticator.authenticate_async(
+                authorization.decode("latin-1") if authorization else None, host, proxied)
         except LocalOnly:
             return _outcome(403, "forbidden", "This server runs without authentication (LBP_AUTH_MODE=none) and "
                             "serves only clients on the same machine."), None
+        except IssuerUnavailable:
+            return _outcome(503, "transient", "The token issuer's keys cannot be fetched; try again shortly.",
+                            {"Retry-After": "10"}), None
         except Unauthenticated as exc:
             challenge = 'Bearer realm="lbp-triage"' + (f', error="{exc.error}"' if exc.error else "")
             return _outcome(401, "login", exc.reason, {"WWW-Authenticate": challenge}), None
@@ -176,4 +187,6 @@ class AccessControl:
                         patient=patient or (principal.patient if principal else None),
                         agent=principal.subject if principal else "anonymous",
                         client_address=client[0] if client else None, status=status)
-        writer.submit(audit.record, row)  # after the answer is sent; never delays it
+        rows = self.refusals.note(row) if status in REFUSALS else [row, *self.refusals.due()]
+        for row in rows:
+            writer.submit(audit.record, row)  # after the answer is sent; never delays it

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -31,7 +34,7 @@ def outcome_for(status: int) -> str:
 
 
 def audit_row(*, interaction: str, resource_type: str | None, resource_id: str | None, patient: str | None,
-              agent: str, client_address: str | None, status: int) -> dict[str, Any]:
+              agent: str, client_address: str | None, status: int, repeats: int | None = None) -> dict[str, Any]:
     return {
         "id": str(uuid.uuid4()),
         "recorded": datetime.now(timezone.utc),
@@ -44,7 +47,64 @@ def audit_row(*, interaction: str, resource_type: str | None, resource_id: str |
         "client_address": (client_address or "")[:64] or None,
         "status": status,
         "outcome": outcome_for(status),
+        "repeats": repeats,
     }
+
+
+# Refusals of access (no valid token, no scope, too many requests, no issuer keys): a flood of
+# them must not become a flood of audit rows.
+REFUSALS = frozenset({401, 403, 429, 503})
+
+
+class RefusalAggregator:
+    """The first refusal of a kind (same address, agent, status, resource type and interaction)
+    is recorded as it comes; those like it in the next `window` seconds are only counted, and
+    one aggregate record says how many there were. Memory is bounded by `max_kinds`."""
+
+    def __init__(self, window: float = 10.0, max_kinds: int = 10_000) -> None:
+        self.window = window
+        self.max_kinds = max_kinds
+        self._open: dict[tuple[Any, ...], tuple[float, int, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self._swept = time.monotonic()
+
+    def note(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        """The rows to write now for this refusal (none, it, and/or aggregates that closed)."""
+        key = (row["client_address"], row["agent"], row["status"], row["resource_type"], row["interaction"])
+        now = time.monotonic()
+        with self._lock:
+            closed = self._sweep(now) if now - self._swept >= 1.0 or len(self._open) >= self.max_kinds else []
+            opened = self._open.get(key)
+            if opened is not None:
+                self._open[key] = (opened[0], opened[1] + 1, opened[2])
+                return closed
+            self._open[key] = (now, 0, row)
+            return [*closed, row]
+
+    def due(self) -> list[dict[str, Any]]:
+        """Aggregates whose window has closed (looked for at most once a second), so that they
+        are written with the next audited request of any kind, not only the next refusal."""
+        now = time.monotonic()
+        if now - self._swept < 1.0 or not self._open:
+            return []
+        with self._lock:
+            return self._sweep(now)
+
+    def flush(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return self._sweep(float("inf"))
+
+    def _sweep(self, now: float) -> list[dict[str, Any]]:
+        self._swept = now if now != float("inf") else self._swept
+        full = len(self._open) >= self.max_kinds
+        closed = []
+        for key, (opened_at, count, first) in list(self._open.items()):
+            if full or now - opened_at >= self.window:
+                del self._open[key]
+                if count:
+                    closed.append(dict(first, id=str(uuid.uuid4()), recorded=datetime.now(timezone.utc),
+                                       resource_id=None, repeats=count))
+        return closed
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +192,8 @@ def audit_event(row: dict[str, Any]) -> dict[str, Any]:
         "action": row["action"],
         "recorded": recorded,
         "outcome": row["outcome"],
-        "outcomeDesc": f"HTTP {row['status']}",
+        "outcomeDesc": f"HTTP {row['status']}" + (
+            f" (and {row['repeats']} more like it, aggregated)" if row.get("repeats") else ""),
         "agent": [agent],
         "source": {"observer": {"display": "lbp-triage"}},
     }

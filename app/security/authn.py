@@ -15,16 +15,14 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import threading
-import time
 from typing import Any
 
-import httpx
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 
 from app.settings import Settings
+
+from .jwks import JwksCache, KeysUnavailable
 
 from .principal import Principal
 from .scopes import parse_scopes
@@ -38,6 +36,10 @@ class Unauthenticated(Exception):
     def __init__(self, reason: str, error: str = "invalid_token") -> None:
         self.reason, self.error = reason, error
         super().__init__(reason)
+
+
+class IssuerUnavailable(Exception):
+    """The token issuer's keys cannot be had right now: 503, try again shortly."""
 
 
 class LocalOnly(Exception):
@@ -67,9 +69,7 @@ class Authenticator:
         self.mode = settings.auth_mode
         self.settings = settings
         self._static: dict[str, Principal] = {}
-        self._keys: KeySet | None = None
-        self._keys_fetched = 0.0
-        self._lock = threading.Lock()
+        self._jwks: JwksCache | None = None
         if self.mode == "static":
             self._static = self._load_static(settings.auth_tokens)
         elif self.mode == "jwt":
@@ -78,6 +78,8 @@ class Authenticator:
             if not settings.jwt_issuer or not settings.jwt_audience:
                 raise ValueError("LBP_AUTH_MODE=jwt needs LBP_JWT_ISSUER and LBP_JWT_AUDIENCE")
             self._public_key = _pem_key(settings.jwt_public_key) if settings.jwt_public_key else None
+            if self._public_key is None:
+                self._jwks = JwksCache(settings.jwt_jwks_url, settings.jwt_jwks_timeout_seconds)  # type: ignore[arg-type]
             self.algorithms = [a.strip() for a in settings.jwt_algorithms.split(",") if a.strip()]
             if any(a.lower() == "none" or a.startswith("HS") for a in self.algorithms):
                 raise ValueError("LBP_JWT_ALGORITHMS may name only asymmetric algorithms")
@@ -101,7 +103,22 @@ class Authenticator:
             principals[token] = Principal(name, parse_scopes(grant.get("scopes", [])), grant.get("patient"))
         return principals
 
+    async def authenticate_async(self, authorization: str | None, client_host: str | None,
+                                 proxied: bool = False) -> Principal:
+        """authenticate(), with any key fetch it needs done off the event loop first."""
+        if self._jwks is not None and authorization:
+            token = authorization.partition(" ")[2].strip()
+            if token.count(".") == 2:
+                try:
+                    await self._jwks.prepare(_kid(token))
+                except Unauthenticated:
+                    pass  # authenticate() says so
+        return self.authenticate(authorization, client_host, proxied)
+
     def authenticate(self, authorization: str | None, client_host: str | None, proxied: bool = False) -> Principal:
+        """The caller, or Unauthenticated (401), LocalOnly (403) or IssuerUnavailable (503).
+        In JWT mode with a JWKS URL this may fetch keys (bounded by the timeout): from the
+        event loop call authenticate_async."""
         if self.mode == "none":
             # Behind a proxy on this machine every client looks local: forwarded requests are not.
             if proxied or not is_loopback(client_host):
@@ -131,18 +148,16 @@ class Authenticator:
     def _key_set(self, token: str) -> Any:
         if self._public_key is not None:
             return self._public_key
-        kid = _header(token).get("kid")
-        with self._lock:
-            stale = time.monotonic() - self._keys_fetched > 300
-            unknown = self._keys is not None and kid is not None and not any(
-                k.kid == kid for k in self._keys.keys)
-            # refetch when stale, or on an unknown kid (key rotation) at most every 10 s
-            if self._keys is None or stale or (unknown and time.monotonic() - self._keys_fetched > 10):
-                response = httpx.get(self.settings.jwt_jwks_url, timeout=5)  # type: ignore[arg-type]
-                response.raise_for_status()
-                self._keys = KeySet.import_key_set(response.json())
-                self._keys_fetched = time.monotonic()
-            return self._keys
+        assert self._jwks is not None
+        try:
+            return self._jwks.key_set(_kid(token))
+        except KeysUnavailable:
+            raise IssuerUnavailable() from None
+
+
+def _kid(token: str) -> str | None:
+    kid = _header(token).get("kid")
+    return kid if isinstance(kid, str) else None
 
 
 def _header(token: str) -> dict[str, Any]:

@@ -3,11 +3,21 @@
 `sqlite:///path` and `postgresql://…` are accepted as users write them; the driver is
 picked here (pysqlite, psycopg 3). SQLite runs in WAL mode so that reads never wait for
 the writer, with a busy timeout so concurrent writers queue instead of failing.
+
+PostgreSQL waits are bounded, so that a database that stops answering gives 503s rather than
+requests that hang: connecting (libpq connect_timeout), waiting for a pooled connection
+(pool_timeout), each statement on the server (statement_timeout), and, for a server that is
+frozen and enforces nothing, a watchdog that cuts the socket of a connection held longer than
+the database timeout (the driver then fails, the connection is replaced, the request gets 503).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import socket
+import threading
+import time
+from typing import Any, Iterator
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
@@ -32,7 +42,73 @@ def is_sqlite(engine_or_url: Engine | str) -> bool:
     return url.get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, pool_size: int = 10) -> Engine:
+class Watchdog:
+    """Cuts the socket of PostgreSQL connections checked out for longer than `limit` seconds.
+
+    Armed at checkout, disarmed at checkin; one thread looks a few times a second. Work that
+    may legitimately run long (migrations) runs inside `unbounded()`.
+    """
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self._armed: dict[int, tuple[float, int]] = {}  # connection record → (deadline, socket fd)
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def unbounded(self) -> Iterator[None]:
+        self._local.unbounded = getattr(self._local, "unbounded", 0) + 1
+        try:
+            yield
+        finally:
+            self._local.unbounded -= 1
+
+    def arm(self, record: Any, dbapi_connection: Any) -> None:
+        if getattr(self._local, "unbounded", 0):
+            return
+        try:
+            fd = dbapi_connection.pgconn.socket
+        except Exception:  # not a live psycopg connection: nothing to watch
+            return
+        with self._lock:
+            self._armed[id(record)] = (time.monotonic() + self.limit, fd)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="db-watchdog", daemon=True)
+                self._thread.start()
+
+    def disarm(self, record: Any) -> None:
+        with self._lock:
+            self._armed.pop(id(record), None)
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(min(0.25, self.limit / 4))
+            now = time.monotonic()
+            with self._lock:
+                overdue = [(key, fd) for key, (deadline, fd) in self._armed.items() if deadline <= now]
+                for key, _ in overdue:
+                    del self._armed[key]
+                for _, fd in overdue:
+                    _cut(fd)
+
+
+def _cut(fd: int) -> None:
+    """Shut the socket down (every descriptor of it): a blocked read or write fails at once."""
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        sock.detach()  # the driver still owns the descriptor
+
+
+def make_engine(url: str, pool_size: int = 10, timeout: float = 2.0) -> Engine:
+    """`timeout`: seconds a PostgreSQL statement, connection attempt or pool checkout may take."""
     url = normalise_url(url)
     common: dict[str, Any] = {
         "json_serializer": _json_dumps,
@@ -56,14 +132,34 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(
+    milliseconds = int(timeout * 1000)
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         # No pre-ping: it costs a round trip per request. A connection found broken is
         # invalidated with its pool, that request gets a 503, and the next ones reconnect.
         pool_pre_ping=False,
-        pool_timeout=5,
-        connect_args={"connect_timeout": 2},
+        pool_timeout=min(timeout, 1.0),
+        connect_args={
+            "connect_timeout": max(2, int(timeout + 0.999)),  # libpq's smallest is 2 s
+            "options": f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds} "
+                       f"-c idle_in_transaction_session_timeout={max(milliseconds * 5, 10000)}",
+        },
         **common,
     )
+    # Held longer than the statement timeout plus a margin: the server is not answering at all.
+    watchdog = Watchdog(timeout + 1.0)
+    engine.watchdog = watchdog  # type: ignore[attr-defined]
+    event.listen(engine, "checkout", lambda dbapi, record, proxy: watchdog.arm(record, dbapi))
+    event.listen(engine, "checkin", lambda dbapi, record: watchdog.disarm(record))
+    event.listen(engine, "close", lambda dbapi, record: watchdog.disarm(record))
+    return engine
+
+
+@contextlib.contextmanager
+def unbounded(engine: Engine) -> Iterator[None]:
+    """Database work that may take long (migrations): no watchdog, no statement timeout."""
+    watchdog = getattr(engine, "watchdog", None)
+    with watchdog.unbounded() if watchdog is not None else contextlib.nullcontext():
+        yield

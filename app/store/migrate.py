@@ -6,9 +6,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from typing import Any
+
 from sqlalchemy import Engine
 
 from app.security.keyring import Keyring
+from .db import unbounded
 
 
 def _config() -> Config:
@@ -17,10 +20,18 @@ def _config() -> Config:
     return config
 
 
+def _unbounded(engine: Engine, connection: Any) -> None:
+    """Migrations may take long: the request timeouts do not apply to them."""
+    if engine.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+        connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
+
+
 def upgrade(engine: Engine, revision: str = "head", keyring: Keyring | None = None) -> None:
     """`keyring`: for migrations that seal or open secrets (default: from the settings)."""
     config = _config()
-    with engine.begin() as connection:
+    with unbounded(engine), engine.begin() as connection:
+        _unbounded(engine, connection)
         config.attributes["connection"] = connection
         config.attributes["keyring"] = keyring
         command.upgrade(config, revision)
@@ -28,7 +39,8 @@ def upgrade(engine: Engine, revision: str = "head", keyring: Keyring | None = No
 
 def downgrade(engine: Engine, revision: str, keyring: Keyring | None = None) -> None:
     config = _config()
-    with engine.begin() as connection:
+    with unbounded(engine), engine.begin() as connection:
+        _unbounded(engine, connection)
         config.attributes["connection"] = connection
         config.attributes["keyring"] = keyring
         command.downgrade(config, revision)

@@ -25,6 +25,9 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, bindparam, delete, exists, func, or_, select, update
 
+from app.security.authority import Authority
+
+from .db import unbounded
 from .subscriptions import LIVE_STATUSES
 from .tables import ResourceVersion, TriageEncounter, WebhookOutbox, WebhookSubscription
 
@@ -36,7 +39,8 @@ V = ResourceVersion.__table__
 _ROW_COLUMNS = (O.c.id, O.c.message_id, O.c.kind, O.c.event_number, O.c.encounter_id, O.c.careplan_id,
                 O.c.occurred, O.c.attempts)
 _SUBSCRIPTION_COLUMNS = (S.c.id, S.c.status, S.c.topic, S.c.endpoint, S.c.content, S.c.headers, S.c.secret,
-                         S.c.base_url, S.c.event_count, S.c.error)
+                         S.c.base_url, S.c.event_count, S.c.error, S.c.authority)
+OUTSIDE_AUTHORITY = "Not sent: outside what the subscription's creator may read."
 
 
 class QueuedRow(NamedTuple):
@@ -58,7 +62,7 @@ class Claim:
     rows: list[QueuedRow]
     lease_until: datetime
     event_count: int  # after numbering the rows of this claim
-    resources: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)  # by CarePlan id
+    resources: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +114,12 @@ class DeliveryQueue:
 
     def _take_rows(self, connection: Any, subscription: Any, batch: int, lease_until: datetime) -> Claim:
         pending = (O.c.subscription_id == subscription.id) & (O.c.state == "pending")
-        rows = [QueuedRow(*r) for r in connection.execute(
-            select(*_ROW_COLUMNS).where(pending, O.c.event_number.is_not(None)).order_by(O.c.event_number).limit(batch))]
+        rows = self._within_authority(connection, subscription, [QueuedRow(*r) for r in connection.execute(
+            select(*_ROW_COLUMNS).where(pending, O.c.event_number.is_not(None)).order_by(O.c.event_number).limit(batch))])
         if len(rows) < batch:
-            fresh = [QueuedRow(*r) for r in connection.execute(
+            fresh = self._within_authority(connection, subscription, [QueuedRow(*r) for r in connection.execute(
                 select(*_ROW_COLUMNS).where(pending, O.c.event_number.is_(None)).order_by(O.c.id)
-                .limit(batch - len(rows)))]
+                .limit(batch - len(rows)))])
             count = subscription.event_count
             numbers = []
             for row in fresh:
@@ -128,6 +132,21 @@ class DeliveryQueue:
                 connection.execute(update(S).where(S.c.id == subscription.id).values(event_count=count))
             return Claim(subscription, rows, lease_until, count)
         return Claim(subscription, rows, lease_until, subscription.event_count)
+
+    @staticmethod
+    def _within_authority(connection: Any, subscription: Any, rows: list[QueuedRow]) -> list[QueuedRow]:
+        """The rows whose triage the subscription's creator may read; the others are set aside
+        as dead, never sent (the criteria matched at triage time are not trusted alone)."""
+        authority = Authority.from_json(subscription.authority)
+        if authority.patient is None or not rows:
+            return rows
+        wanted = {r.encounter_id for r in rows if r.encounter_id}
+        patients = dict(connection.execute(select(T.c.encounter_id, T.c.patient).where(
+            T.c.encounter_id.in_(wanted))).all()) if wanted else {}
+        outside = [r.id for r in rows if r.encounter_id and not authority.covers(patients.get(r.encounter_id))]
+        if outside:
+            connection.execute(update(O).where(O.c.id.in_(outside)).values(state="dead", last_error=OUTSIDE_AUTHORITY))
+        return [r for r in rows if r.id not in outside]
 
     def _attach_resources(self, connection: Any, claims: list[Claim]) -> None:
         # By CarePlan: a notification carries its own plan, as it is now. One whose plan an
@@ -149,8 +168,11 @@ class DeliveryQueue:
                 found[careplan_id] = (careplan, encounters.get(encounter_id))
         for claim in claims:
             if claim.subscription.content == "full-resource":
-                claim.resources = {r.careplan_id: found[r.careplan_id] for r in claim.rows
-                                   if r.careplan_id in found}
+                reads = Authority.from_json(claim.subscription.authority).reads
+                claim.resources = {r.careplan_id: tuple(  # only the types the creator may read
+                    resource if resource_type in reads else None
+                    for resource_type, resource in zip(("CarePlan", "Encounter"), found[r.careplan_id]))
+                    for r in claim.rows if r.careplan_id in found}
 
     def record(self, claim: Claim, result: Result, now: datetime) -> bool:
         """Write the results and release the lease; False when the lease was lost meanwhile
@@ -191,8 +213,11 @@ class DeliveryQueue:
             return connection.execute(select(func.count()).select_from(O).where(O.c.state == "pending")).scalar_one()
 
     def purge_delivered(self, before: datetime) -> int:
-        """Delivered rows leave the delivery log after the retention period."""
-        with self.engine.begin() as connection:
+        """Delivered rows leave the delivery log after the retention period. Housekeeping, not a
+        request: a large backlog may take longer than the request timeouts allow."""
+        with unbounded(self.engine), self.engine.begin() as connection:
+            if self.postgres:
+                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
             return connection.execute(delete(O).where(O.c.state == "delivered", O.c.delivered_at < before)).rowcount
 
 

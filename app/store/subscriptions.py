@@ -128,8 +128,9 @@ class SubscriptionRepository:
         self.outbox = outbox
         self.keyring = keyring  # the secret and the channel headers are sealed at rest
 
-    def create(self, new: NewSubscription, base_url: str) -> Any:
-        """Store a subscription (status `requested`) and its handshake, in one transaction."""
+    def create(self, new: NewSubscription, base_url: str, authority: dict[str, Any]) -> Any:
+        """Store a subscription (status `requested`) with its creator's authority, and its
+        handshake, in one transaction."""
         now = _now()
         subscription_id = str(uuid.uuid4())
         criteria = new.criteria
@@ -139,7 +140,7 @@ class SubscriptionRepository:
             "end": criteria.end, "endpoint": new.endpoint, "content": new.content,
             "headers": seal_headers(self.keyring, new.headers), "secret": seal_secret(self.keyring, new.secret),
             "base_url": base_url, "resource": resource_without_headers(new.resource), "created": now,
-            "updated": now, "version_id": 1, "error": None, "event_count": 0,
+            "updated": now, "version_id": 1, "error": None, "event_count": 0, "authority": authority,
         }
         handshake = {
             "message_id": signing.message_id(subscription_id, HANDSHAKE), "subscription_id": subscription_id,

@@ -125,6 +125,8 @@ class WebhookSubscription(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # head-of-line backoff
     lease_owner: Mapped[str | None] = mapped_column(String(128))  # the dispatcher delivering now
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # What the creator could read (app/security/authority.py); delivery sends nothing outside it.
+    authority: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
     __table_args__ = (Index("ix_webhook_subscription_status", "status"),)
 
@@ -177,6 +179,8 @@ class AuditRecord(Base):
     client_address: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[int] = mapped_column(Integer)  # HTTP status answered
     outcome: Mapped[str] = mapped_column(String(2))  # FHIR audit outcome: 0 4 8 12
+    # An aggregate of refusals: how many more like the previous record came in its window.
+    repeats: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index("ix_audit_recorded", "recorded", "id"),

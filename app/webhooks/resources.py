@@ -5,17 +5,19 @@ extension on `_criteria`, `channel.type` is `rest-hook`, `channel.payload` is
 `application/fhir+json` with the backport payload-content extension (`id-only` or
 `full-resource`), `channel.header` holds extra HTTP headers, and the signing secret may ride
 in the webhook-secret extension on `channel`.
-Out: the stored resource with the server's id, status, meta and `error`; the secret only in
-the answer to the create.
+Out: the stored resource with the server's id, status, meta and `error`; the secret, the
+`channel.header` values and the endpoint's credentials and query values only in the answer to
+the create. What is stored as the resource has them masked already: they live only in the
+columns the dispatcher reads.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
-
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from app.fhir.canonical import BASE
 from app.fhir.outcome import Fault, Rejected
@@ -33,6 +35,7 @@ SECRET_EXTENSION_URL = f"{BASE}/StructureDefinition/webhook-secret"
 CONTENTS = ("id-only", "full-resource")
 PAYLOAD_TYPES = ("application/fhir+json", "application/json")
 MAX_HEADERS = 10
+MAX_ENDPOINT_LENGTH = 2048
 _HEADER = re.compile(r"^([!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}):[ \t]*([\x20-\x7e\t]{0,1024})$")
 # Headers the dispatcher sets itself, or that would change how the request travels.
 RESERVED_HEADERS = frozenset({
@@ -40,6 +43,7 @@ RESERVED_HEADERS = frozenset({
     "keep-alive", "upgrade", "te", "trailer", "expect", "proxy-authorization", "user-agent",
     "webhook-id", "webhook-timestamp", "webhook-signature",
 })
+MASK = "***"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +56,8 @@ class NewSubscription:
     headers: list[str]
     secret: str
     secret_generated: bool
-    resource: dict[str, Any]  # as submitted, less id, meta, status, error and the secret
+    resource: dict[str, Any]  # as submitted, less id, meta, status, error and the secret; secrets masked
+    channel: dict[str, Any]  # as submitted, less the secret: shown once, in the answer to the create
 
 
 def _fault(code: str, text: str, where: str | None = None) -> Fault:
@@ -114,6 +119,9 @@ def parse_subscription(data: Any) -> NewSubscription:
     if not isinstance(endpoint, str) or not endpoint:
         faults.append(_fault("required", "A rest-hook channel needs an endpoint URL.",
                              "Subscription.channel.endpoint"))
+    elif len(endpoint) > MAX_ENDPOINT_LENGTH:  # one limit on both engines (the column's)
+        faults.append(_fault("too-long", f"The endpoint URL may be at most {MAX_ENDPOINT_LENGTH} characters.",
+                             "Subscription.channel.endpoint"))
     if channel.get("payload") not in PAYLOAD_TYPES:
         faults.append(_fault("not-supported", "Subscription.channel.payload must be application/fhir+json.",
                              "Subscription.channel.payload"))
@@ -158,7 +166,49 @@ def parse_subscription(data: Any) -> NewSubscription:
         secret=secret if secret is not None else signing.new_secret(),
         secret_generated=generated,
         resource=_stored_form(data),
+        channel=_without_secret(data["channel"]),
     )
+
+
+def bind_to_patient(new: NewSubscription, patient: str) -> NewSubscription:
+    """The subscription narrowed to one patient, its stored resource showing the filter."""
+    criteria = Criteria(new.criteria.topic, patient, new.criteria.dispositions, new.criteria.end)
+    resource = dict(new.resource)
+    underscore = dict(resource.get("_criteria") or {})
+    underscore["extension"] = [*underscore.get("extension", ()),
+                               {"url": FILTER_CRITERIA_URL, "valueString": f"CarePlan?patient=Patient/{patient}"}]
+    resource["_criteria"] = underscore
+    return replace(new, criteria=criteria, resource=resource)
+
+
+def mask_endpoint(url: str) -> str:
+    """The endpoint without its secrets: user information and query values masked."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{MASK}@{netloc.rsplit('@', 1)[1]}"
+    query = parts.query
+    if query:
+        query = urlencode([(name, MASK) for name, _ in parse_qsl(query, keep_blank_values=True)], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def mask_header(header: Any) -> Any:
+    name, sep, _ = header.partition(":") if isinstance(header, str) else ("", "", "")
+    return f"{name}: {MASK}" if sep else MASK
+
+
+def mask_channel(channel: dict[str, Any]) -> dict[str, Any]:
+    """channel.header values and the endpoint's credentials and query values, masked."""
+    masked = dict(channel)
+    if isinstance(masked.get("endpoint"), str):
+        masked["endpoint"] = mask_endpoint(masked["endpoint"])
+    if isinstance(masked.get("header"), list):
+        masked["header"] = [mask_header(h) for h in masked["header"]]
+    return masked
 
 
 def _valid_secret(secret: Any) -> bool:
@@ -169,20 +219,26 @@ def _valid_secret(secret: Any) -> bool:
     return True
 
 
-def _stored_form(data: dict[str, Any]) -> dict[str, Any]:
-    resource = {k: v for k, v in data.items() if k not in ("id", "meta", "status", "error", "text")}
-    channel = dict(resource["channel"])
+def _without_secret(channel: dict[str, Any]) -> dict[str, Any]:
+    channel = dict(channel)
     remaining = [e for e in channel.get("extension") or () if e.get("url") != SECRET_EXTENSION_URL]
     if remaining:
         channel["extension"] = remaining
     else:
         channel.pop("extension", None)
-    resource["channel"] = channel
+    return channel
+
+
+def _stored_form(data: dict[str, Any]) -> dict[str, Any]:
+    resource = {k: v for k, v in data.items() if k not in ("id", "meta", "status", "error", "text")}
+    resource["channel"] = mask_channel(_without_secret(resource["channel"]))
     return resource
 
 
-def render_subscription(row: Any, *, secret: str | None = None) -> dict[str, Any]:
-    """The Subscription as served; `secret` is given only in the answer to the create."""
+def render_subscription(row: Any, *, secret: str | None = None, channel: dict[str, Any] | None = None
+                        ) -> dict[str, Any]:
+    """The Subscription as served, its secrets masked; the answer to the create passes the
+    `secret` and the `channel` as submitted (shown this once)."""
     stored = row.resource
     resource: dict[str, Any] = {
         "resourceType": "Subscription",
@@ -197,6 +253,8 @@ def render_subscription(row: Any, *, secret: str | None = None) -> dict[str, Any
     resource.update({k: v for k, v in stored.items() if k != "resourceType"})
     if row.error and row.status in ("error", "off"):
         resource["error"] = row.error
+    # Masked again on the way out: rows stored before masking hold the values in the resource.
+    resource["channel"] = mask_channel(resource["channel"]) if channel is None else dict(channel)
     if secret is not None:
         channel = dict(resource["channel"])
         channel["extension"] = [*channel.get("extension", ()), {"url": SECRET_EXTENSION_URL, "valueString": secret}]

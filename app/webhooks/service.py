@@ -9,11 +9,14 @@ from typing import Any
 import anyio
 
 from app.fhir.outcome import Fault, Rejected
+from app.kit.fhir_http import HttpProblem
+from app.security.authority import Forbidden, subscription_authority
+from app.security.principal import Principal
 from app.store.subscriptions import Delivery, SubscriptionRepository
 
 from .notifications import QUERY_STATUS, instant, status_parameters
 from .outbound import OutboundPolicy, Refused
-from .resources import parse_subscription, render_subscription
+from .resources import bind_to_patient, parse_subscription, render_subscription
 
 STATUSES = ("requested", "active", "error", "off")
 DELIVERY_STATES = ("pending", "delivered", "dead")
@@ -25,16 +28,24 @@ class Created:
     secret_generated: bool
 
 
-async def create(data: Any, base_url: str, policy: OutboundPolicy, repository: SubscriptionRepository) -> Created:
+async def create(data: Any, base_url: str, policy: OutboundPolicy, repository: SubscriptionRepository,
+                 creator: Principal | None) -> Created:
     """Raises Rejected: 400 for what is not R4, 422 for what this server will not serve,
-    including an endpoint it may not call."""
+    including an endpoint it may not call; HttpProblem 403 when the creator may not read what
+    the subscription would carry."""
     new = parse_subscription(data)
+    try:
+        authority = subscription_authority(creator, new.content, new.criteria.patient)
+    except Forbidden as forbidden:
+        raise HttpProblem(403, "forbidden", str(forbidden)) from None
+    if authority.patient is not None and new.criteria.patient is None:
+        new = bind_to_patient(new, authority.patient)  # a patient token's subscription is its patient's
     try:
         await policy.resolve(new.endpoint)
     except Refused as refused:
         raise Rejected([Fault("business-rule", str(refused), "Subscription.channel.endpoint")], 422) from None
-    row = await anyio.to_thread.run_sync(repository.create, new, base_url)
-    return Created(render_subscription(row, secret=new.secret), new.secret_generated)
+    row = await anyio.to_thread.run_sync(repository.create, new, base_url, authority.as_json())
+    return Created(render_subscription(row, secret=new.secret, channel=new.channel), new.secret_generated)
 
 
 def status_resource(row: Any, base_url: str, events_since_start: int) -> dict[str, Any]:
