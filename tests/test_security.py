@@ -342,7 +342,9 @@ def test_patient_tokens_cannot_fetch_another_patients_careplan_by_identifier(sta
     assert_fhir_response(r, 201, "CarePlan")
     assert "Patient/p2" not in r.text and r.json()["id"] != original["id"]
     r = post_triage(static, response(patient="p1"), **p1, **{"If-None-Exist": "identifier=urn:ehr|p2-resp"})
-    assert "Patient/p2" not in r.text and r.json()["id"] != original["id"]
+    # matches p1's own response under that identifier, which this body is not: 409, as for any caller
+    assert_fhir_response(r, 409, "OperationOutcome")
+    assert "p2" not in r.text and original["id"] not in r.text
     # nor may a patient token read another patient's history
     made = post_triage(static, theirs, **bearer("tok-all")).json()
     for path in (f"/fhir/CarePlan/{made['id']}/_history", f"/fhir/CarePlan/{made['id']}/_history/1",
