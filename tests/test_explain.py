@@ -89,9 +89,11 @@ def test_http_explain_keeps_to_the_patient_compartment(app, database_url):
         assert static.get(f"/fhir/CarePlan/{theirs['id']}/$explain", headers=bearer("tok-p1")).status_code == 404
         assert static.get(f"/fhir/CarePlan/{mine['id']}/$explain", headers=bearer("tok-p1")).status_code == 200
         assert static.get(f"/fhir/CarePlan/{mine['id']}/$explain", headers=bearer("tok-subs")).status_code == 403
-        audit = wait_for_audit(static, at_least=2, patient="p1")
-        # audited as a read of the CarePlan, like GET /fhir/CarePlan/{id}
-        assert any(f"CarePlan/{mine['id']}" in json.dumps(e["resource"]) for e in audit.get("entry", []))
+        # audited as a read of the CarePlan, like GET /fhir/CarePlan/{id} (written after the answer)
+        def names_it(bundle):
+            return any(f"CarePlan/{mine['id']}" in json.dumps(e["resource"]) for e in bundle.get("entry", []))
+
+        assert names_it(wait_for_audit(static, at_least=2, until=names_it, patient="p1"))
 
 
 def test_http_explain_of_a_careplan_an_amendment_revoked(client):

@@ -374,9 +374,13 @@ def test_careplan_page_follows_the_json_reads_access_rules_and_audit(static):
         assert static.get(f"/fhir/CarePlan/{mine['id']}", params=how.get("params"),
                           headers=how.get("headers", {})).status_code == 401
     # audited as the JSON reads are: under the token's patient, the refused ones as failures
-    trail = wait_for_audit(static, at_least=5, patient="p1")["entry"]
-    seen = {(e["resource"]["entity"][0]["what"]["reference"], e["resource"]["outcome"])
-            for e in trail if e["resource"]["subtype"][0]["code"] == "read" and e["resource"].get("entity")}
+    def reads_in(bundle):
+        return {(e["resource"]["entity"][0]["what"]["reference"], e["resource"]["outcome"])
+                for e in bundle.get("entry", ())
+                if e["resource"]["subtype"][0]["code"] == "read" and e["resource"].get("entity")}
+
+    wanted = {(f"CarePlan/{mine['id']}", "0"), (f"CarePlan/{theirs['id']}", "4")}
+    seen = reads_in(wait_for_audit(static, at_least=5, until=lambda b: wanted <= reads_in(b), patient="p1"))
     assert (f"CarePlan/{mine['id']}", "0") in seen
     assert (f"CarePlan/{theirs['id']}", "4") in seen
 
@@ -441,9 +445,11 @@ def test_a_failed_triage_rolls_back_but_its_audit_record_survives(static, app, m
     assert_fhir_response(r, 500, "OperationOutcome")
     monkeypatch.setattr(EncounterRepository, "triage", original)
     assert static.get("/fhir/CarePlan", params={"patient": "p9"}, headers=bearer("tok-all")).json()["total"] == 0
-    bundle = wait_for_audit(static, at_least=1, patient="p9")
-    outcomes = [e["resource"]["outcomeDesc"] for e in bundle["entry"]
+    def creates_in(bundle):
+        return [e["resource"]["outcomeDesc"] for e in bundle.get("entry", ())
                 if e["resource"]["subtype"][0]["code"] == "create"]
+
+    outcomes = creates_in(wait_for_audit(static, at_least=1, until=creates_in, patient="p9"))
     assert outcomes == ["HTTP 500"]  # the failure is recorded; the rolled-back success is not
 
 
