@@ -162,7 +162,14 @@ async def triage_response(request: Request) -> Response:
     # Validate first, always: no replay and no If-None-Exist match answers a body that is not a
     # valid response. CPU work stays on the event loop (threads would only fight over the GIL);
     # the database write goes to the writer threads.
-    prepared: Prepared = prepare(data)
+    return await store_and_answer(request, prepare(data), condition)
+
+
+async def store_and_answer(request: Request, prepared: Prepared,
+                           condition: tuple[str | None, str] | None = None) -> Response:
+    """Store a validated, triaged response (or replay or amend its identifier's triage) and answer
+    as $triage does; PlanDefinition/$apply with persist=true comes here too."""
+    state = request.app.state
     patient = prepared.row["patient"]
     if getattr(request.state, "patient_only", patient) != patient:
         raise HttpProblem(403, "forbidden", "A patient-level token may triage only its own patient.")
