@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
+from app.fhir.canonical import PLANDEFINITION_URL
 from app.main import create_app
 from app.settings import Settings
 from tests.support import TRIAGE, answers_with, assert_fhir_response, assert_valid_r4, post_triage, response
@@ -65,6 +66,11 @@ def wait_for_audit(client, token="tok-all", at_least=1, until=None, **params):
 
 # --- every mode and scope on every endpoint ---------------------------------------------
 
+def _apply(qr, *extra):
+    return {"resourceType": "Parameters", "parameter": [
+        {"name": "subject", "valueString": qr["subject"]["reference"]}, {"name": "data", "resource": qr}, *extra]}
+
+
 def endpoints(ids):
     cp, enc, qr = ids
     return {
@@ -98,6 +104,17 @@ def endpoints(ids):
         "delete Subscription": ("DELETE", "/fhir/Subscription/none", None, {"tok-all", "tok-subs"}),
         "resend Subscription": ("POST", "/fhir/Subscription/none/$resend", None, {"tok-all", "tok-subs"}),
         "search AuditEvent": ("GET", "/fhir/AuditEvent", None, {"tok-all", "tok-auditor"}),
+        # $apply: the scope of $triage, whether it stores (persist) or not, since it reads the same PHI
+        "apply PlanDefinition": ("POST", "/fhir/PlanDefinition/lbp-triage-rules-1.0.0/$apply",
+                                 _apply(response(patient="p1")), {"tok-all", "tok-triage", "tok-v1-write", "tok-p1"}),
+        "apply PlanDefinition by url, stored": (
+            "POST", "/fhir/PlanDefinition/$apply",
+            _apply(response(patient="p1"), {"name": "url", "valueUri": f"{PLANDEFINITION_URL}|1.0.0"},
+                   {"name": "persist", "valueBoolean": True}), {"tok-all", "tok-triage", "tok-v1-write", "tok-p1"}),
+        "PlanDefinition": ("GET", "/fhir/PlanDefinition/lbp-triage-rules-2.0.0", None, "public"),
+        "search PlanDefinition": ("GET", f"/fhir/PlanDefinition?url={PLANDEFINITION_URL}", None, "public"),
+        "ActivityDefinition": ("GET", "/fhir/ActivityDefinition/safety-net-2.0.0", None, "public"),
+        "Library": ("GET", "/fhir/Library/lbp-triage-rules-2.0.0", None, "public"),
         "metadata": ("GET", "/fhir/metadata", None, "public"),
         "Questionnaire": ("GET", "/fhir/Questionnaire/lbp-triage", None, "public"),
         "CodeSystem": ("GET", "/fhir/CodeSystem/lbp-triage", None, "public"),
@@ -292,6 +309,13 @@ def test_patient_tokens_see_only_their_patient(static):
     assert static.get(f"/fhir/{encounter}", headers=p1).status_code == 404
     assert_fhir_response(post_triage(static, response(patient="p2"), **p1), 403, "OperationOutcome")
     assert post_triage(static, response(patient="p1"), **p1).status_code == 201
+    # $apply, stored or not, only to the token's own patient
+    apply = "/fhir/PlanDefinition/lbp-triage-rules-1.0.0/$apply"
+    for extra in ((), ({"name": "persist", "valueBoolean": True},)):
+        other = static.post(apply, json=_apply(response(patient="p2"), *extra), headers=p1)
+        assert_fhir_response(other, 403, "OperationOutcome")
+        assert "p2" not in other.text
+        assert static.post(apply, json=_apply(response(patient="p1"), *extra), headers=p1).status_code in (200, 201)
     assert static.get("/fhir/Subscription", headers=p1).status_code == 403
 
 

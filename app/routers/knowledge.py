@@ -128,7 +128,7 @@ def read_apply(parameters: dict[str, Any]) -> ApplyRequest:
     version = given.get("version", {}).get("valueString") if "version" in given else None
     if "version" in given and not isinstance(version, str):
         raise _bad("The parameter version of $apply is a valueString.")
-    persist = given.get("persist", {}).get("valueBoolean", False) if "persist" in given else False
+    persist = given["persist"].get("valueBoolean") if "persist" in given else False
     if not isinstance(persist, bool):
         raise _bad("The parameter persist of $apply is a valueBoolean.")
     return ApplyRequest(subject, response, url, version, persist)
