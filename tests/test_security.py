@@ -484,3 +484,19 @@ def test_amendments_and_history_reads_are_audited_with_their_patient(static):
             ("vread", "HTTP 200")} <= seen
     for event in events:
         assert_valid_r4(event)
+
+
+def test_an_apply_that_stores_nothing_is_audited_as_the_operation_with_its_patient(static):
+    got = static.post("/fhir/PlanDefinition/lbp-triage-rules-1.0.0/$apply",
+                      json=_apply(response(patient="p8")), headers=bearer("tok-triage"))
+    assert got.status_code == 200 and "id" not in got.json()
+
+    def applied(bundle):
+        return [e["resource"] for e in bundle.get("entry", ()) if e["resource"]["subtype"][0]["code"] == "operation"]
+
+    bundle = wait_for_audit(static, until=lambda b: applied(b), patient="p8")
+    event = applied(bundle)[0]
+    assert_valid_r4(event)
+    assert event["action"] == "E" and event["outcomeDesc"] == "HTTP 200"
+    what = [x["what"] for x in event["entity"]]
+    assert {"reference": "Patient/p8"} in what and {"reference": "PlanDefinition/lbp-triage-rules-1.0.0"} in what

@@ -183,7 +183,10 @@ async def apply_plan(http: Request, plan: dict[str, Any], apply: ApplyRequest) -
         return await store_and_answer(http, prepared)
     if getattr(http.state, "patient_only", response.patient_id) != response.patient_id:
         raise HttpProblem(403, "forbidden", "A patient-level token may apply the rules only to its own patient.")
+    # audited as what it was: the operation on this PlanDefinition, about this patient (nothing stored)
     http.state.audit_patient = response.patient_id
+    http.state.audit_resource_type, http.state.audit_resource_id = "PlanDefinition", plan["id"]
+    http.state.audit_interaction = "operation"
     return FhirResponse(careplan_for(prepared.scored))
 
 

@@ -126,8 +126,10 @@ class AccessControl:
         finally:
             elapsed = (time.perf_counter() - start) * 1000
             if rule is not None and rule.resource_type is not None and not state.get("audited"):
-                self._audit(scope, principal, resource_type, interaction or "read", params.get("id"),
-                            state.get("audit_patient"), status)
+                # a route may name what was done more exactly (PlanDefinition/$apply that stored nothing)
+                self._audit(scope, principal, state.get("audit_resource_type") or resource_type,
+                            state.get("audit_interaction") or interaction or "read",
+                            state.get("audit_resource_id") or params.get("id"), state.get("audit_patient"), status)
             log.info("request", extra={"request_id": request_id, "method": scope["method"],
                                        "route": (getattr(scope.get("route"), "path", None) or "unmatched"),
                                        "status": status, "ms": round(elapsed, 2),
