@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from app.fhir.canonical import PLANDEFINITION_URL
-from app.fhir.knowledge import activity_summaries, dispositions
+from app.fhir.knowledge import MEDICINE_TABLES, activity_summaries, dispositions
 from app.triage import triage
 from app.triage.rulesets import RULESETS
 from tests.strategies import valid_answers
@@ -57,6 +57,9 @@ def test_every_rules_table_row_is_stated_in_the_library(client, version):
     assert "most urgent tier" in text and "self-care" in text
     for row in rules.activities:
         assert any(line.startswith(f"| {row.row} |") for line in lines), row.row
+    for decision, table in MEDICINE_TABLES.get(version, ()):
+        for reason, _ in table:
+            assert f"| {decision} | {reason} |" in text
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -249,3 +252,14 @@ def test_apply_and_triage_give_equal_careplans(client, case):
     triaged = post_triage(client, qr)
     assert (applied.status_code, triaged.status_code) == (200, 201), (applied.text[:300], triaged.text[:300])
     assert _comparable(applied.json()) == _comparable(triaged.json())
+
+
+def test_the_swagger_examples_of_apply_answer_their_careplan(app, client):
+    spec = client.get("/openapi.json").json()
+    for path in ("/fhir/PlanDefinition/{plan_id}/$apply", "/fhir/PlanDefinition/$apply"):
+        examples = spec["paths"][path]["post"]["requestBody"]["content"]["application/fhir+json"]["examples"]
+        assert examples
+        for name, example in examples.items():
+            target = path.replace("{plan_id}", "lbp-triage-rules-2.0.0")
+            got = post(client, target, example["value"])
+            assert got.status_code == 200, (name, got.text[:300])

@@ -24,6 +24,7 @@ from html import escape
 from typing import Any
 
 from app import __version__
+from app.triage import activities_v2
 from app.triage.model import Disposition, Preference, RiskGroup, Tier
 from app.triage.plan import ActivityRule, PlanFacts
 from app.triage.rulesets import CURRENT, RULESETS, RuleSet
@@ -164,8 +165,29 @@ def _activity_table(rules: RuleSet) -> Table:
                  ("Row", "Activity codes", "In the plan", "Priority", "May wait (on hold) because"), tuple(rows))
 
 
+# The medicine safety tables the rules-2 medicine rows read (reason in words, test): stated by their words.
+MEDICINE_TABLES = {"2.0.0": (
+    ("NSAID not planned at all", activities_v2.NSAID_EXCLUDED_BY),
+    ("NSAID on hold: ask a pharmacist or doctor first", activities_v2.NSAID_ASK_FIRST_FOR),
+    ("Acetaminophen: ask a doctor or pharmacist first (the first reason that applies)",
+     activities_v2.ACETAMINOPHEN_ASK_FIRST_FOR),
+)}
+
+
+def _medicine_table(rules: RuleSet) -> Table | None:
+    tables = MEDICINE_TABLES.get(rules.version)
+    if not tables:
+        return None
+    rows = tuple((decision, reason) for decision, table in tables for reason, _ in table)
+    return Table("Medicine safety", "The medicine rows read these tables: any reason in a table leads to its "
+                 f"decision. Acetaminophen is planned from age {activities_v2.ACETAMINOPHEN_MIN_AGE}, when no "
+                 "NSAID is offered.", ("Decision", "When"), rows)
+
+
 def rule_tables(rules: RuleSet) -> tuple[Table, ...]:
-    return _finding_table(rules), _disposition_table(rules), _activity_table(rules)
+    medicine = _medicine_table(rules)
+    return (_finding_table(rules), _disposition_table(rules), _activity_table(rules),
+            *((medicine,) if medicine else ()))
 
 
 def _cell(text: str) -> str:

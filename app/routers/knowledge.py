@@ -18,7 +18,8 @@ from app.kit.fhir_http import FhirResponse, HttpProblem, read_resource
 from app.scoring import careplan_for
 
 from .conformance import search_published
-from .docs import SEARCH_RULES, fhir_ok, outcome_response, request_body, search_parameters
+from .docs import (EXAMPLE_SUMMARIES, SEARCH_RULES, example_responses, fhir_ok, outcome_response, request_body,
+                   search_parameters)
 from .triage import store_and_answer
 
 router = APIRouter(prefix="/fhir", tags=["Knowledge artifacts"])
@@ -198,12 +199,15 @@ _APPLY_RESPONSES = {
     422: outcome_response("The response breaks the Questionnaire's rules, answers another rules version, "
                           "or is not about the subject"),
 }
-_APPLY_EXAMPLE = {"v2": {"summary": "Rules 2, not stored", "value": {
-    "resourceType": "Parameters", "parameter": [
-        {"name": "subject", "valueString": "Patient/example"},
-        {"name": "data", "resource": {"resourceType": "QuestionnaireResponse", "status": "completed",
-                                      "questionnaire": "https://lbp-triage.org/fhir/Questionnaire/lbp-triage|2.0.0",
-                                      "subject": {"reference": "Patient/example"}, "item": []}}]}}}
+
+
+def _apply_examples(*extra: dict[str, Any]) -> dict[str, Any]:
+    """The $triage examples of the current rules as $apply bodies (for lbp-triage-rules-2.0.0)."""
+    return {name: {"summary": f"{EXAMPLE_SUMMARIES[name]} (rules 2: lbp-triage-rules-2.0.0)", "value": {
+        "resourceType": "Parameters", "parameter": [
+            {"name": "subject", "valueString": example["subject"]["reference"]},
+            {"name": "data", "resource": {k: v for k, v in example.items() if k != "identifier"}}, *extra]}}
+        for name, example in example_responses().items()}
 
 
 async def _apply_body(http: Request) -> ApplyRequest:
@@ -214,7 +218,7 @@ async def _apply_body(http: Request) -> ApplyRequest:
 @router.post("/PlanDefinition/$apply", summary="Apply the triage rules named by url (and version)",
              description=APPLY_DESCRIPTION, response_class=FhirResponse, responses=_APPLY_RESPONSES,
              openapi_extra=request_body("A Parameters resource: subject, data, url (and version), persist.",
-                                        _APPLY_EXAMPLE))
+                                        _apply_examples({"name": "url", "valueUri": f"{PLANDEFINITION_URL}|2.0.0"})))
 async def apply_by_canonical(request: Request) -> Response:
     apply = await _apply_body(request)
     return await apply_plan(request, _plan_by_canonical(apply), apply)
@@ -222,7 +226,7 @@ async def apply_by_canonical(request: Request) -> Response:
 
 @router.post("/PlanDefinition/{plan_id}/$apply", summary="Apply these triage rules to a patient's answers",
              description=APPLY_DESCRIPTION, response_class=FhirResponse, responses=_APPLY_RESPONSES,
-             openapi_extra=request_body("A Parameters resource: subject, data, persist.", _APPLY_EXAMPLE))
+             openapi_extra=request_body("A Parameters resource: subject, data, persist.", _apply_examples()))
 async def apply_by_id(plan_id: str, request: Request) -> Response:
     plan = knowledge.by_id(knowledge.plan_definitions(), plan_id)
     if plan is None:
