@@ -122,6 +122,9 @@ def test_an_unknown_artifact_is_a_404_outcome(client):
                  "/fhir/Library/nothing"):
         assert_fhir_response(client.get(path), 404, "OperationOutcome")
     assert client.get("/fhir/PlanDefinition", params={"colour": "red"}).status_code == 400
+    # the canonical's last segment is no id: the answer names the ids of each version
+    got = assert_fhir_response(client.get("/fhir/PlanDefinition/lbp-triage-rules"), 404, "OperationOutcome")
+    assert "lbp-triage-rules-2.0.0" in got["issue"][0]["diagnostics"]
 
 
 def _included(result, summary):

@@ -156,7 +156,8 @@ def capability_statement(openapi_paths: dict[str, dict[str, Any]], base_url: str
             {
                 "mode": "server",
                 "security": _security(auth_mode, cors),
-                "documentation": "Triage a QuestionnaireResponse with POST QuestionnaireResponse/$triage; "
+                "documentation": "Triage a QuestionnaireResponse with POST QuestionnaireResponse/$triage "
+                "(or PlanDefinition/$apply, which stores nothing unless persist=true); "
                 "read and search the CarePlans, Encounters and QuestionnaireResponses it stores; "
                 "subscribe to triage events (webhooks) with Subscription. Searches refuse (400) a "
                 "parameter, modifier or chain they do not support, unless sent with "

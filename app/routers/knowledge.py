@@ -43,8 +43,11 @@ def _read(resource_type: str, resource_id: str) -> Response:
     resources, _ = _KINDS[resource_type]
     found = knowledge.by_id(resources(), resource_id)
     if found is None:
+        # the canonical's last segment (lbp-triage-rules) is no id: each version has its own
+        ids = [r["id"] for r in resources()] if resource_type != "ActivityDefinition" else []
+        served = f" Served: {', '.join(ids)}." if ids else ""
         raise HttpProblem(404, "not-found", f"No such {resource_type}; search GET /fhir/{resource_type} "
-                          f"(by url and version) for those served.")
+                          f"(by url and version) for those served.{served}")
     return FhirResponse(found, headers={"ETag": f'W/"{found["version"]}"'})
 
 
