@@ -4,7 +4,8 @@ rate-limit per client address → authenticate → rate-limit per principal → 
 narrow patient/ tokens to their patient → run the request → audit it → log it.
 
 The table below says which scope each endpoint needs; conformance resources (metadata,
-Questionnaire, CodeSystem, OperationDefinition) and the operational endpoints outside /fhir are public.
+Questionnaire, CodeSystem, OperationDefinition, ValueSet and the rules as PlanDefinition,
+ActivityDefinition and Library) and the operational endpoints outside /fhir are public.
 """
 
 from __future__ import annotations
@@ -46,8 +47,11 @@ def _rule(method: str, pattern: str, resource_type: str | None, interaction: str
 RULES: tuple[Rule, ...] = (
     _rule("GET", r"/metadata", None),
     _rule("GET", r"/\.well-known/smart-configuration", None),
-    _rule("GET", r"/(?:Questionnaire|CodeSystem|OperationDefinition|ValueSet)(?:/[^/]+)?", None),
+    _rule("GET", r"/(?:Questionnaire|CodeSystem|OperationDefinition|ValueSet|PlanDefinition|ActivityDefinition"
+          r"|Library)(?:/[^/]+)?", None),
     _rule("POST", r"/QuestionnaireResponse/\$triage", "QuestionnaireResponse", "create"),
+    # $apply processes the same PHI as $triage (and with persist=true stores it): the same scope
+    _rule("POST", r"/PlanDefinition(?:/[^/$][^/]*)?/\$apply", "QuestionnaireResponse", "create"),
     _rule("GET", rf"/(?P<type>{STORED})/(?P<id>[^/$][^/]*)", "*", "read"),
     _rule("GET", rf"/(?P<type>{STORED})/(?P<id>[^/$][^/]*)/_history", "*", "history-instance"),
     _rule("GET", rf"/(?P<type>{STORED})/(?P<id>[^/$][^/]*)/_history/[^/]+", "*", "vread"),
@@ -126,8 +130,10 @@ class AccessControl:
         finally:
             elapsed = (time.perf_counter() - start) * 1000
             if rule is not None and rule.resource_type is not None and not state.get("audited"):
-                self._audit(scope, principal, resource_type, interaction or "read", params.get("id"),
-                            state.get("audit_patient"), status)
+                # a route may name what was done more exactly (PlanDefinition/$apply that stored nothing)
+                self._audit(scope, principal, state.get("audit_resource_type") or resource_type,
+                            state.get("audit_interaction") or interaction or "read",
+                            state.get("audit_resource_id") or params.get("id"), state.get("audit_patient"), status)
             log.info("request", extra={"request_id": request_id, "method": scope["method"],
                                        "route": (getattr(scope.get("route"), "path", None) or "unmatched"),
                                        "status": status, "ms": round(elapsed, 2),
