@@ -15,7 +15,7 @@ from .activities_v2 import ACTIVITY_RULES_V2, medicine_decisions
 from .findings import FINDING_RULES, FindingRule
 from .findings_v2 import FINDING_RULES_V2
 from .model import Answers, MedicineDecision, Preference, StartBack
-from .plan import PlanFacts, Planner
+from .plan import FactsCache, PlanFacts, Planner
 from .preference import directional_preference, directional_preference_v2
 from .stratification import startback
 
@@ -47,7 +47,8 @@ class RuleSet:
 
 RULES_V1 = RuleSet("1.0.0", FINDING_RULES, Planner(ACTIVITY_RULES), directional_preference)
 RULES_V2 = RuleSet("2.0.0", FINDING_RULES_V2, Planner(ACTIVITY_RULES_V2), directional_preference_v2,
-                   stratification=startback, medicine_decisions=medicine_decisions)
+                   # cached like the plan, by the facts the medicine tables read
+                   stratification=startback, medicine_decisions=FactsCache(medicine_decisions))
 
 RULESETS: dict[str, RuleSet] = {rules.version: rules for rules in (RULES_V1, RULES_V2)}
 CURRENT = RULES_V2
