@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any, Callable, Generic, TypeVar
 
 from .model import (
@@ -52,14 +53,15 @@ class PlanFacts:
            answers: Answers, startback_risk: RiskGroup | None = None) -> "PlanFacts":
         age = answers.get("age")
         duration = answers.get("pain-duration")
+        bmi = body_mass_index(answers)
         return cls(
             disposition=disposition,
             preference=preference,
-            findings=tuple(f.code for f in findings),
-            yes=frozenset(link_id for link_id, value in answers.items() if value is True),
+            findings=tuple([f.code for f in findings]),
+            yes=frozenset([link_id for link_id, value in answers.items() if value is True]),
             age=age if isinstance(age, int) and not isinstance(age, bool) else None,
-            bmi=body_mass_index(answers),
-            bmi_rounded=body_mass_index_rounded(answers),
+            bmi=bmi,
+            bmi_rounded=None if bmi is None else _rounded_bmi(answers["height-cm"], answers["weight-kg"]),  # type: ignore[arg-type]
             pain_duration=duration if isinstance(duration, str) else None,
             startback_risk=startback_risk,
         )
@@ -105,8 +107,13 @@ def body_mass_index_rounded(answers: Answers) -> Decimal | None:
     (160 cm / 64 kg is exactly 25.0, where binary floats give 24.999…)."""
     if body_mass_index(answers) is None:
         return None
-    metres = Decimal(repr(float(answers["height-cm"]))) / 100  # type: ignore[arg-type]
-    exact = Decimal(repr(float(answers["weight-kg"]))) / (metres * metres)  # type: ignore[arg-type]
+    return _rounded_bmi(answers["height-cm"], answers["weight-kg"])  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=8192)  # decimal arithmetic is the dearest step of the facts; heights and weights repeat
+def _rounded_bmi(height_cm: float, weight_kg: float) -> Decimal:
+    metres = Decimal(repr(float(height_cm))) / 100
+    exact = Decimal(repr(float(weight_kg))) / (metres * metres)
     return exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
