@@ -9,7 +9,9 @@ Rows see only `PlanFacts`, a frozen summary of the triage (disposition, preferen
 findings, yes-answers, age, BMI, duration, STarT Back risk). Plans are cached by what the
 rows actually read (`FactsCache`): a plan is computed once through a view of the facts
 that records every question asked of them ("said yes to pregnant?", "age below 16?",
-"the disposition"), and the cache key is the answers to those questions. Two triages
+"the disposition"), and the cache key is the answers to those questions. (Reasons that
+copy every finding are filled in after the look-up, so the findings that fired are in
+the key only where a row asks about one of them.) Two triages
 that answer them alike get the same plan, whatever else differs (an age of 40 or 41, a
 "yes" no row reads), and a row that starts reading a new fact adds its question to the
 key the first time it asks it, so the key cannot go stale.
@@ -283,21 +285,57 @@ class FactsCache(Generic[T]):
         return result
 
 
+def _plan_template(rows: tuple[ActivityRule, ...], facts: PlanFacts) -> tuple[tuple[PlannedActivity, ...], tuple[int, ...]]:
+    """`evaluate_rows`, except that a row whose reasons are `every_finding` gets them filled in
+    afterwards (by `Planner.plan`): the cached plan then does not depend on which findings
+    fired, only on the questions rows ask about them, and is shared far more widely."""
+    planned, copies_findings = [], []
+    for rule in rows:
+        if not rule.included_when(facts):
+            continue
+        hold_reason = rule.held_because(facts)
+        if rule.reasons is every_finding:
+            copies_findings.append(len(planned))
+            reasons: tuple[str, ...] = ()
+        else:
+            reasons = rule.reasons(facts)
+        planned.append(PlannedActivity(
+            code=rule.code(facts) if rule.code else rule.row,
+            status=ActivityStatus.ON_HOLD if hold_reason else ActivityStatus.NOT_STARTED,
+            reasons=reasons,
+            priority=rule.priority(facts),
+            ask_clinician_first=rule.ask_clinician_first(facts),
+            description=rule.text(facts),
+            hold_reason=hold_reason,
+        ))
+    return tuple(planned), tuple(copies_findings)
+
+
 @dataclass
 class Planner:
     """A table with a bounded cache of its plans, keyed by the facts the rows read."""
 
     rows: tuple[ActivityRule, ...]
     max_plans: int = 4096
-    _plans: FactsCache[tuple[PlannedActivity, ...]] = field(init=False, repr=False)
+    _plans: FactsCache[tuple[tuple[PlannedActivity, ...], tuple[int, ...]]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         rows = self.rows
-        self._plans = FactsCache(lambda facts: evaluate_rows(rows, facts), self.max_plans)
+        self._plans = FactsCache(lambda facts: _plan_template(rows, facts), self.max_plans)
 
     def key(self, facts: PlanFacts) -> tuple[Any, ...]:
         """The plan-cache key of these facts: their answers to the questions the rows asked."""
         return self._plans.key(facts)
 
     def plan(self, facts: PlanFacts) -> tuple[PlannedActivity, ...]:
-        return self._plans(facts)
+        """The same plan as `evaluate_rows(self.rows, facts)`."""
+        activities, copies_findings = self._plans(facts)
+        if not copies_findings:
+            return activities
+        planned = list(activities)
+        findings = facts.findings
+        for i in copies_findings:
+            a = planned[i]
+            planned[i] = PlannedActivity(a.code, a.status, findings, a.priority, a.ask_clinician_first,
+                                         a.description, a.hold_reason)
+        return tuple(planned)
