@@ -200,16 +200,21 @@ class RecordingFacts:
 
 
 def _recorded_attribute(name: str) -> property:
+    question: Question = (name, None)
+    read_from = vars(PlanFacts)[name].__get__  # the slot or property itself: no look-up per read
+
     def read(self: RecordingFacts) -> Any:
-        self.asked[name, None] = None
-        return getattr(self._facts, name)
+        self.asked[question] = None
+        return read_from(self._facts, PlanFacts)
     return property(read)
 
 
 def _recorded_method(name: str) -> Callable[..., Any]:
+    method = vars(PlanFacts)[name]
+
     def ask(self: RecordingFacts, *args: Any) -> Any:
         self.asked[name, args] = None
-        return getattr(self._facts, name)(*args)
+        return method(self._facts, *args)
     ask.__name__ = name
     return ask
 
