@@ -304,16 +304,20 @@ def _plan_template(rows: tuple[ActivityRule, ...], facts: PlanFacts) -> tuple[tu
             reasons: tuple[str, ...] = ()
         else:
             reasons = rule.reasons(facts)
-        planned.append(PlannedActivity(
-            code=rule.code(facts) if rule.code else rule.row,
-            status=ActivityStatus.ON_HOLD if hold_reason else ActivityStatus.NOT_STARTED,
-            reasons=reasons,
-            priority=rule.priority(facts),
-            ask_clinician_first=rule.ask_clinician_first(facts),
-            description=rule.text(facts),
-            hold_reason=hold_reason,
-        ))
+        fields = (rule.code(facts) if rule.code else rule.row,
+                  ActivityStatus.ON_HOLD if hold_reason else ActivityStatus.NOT_STARTED,
+                  reasons, rule.priority(facts), rule.ask_clinician_first(facts), rule.text(facts), hold_reason)
+        activity = _ACTIVITIES.get(fields)
+        if activity is None:  # building a frozen dataclass costs more than finding an equal one
+            if len(_ACTIVITIES) >= 8192:
+                _ACTIVITIES.clear()
+            activity = _ACTIVITIES[fields] = PlannedActivity(*fields)
+        planned.append(activity)
     return tuple(planned), tuple(copies_findings)
+
+
+# Planned activities are immutable and few distinct ones occur: one object for equal fields.
+_ACTIVITIES: dict[tuple, PlannedActivity] = {}
 
 
 @dataclass
