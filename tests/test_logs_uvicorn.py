@@ -9,6 +9,7 @@ import logging
 def test_uvicorn_lines_appear_once_and_without_ansi_codes(capsys):
     from app.kit.logs import configure_logging
 
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # as a uvicorn started at warning leaves it
     configure_logging("INFO", "json")
     try:
         logging.getLogger("uvicorn.error").info(

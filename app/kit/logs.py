@@ -57,6 +57,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     logging.getLogger("uvicorn").handlers[:] = [handler]
     logging.getLogger("uvicorn").setLevel(level.upper())
     logging.getLogger("uvicorn.error").handlers[:] = []
+    logging.getLogger("uvicorn.error").setLevel(logging.NOTSET)  # at the service's level, set just above
     # httpx logs every request's full URL at INFO: a webhook endpoint's query may hold a secret.
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
