@@ -161,8 +161,12 @@ def test_a_receiver_failing_half_its_requests_gets_every_event_in_order(client, 
     assert _sample("lbp_webhook_delivery_failures_total", reason="http_5xx") - before_failures >= 10
     assert _sample("lbp_webhook_retries_total") - before_retries >= 10
     wait_until(lambda: _sample("lbp_webhook_deliveries_total", type="event-notification") - before_deliveries == 20)
-    log = client.get(f"/fhir/Subscription/{created['id']}/$deliveries", params={"state": "delivered"}).json()
-    assert len(log["parameter"]) == 21
+    # the metric counts when the receiver answered; the log row is written just after: wait for it
+    def delivered_log():
+        return client.get(f"/fhir/Subscription/{created['id']}/$deliveries", params={"state": "delivered"}).json()
+
+    wait_until(lambda: len(delivered_log()["parameter"]) == 21)
+    log = delivered_log()
     retried = [p for p in log["parameter"] if {"name": "attempts", "valueInteger": 2} in p["part"]]
     assert len(retried) >= 10
 
