@@ -206,8 +206,11 @@ def _app_or_exit() -> FastAPI:
         return create_app()
     except (ConfigurationError, ValueError) as exc:  # ValueError: a setting pydantic refused
         reason = " ".join(str(exc).split())
-        print(f"lbp-triage: cannot start: {reason.rstrip('.')}. (With docker compose: copy .env.example to "
-              ".env and fill it in.)", file=sys.stderr)
+        # One write per line: several workers share one stderr, and print() writes the line and its
+        # end apart, so their lines could run into each other.
+        sys.stderr.write(f"lbp-triage: cannot start: {reason.rstrip('.')}. (With docker compose: copy "
+                         ".env.example to .env and fill it in.)\n")
+        sys.stderr.flush()
         # uvicorn's "startup failure" status: a multi-worker parent stops too instead of respawning.
         sys.exit(3)
 
