@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from app import __version__
 from app.fhir.r4 import load_structure
-from app.kit import errors
+from app.kit import collector, errors
 from app.kit.forwarded import ForwardedHeaders, parse_networks
 from app.kit.guard import AcceptGuard
 from app.kit.head import HeadAsGet
@@ -128,6 +128,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     log.info("lbp-triage started", extra={"database": engine.url.get_backend_name(),
                                           "webhook_dispatcher": settings.webhook_dispatcher,
                                           "auth_mode": settings.auth_mode})
+    collector.settle_after_startup()  # no full collections walking the start-up objects under load
     if settings.auth_mode == "none":
         log.warning("AUTHENTICATION IS OFF (LBP_AUTH_MODE=none): serving clients on this machine only. "
                     "Set LBP_AUTH_MODE=static or jwt before exposing the service.")
