@@ -38,6 +38,8 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "app/fhir/data/examples/self-care.json"
 TOKEN = "bench-token"
+# The webhook secrets' key production requires (base64url of 32 bytes); a throwaway for benchmarks.
+BENCH_SECRET_KEY = "YmVuY2gta2V5LWZvci13ZWJob29rLXNlY3JldHMtMzI"
 TOKENS = {TOKEN: {"scopes": ["system/QuestionnaireResponse.c", "system/CarePlan.rs"], "subject": "bench"}}
 TRIAGE_PATH = "/fhir/QuestionnaireResponse/$triage"
 
@@ -161,7 +163,7 @@ def storage_parts(engine: Any, n: int) -> dict[str, float]:
 
 
 async def measure(database_url: str, n: int) -> list[tuple[str, float, str]]:
-    os.environ.update({"LBP_AUTH_MODE": "static", "LBP_AUTH_TOKENS": orjson.dumps(TOKENS).decode(),
+    os.environ.update({"LBP_AUTH_MODE": "static", "LBP_SECRET_KEY": BENCH_SECRET_KEY, "LBP_AUTH_TOKENS": orjson.dumps(TOKENS).decode(),
                        "LBP_RATE_LIMIT_PER_MINUTE": "0", "LBP_AUTO_MIGRATE": "true"})
     from app.encounters import prepare
     from app.kit.fhir_http import json_depth

@@ -43,7 +43,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from bench.budget import TOKEN, TOKENS, TRIAGE_PATH, bench_body
+from bench.budget import BENCH_SECRET_KEY, TOKEN, TOKENS, TRIAGE_PATH, bench_body
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"SQLite": (0.5, 0.30), "PostgreSQL": (0.4, 0.25)}  # ratio target, and the floor
@@ -206,7 +206,7 @@ def main() -> None:
     wrk_bin = ensure_wrk()
     body = bench_body()  # no identifier: a new encounter each time
     worker_counts = [int(w) for w in args.workers.split(",")]
-    production = {"PYTHONPATH": str(ROOT), "LBP_AUTH_MODE": "static",
+    production = {"PYTHONPATH": str(ROOT), "LBP_AUTH_MODE": "static", "LBP_SECRET_KEY": BENCH_SECRET_KEY,
                   "LBP_AUTH_TOKENS": orjson.dumps(TOKENS).decode(), "LBP_AUTO_MIGRATE": "false",
                   # One client drives all the load: the per-client rate limit would throttle it.
                   "LBP_RATE_LIMIT_PER_MINUTE": "0"}

@@ -20,7 +20,7 @@ import tempfile
 
 import orjson
 
-from bench.budget import TOKEN, TOKENS, TRIAGE_PATH, bench_body
+from bench.budget import BENCH_SECRET_KEY, TOKEN, TOKENS, TRIAGE_PATH, bench_body
 from bench.load import ROOT, ensure_wrk, free_port, migrated, rss_mib, start
 
 
@@ -33,7 +33,7 @@ def main() -> None:
     wrk_bin = ensure_wrk()
     with tempfile.TemporaryDirectory() as tmp:
         url = migrated(args.database or f"sqlite:///{tmp}/memory.db")
-        env = {"PYTHONPATH": str(ROOT), "LBP_DATABASE_URL": url, "LBP_AUTH_MODE": "static",
+        env = {"PYTHONPATH": str(ROOT), "LBP_DATABASE_URL": url, "LBP_AUTH_MODE": "static", "LBP_SECRET_KEY": BENCH_SECRET_KEY,
                "LBP_AUTH_TOKENS": orjson.dumps(TOKENS).decode(), "LBP_AUTO_MIGRATE": "false",
                "LBP_RATE_LIMIT_PER_MINUTE": "0"}
         port = free_port()
