@@ -22,10 +22,8 @@ from app import __version__
 from app.fhir.r4 import load_structure
 from app.kit import collector, errors
 from app.kit.forwarded import ForwardedHeaders, parse_networks
-from app.kit.guard import AcceptGuard
 from app.kit.head import HeadAsGet
 from app.kit.logs import configure_logging
-from app.kit.metrics import MetricsMiddleware
 from app.security.access import AccessControl
 from app.security.audit import AuditRepository, RefusalAggregator
 from app.security.audit_spool import AuditSpool
@@ -175,8 +173,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.keyring = keyring
     errors.install(app)
-    # Outermost last: CORS answers preflights before access control; metrics count everything.
-    app.add_middleware(AcceptGuard)
+    # Outermost last: CORS answers preflights before access control. The access layer also
+    # answers 406s, audits, counts (metrics) and logs every request, in one pass.
     app.state.refusals = RefusalAggregator()
     per_address = settings.rate_limit_per_address_per_minute
     app.add_middleware(AccessControl, authenticator=authenticator,
@@ -184,7 +182,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        address_limiter=RateLimiter(settings.rate_limit_per_minute if per_address is None
                                                    else per_address),
                        refusals=app.state.refusals)
-    app.add_middleware(MetricsMiddleware)
     app.add_middleware(HeadAsGet)  # outside access control: a HEAD is checked as the GET it mirrors
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
