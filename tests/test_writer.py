@@ -59,10 +59,21 @@ def _run(calls: list[tuple]) -> list:
 
 
 def test_triages_queued_together_are_committed_once(app, repository, commits):
+    inserts = []
+
+    def count_inserts(connection, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO triage_encounter"):
+            inserts.append(len(parameters) if executemany else 1)
+
     prepared = [prepare(response(patient=f"g{i}")) for i in range(5)]
-    results = _run([(store, p, repository) for p in prepared])
+    event.listen(app.state.engine, "before_cursor_execute", count_inserts)
+    try:
+        results = _run([(store, p, repository) for p in prepared])
+    finally:
+        event.remove(app.state.engine, "before_cursor_execute", count_inserts)
     assert all(r.created for r in results)
     assert len(commits) == 1  # the five triages, one transaction
+    assert inserts == [5]  # and one INSERT for their five rows
     assert _stored(app.state.engine, [p.row["encounter_id"] for p in prepared]) == {
         p.row["encounter_id"] for p in prepared}
 

@@ -5,6 +5,10 @@ hand-over on SQLite). So the writer thread (app/store/writer.py) runs the triage
 together on one connection, in one transaction, commits once, and only then answers them:
 a 201 still means "committed".
 
+The rows a new triage writes (the encounter, its audit record, its webhook notifications) wait
+in the group and go in with one INSERT per table for the whole group (executemany), at the
+commit or before the next identifier lookup, whichever comes first.
+
 One transaction, one connection: a later triage of the group sees what an earlier one wrote
 (its identifier lookup finds the row just inserted, an amendment finds the version before
 it), exactly as if they had committed one after the other. A triage whose `judge` refuses it
@@ -14,9 +18,11 @@ spoils the transaction: the writer rolls it back and runs each triage of the gro
 transaction of its own, so one bad row fails only its own request. A failed COMMIT does the
 same, and its connection is invalidated (never handed back to the pool with rows in it).
 
-The group's connection is checked out per group and returned after the commit, so the
-database timeouts and the watchdog (app/store/db.py) and the SQLite file check at each BEGIN
-(app/store/sqlite_files.py) apply to every group as to any transaction.
+On PostgreSQL the group's connection is checked out per group and returned after the commit,
+so the database timeouts and the watchdog (app/store/db.py) apply to every group as to any
+transaction; on SQLite the writer keeps its connection between groups (one reused connection
+per writer), and the file check at each BEGIN (app/store/sqlite_files.py) still runs for every
+group. After a failure the connection is rolled back and returned (or invalidated).
 
 SQLite has one writer at a time for the whole database. Our writers (threads of this process
 and other worker processes) queue on a lock here and on a lock file next to the database
@@ -37,7 +43,7 @@ import time
 import weakref
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Table, insert
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger("lbp_triage.writer")
@@ -107,26 +113,27 @@ class Group:
         self.connection: Connection | None = None
         self.spoiled = False  # a failure left the transaction unusable: roll back, write each alone
         self.callbacks: list[Callable[[], None]] = []  # run once committed (e.g. wake the webhook dispatcher)
+        # Rows waiting to be inserted, by table and set of columns: one executemany each, at the
+        # commit or before the next statement that may read them (flush()).
+        self.pending: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
         self._lock: Any = None
         self._sqlite = engine.dialect.name == "sqlite"
         self._commits = 0  # since the last checkpoint
         self._checkpointed_at = time.monotonic()
 
-    @property
-    def open(self) -> bool:
-        return self.connection is not None
-
     def join(self) -> Connection:
         """The group's connection, in its transaction (begun, and the writers' lock taken, by the first)."""
-        if self.connection is None:
+        if self._lock is None:
             lock = write_lock(self.engine)
             lock.__enter__()
+            self._lock = lock
+        if self.connection is None:
             try:
                 connection = self.engine.connect()
             except BaseException:
-                lock.__exit__(None, None, None)
+                self._release()
                 raise
-            self._lock, self.connection = lock, connection
+            self.connection = connection
             if self._sqlite:
                 try:
                     # The commit that crosses SQLite's automatic checkpoint threshold copies the WAL
@@ -138,11 +145,26 @@ class Group:
                     raise
         return self.connection
 
+    def insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Rows to insert in this transaction: written with the group's other rows for the table."""
+        for row in rows:
+            self.pending.setdefault((table, tuple(row)), []).append(row)
+
+    def flush(self) -> None:
+        """Insert what is pending, parents first (foreign keys), one executemany per table."""
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, {}
+        connection = self.join()
+        for (table, _), rows in sorted(pending.items(), key=_table_order):
+            connection.execute(_insert_of(table), rows)
+
     def commit(self) -> None:
-        if self.connection is None:
+        if self._lock is None:  # nobody joined since the last commit
             return
         try:
-            self.connection.commit()
+            self.flush()
+            self.connection.commit()  # type: ignore[union-attr]
         except BaseException:
             # Rolled back explicitly before the connection goes back to the pool, or invalidated
             # when even that fails: never handed on with these rows in it. (Not invalidated
@@ -151,11 +173,16 @@ class Group:
             self.rollback()
             raise
         self._commits += 1
-        self._release()
+        # SQLite: the connection stays with the writer for its next group (no pool round trip,
+        # and each transaction still checks the database file at BEGIN). PostgreSQL: back to the
+        # pool, so that the watchdog sees every group as a checkout of its own.
+        self._release(keep_connection=self._sqlite)
 
     def rollback(self) -> None:
         self.callbacks.clear()  # nothing of theirs was committed
+        self.pending = {}
         if self.connection is None:
+            self._release()
             return
         try:
             self.connection.rollback()
@@ -185,12 +212,14 @@ class Group:
         except Exception as exc:  # noqa: BLE001 — the next one catches up; SQLite stays consistent
             log.debug("checkpoint skipped", extra={"error": type(exc).__name__})
 
-    def _release(self, invalidate: bool = False) -> None:
-        connection, self.connection = self.connection, None
+    def _release(self, invalidate: bool = False, keep_connection: bool = False) -> None:
+        connection = self.connection
+        if not keep_connection:
+            self.connection = None
         lock, self._lock = self._lock, None
         self.spoiled = False
         try:
-            if connection is not None:
+            if connection is not None and not keep_connection:
                 if invalidate:
                     with contextlib.suppress(Exception):
                         connection.invalidate()
@@ -203,6 +232,29 @@ class Group:
         finally:
             if lock is not None:
                 lock.__exit__(None, None, None)
+
+
+_order: dict[Table, int] = {}
+
+
+def _table_order(item: tuple[tuple[Table, tuple[str, ...]], list]) -> int:
+    """Parents before children (foreign keys); computed once per table, not per commit."""
+    table = item[0][0]
+    position = _order.get(table)
+    if position is None:
+        tables = table.metadata.sorted_tables
+        position = _order[table] = tables.index(table) if table in tables else 0
+    return position
+
+
+_inserts: dict[Table, Any] = {}
+
+
+def _insert_of(table: Table) -> Any:
+    statement = _inserts.get(table)
+    if statement is None:
+        statement = _inserts[table] = insert(table)
+    return statement
 
 
 def _pragma(connection: Connection, pragma: str) -> None:

@@ -135,7 +135,7 @@ class EncounterRepository:
                          ) -> tuple[dict[str, Any], str, str | None]:
         wrote = [False]
         try:
-            settled = self._settle(group.join(), row, judge, audit_for, wrote)
+            settled = self._settle(group.join(), row, judge, audit_for, wrote, group)
         except BaseException as exc:
             # A refusal by `judge` comes before any write and leaves the transaction as it was;
             # anything else (a database error, a write half done) spoils it for the whole group.
@@ -148,16 +148,23 @@ class EncounterRepository:
 
     def _settle(self, connection: Connection, row: dict[str, Any],
                 judge: Callable[[Mapping[str, Any]], Amendment | None],
-                audit_for: Callable[[str, str], dict[str, Any] | None] | None, wrote: list[bool]) -> _Settled:
-        """The triage's statements, in the caller's transaction; wrote[0] turns True at the first write."""
+                audit_for: Callable[[str, str], dict[str, Any] | None] | None, wrote: list[bool],
+                group: batch.Group | None = None) -> _Settled:
+        """The triage's statements, in the caller's transaction; wrote[0] turns True at the first write.
+        In a group, a new triage's rows wait for the group's inserts (group.insert)."""
         earlier = None
         if row["identifier_value"] is not None:
+            if group is not None:
+                group.flush()  # the lookup must see the rows of the triages before this one
             earlier = connection.execute(self._earlier, {"system": row["identifier_system"],
                                                          "value": row["identifier_value"]}).mappings().first()
         if earlier is None:
             written, kind, replaced = row, "created", None
             wrote[0] = True
-            connection.execute(self._insert, row)
+            if group is not None:
+                group.insert(T, [row])
+            else:
+                connection.execute(self._insert, row)
             audit = audit_for("create", row["response_id"]) if audit_for else None
         else:
             amendment = judge(earlier)
@@ -171,10 +178,16 @@ class EncounterRepository:
             audit = audit_for("update", written["response_id"]) if audit_for else None
         outbox = self.outbox
         notifications = outbox.rows_for_triage(written) if outbox is not None else []
-        if notifications:
-            connection.execute(_OUTBOX_INSERT, notifications)
-        if audit is not None:  # the audit record commits (or rolls back) with the triage
-            connection.execute(_AUDIT_INSERT, audit)
+        if group is not None and kind == "created":
+            if notifications:
+                group.insert(WebhookOutbox.__table__, notifications)
+            if audit is not None:  # the audit record commits (or rolls back) with the triage
+                group.insert(AuditRecord.__table__, [audit])
+        else:
+            if notifications:
+                connection.execute(_OUTBOX_INSERT, notifications)
+            if audit is not None:  # the audit record commits (or rolls back) with the triage
+                connection.execute(_AUDIT_INSERT, audit)
         return _Settled(written["careplan"], kind, replaced, bool(notifications))
 
     def find_by_identifier(self, system: str, value: str) -> dict[str, Any] | None:
