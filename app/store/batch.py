@@ -206,9 +206,13 @@ class Group:
         self._commits = 0
         self._checkpointed_at = time.monotonic()
         try:
-            with write_lock(self.engine), self.engine.connect() as connection:
-                connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-                connection.commit()
+            with write_lock(self.engine):
+                if self.connection is not None:  # the writer's own: no second connection (and page cache)
+                    _pragma(self.connection, "wal_checkpoint(PASSIVE)")
+                else:
+                    with self.engine.connect() as connection:
+                        connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                        connection.commit()
         except Exception as exc:  # noqa: BLE001 — the next one catches up; SQLite stays consistent
             log.debug("checkpoint skipped", extra={"error": type(exc).__name__})
 
