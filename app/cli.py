@@ -249,9 +249,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     import asyncio
-    import logging
     import signal
 
+    from app.kit.logs import configure_logging
     from app.settings import get_settings
     from app.store import migrate
     from app.store.db import make_engine
@@ -261,7 +261,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from app.settings import keyring_for
 
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # As the API logs: basicConfig's format would drop every `extra=` field (subscription, status, error).
+    configure_logging(settings.log_level, settings.log_format)
     try:
         keyring = keyring_for(settings)
     except KeyConfigurationError as exc:

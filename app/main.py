@@ -32,7 +32,7 @@ from app.security.openapi import install_security_scheme
 from app.routers.swagger import install_docs
 from app.security.ratelimit import RateLimiter
 from app.cds import router as cds
-from app.routers import audit, conformance, health, resources, smart, subscriptions, triage
+from app.routers import audit, conformance, health, knowledge, resources, smart, subscriptions, triage
 from app.security.keyring import KeyConfigurationError
 from app.settings import Settings, audit_spool_path, get_settings, keyring_for
 from app.store import migrate
@@ -191,7 +191,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            expose_headers=["Location", "ETag", "Last-Modified", "X-Request-Id"])
     # Outermost of all: who the client is, for everything inside.
     app.add_middleware(ForwardedHeaders, trusted=parse_networks(settings.trusted_proxies))
-    for module in (triage, resources, subscriptions, audit, conformance, smart, health):
+    for module in (triage, knowledge, resources, subscriptions, audit, conformance, smart, health):
         app.include_router(module.router)
     cds.install(app)
     install_security_scheme(app)

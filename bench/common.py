@@ -1,4 +1,10 @@
-"""Generated QuestionnaireResponses for the benchmarks (seeded, so runs are comparable)."""
+"""Generated QuestionnaireResponses for the benchmarks (seeded, so runs are comparable).
+
+Realistic traffic, for either Questionnaire version: warning signs mostly "no" (most
+patients have none), a question enabled by an earlier answer answered whenever it is
+enabled, an all-or-none group (STarT Back) answered whole or not at all, and the other
+optional questions answered often but not always.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +12,33 @@ import random
 from typing import Any
 
 from app.fhir.canonical import ANSWERS_CODESYSTEM_URL, QUESTIONNAIRE_URL
-from app.fhir.questionnaire import items
+from app.fhir.questionnaire import CURRENT_VERSION, questionnaire_index
+
+WARNING_SIGN_YES = 0.015  # each warning sign; about a third of patients answer one of them "yes"
+FOLLOW_UP_YES = 0.3  # a question asked because of an earlier "yes" (is it new? both legs?)
+OTHER_YES = 0.25
+OPTIONAL_ANSWERED = 0.7
+GROUP_ANSWERED = 0.7  # an optional all-or-none group (STarT Back)
 
 
-def random_answers(rng: random.Random) -> dict[str, Any]:
+def random_answers(rng: random.Random, version: str = CURRENT_VERSION) -> dict[str, Any]:
+    index = questionnaire_index(version)
     answers: dict[str, Any] = {}
-    for spec in items().values():  # in Questionnaire order: a question's enablers come before it
-        if not spec.enabled(answers) or not (spec.required or rng.random() < 0.5):
+    groups_answered = {group: rng.random() < GROUP_ANSWERED for group in index.all_or_none}
+    for spec in index.items.values():  # in Questionnaire order: a question's enablers come before it
+        if not spec.enabled(answers):
+            continue
+        if spec.group in groups_answered:
+            if not groups_answered[spec.group]:
+                continue
+        elif not (spec.required or rng.random() < OPTIONAL_ANSWERED):
             continue
         if spec.type == "boolean":
-            # warning signs are mostly "no", as in real traffic
-            answers[spec.link_id] = rng.random() < (0.08 if spec.group == "warning-signs" else 0.4)
+            if spec.group == "warning-signs":
+                p_yes = FOLLOW_UP_YES if spec.enabled_by else WARNING_SIGN_YES
+            else:
+                p_yes = OTHER_YES
+            answers[spec.link_id] = rng.random() < p_yes
         elif spec.type == "integer":
             answers[spec.link_id] = rng.randint(int(spec.min_value), int(spec.max_value))
         elif spec.type == "decimal":
@@ -26,11 +48,11 @@ def random_answers(rng: random.Random) -> dict[str, Any]:
     return answers
 
 
-def random_response(rng: random.Random, n: int = 0) -> dict[str, Any]:
+def random_response(rng: random.Random, n: int = 0, version: str = CURRENT_VERSION) -> dict[str, Any]:
     items_ = []
     kinds = {"boolean": "valueBoolean", "integer": "valueInteger", "decimal": "valueDecimal"}
-    specs = items()
-    for link_id, value in random_answers(rng).items():
+    specs = questionnaire_index(version).items
+    for link_id, value in random_answers(rng, version).items():
         kind = specs[link_id].type
         answer = ({"valueCoding": {"system": ANSWERS_CODESYSTEM_URL, "code": value}}
                   if kind == "choice" else {kinds[kind]: value})
@@ -38,7 +60,7 @@ def random_response(rng: random.Random, n: int = 0) -> dict[str, Any]:
     return {
         "resourceType": "QuestionnaireResponse",
         "identifier": {"system": "urn:bench", "value": f"r-{n}-{rng.getrandbits(48):x}"},
-        "questionnaire": QUESTIONNAIRE_URL,
+        "questionnaire": f"{QUESTIONNAIRE_URL}|{version}",
         "status": "completed",
         "subject": {"reference": f"Patient/p{rng.randint(1, 5000)}"},
         "authored": "2026-11-20T10:00:00Z",

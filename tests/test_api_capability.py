@@ -7,7 +7,9 @@ import re
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from app.fhir.canonical import PLANDEFINITION_URL
 from tests.support import FHIR_JSON, TRIAGE, assert_fhir_response, assert_valid_r4, post_triage, response
+from tests.support_v2 import response_v2
 from tests.webhook_support import subscription_body
 
 RECEIVER = "http://127.0.0.1:9/hook"  # allowlisted in the test app; nothing listens
@@ -16,7 +18,13 @@ SAMPLE_VALUES = {"reference": "Patient/p1", "date": "ge2026-01-01", "number": "5
 SAMPLE_TOKENS = {"_id": "no-such-id", "category": "urgent", "status": "active", "version": "2.0.0"}
 # Bodies for interactions and operations that take one; a new one without a sample fails below.
 CREATE_BODIES = {"Subscription": lambda: subscription_body(RECEIVER)}
-OPERATION_BODIES = {"triage": lambda: response(patient="p1")}
+OPERATION_BODIES = {
+    "triage": lambda: response(patient="p1"),
+    # the current rules, by url at the type level and by the instance's own url|version at the instance level
+    "apply": lambda: {"resourceType": "Parameters", "parameter": [
+        {"name": "subject", "valueString": "Patient/p1"}, {"name": "data", "resource": response_v2(patient="p1")},
+        {"name": "url", "valueUri": f"{PLANDEFINITION_URL}|2.0.0"}]},
+}
 KNOWN_IDS: dict[str, str] = {}  # resource type → an id that exists, for types that cannot be searched
 
 

@@ -10,7 +10,8 @@ def test_capability_statement_lists_exactly_what_works(client):
     assert cs["fhirVersion"] == "4.0.1" and cs["kind"] == "instance"
     resources = {r["type"]: r for r in cs["rest"][0]["resource"]}
     assert set(resources) == {"CarePlan", "Encounter", "QuestionnaireResponse", "Questionnaire", "CodeSystem",
-                              "OperationDefinition", "Subscription", "AuditEvent", "ValueSet"}
+                              "OperationDefinition", "Subscription", "AuditEvent", "ValueSet",
+                              "PlanDefinition", "ActivityDefinition", "Library"}
     assert "SMART" in cs["rest"][0]["security"]["description"] and cs["rest"][0]["security"]["cors"] is False
     subscription = resources.pop("Subscription")  # its interactions are proven in test_webhooks_api.py
     assert [i["code"] for i in subscription["interaction"]] == ["read", "delete", "create", "search-type"]
@@ -39,6 +40,7 @@ def test_capability_statement_lists_exactly_what_works(client):
                                  headers={"Prefer": "handling=strict"})
                 assert got.status_code == 200, (rtype, param["name"])
     assert resources["QuestionnaireResponse"]["operation"][0]["name"] == "triage"
+    assert [o["name"] for o in resources["PlanDefinition"]["operation"]] == ["apply"]
 
 
 def test_questionnaire_read_and_search_by_url(client):

@@ -193,3 +193,27 @@ def test_score_holds_responses_to_the_same_fhir_rules_as_the_api():
     done = run("score", "-", stdin=orjson.dumps(response(authored=20261125)))
     assert done.returncode == 1
     assert json.loads(done.stdout)["issue"][0]["expression"] == ["QuestionnaireResponse.authored"]
+
+
+def test_worker_logs_in_the_service_format_with_its_fields(tmp_path):
+    """The worker logged through logging.basicConfig, which drops every `extra=` field (a failed
+    delivery said nothing of its subscription, status or error): it logs as the API does."""
+    import os
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LBP_")} | {
+        "LBP_DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}", "LBP_LOG_FORMAT": "json"}
+    assert subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env=env, cwd=tmp_path,
+                          capture_output=True).returncode == 0
+    worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env, cwd=tmp_path,
+                              stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    try:
+        deadline, started = time.monotonic() + 30, None
+        while started is None and time.monotonic() < deadline:
+            line = worker.stderr.readline()
+            if b"webhook dispatcher started" in line:
+                started = json.loads(line)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert started is not None and started["level"] == "info" and started["owner"]  # the extra field

@@ -89,6 +89,22 @@ def test_http_explain_keeps_to_the_patient_compartment(app, database_url):
         assert static.get(f"/fhir/CarePlan/{theirs['id']}/$explain", headers=bearer("tok-p1")).status_code == 404
         assert static.get(f"/fhir/CarePlan/{mine['id']}/$explain", headers=bearer("tok-p1")).status_code == 200
         assert static.get(f"/fhir/CarePlan/{mine['id']}/$explain", headers=bearer("tok-subs")).status_code == 403
-        audit = wait_for_audit(static, at_least=2, patient="p1")
-        # audited as a read of the CarePlan, like GET /fhir/CarePlan/{id}
-        assert any(f"CarePlan/{mine['id']}" in json.dumps(e["resource"]) for e in audit.get("entry", []))
+        # audited as a read of the CarePlan, like GET /fhir/CarePlan/{id} (written after the answer)
+        def names_it(bundle):
+            return any(f"CarePlan/{mine['id']}" in json.dumps(e["resource"]) for e in bundle.get("entry", []))
+
+        assert names_it(wait_for_audit(static, at_least=2, until=names_it, patient="p1"))
+
+
+def test_http_explain_of_a_careplan_an_amendment_revoked(client):
+    """A revoked plan is still a past decision a clinician may need to check: it is explained
+    from the answers that made it, not from the amended ones."""
+    ident = {"system": "urn:ehr", "value": "explain-amended"}
+    first = assert_fhir_response(post_triage(client, response_v2(answers_v2(), identifier=ident)), 201, "CarePlan")
+    amended = response_v2(answers_v2(injury=True, injury_major=True), identifier=ident, status="amended")
+    second = assert_fhir_response(post_triage(client, amended), 201, "CarePlan")
+    assert second["replaces"] == [{"reference": f"CarePlan/{first['id']}"}]
+    old = assert_fhir_response(client.get(f"/fhir/CarePlan/{first['id']}/$explain"), 200, "Parameters")
+    assert findings(old) == {}  # the self-care answers: no finding
+    new = assert_fhir_response(client.get(f"/fhir/CarePlan/{second['id']}/$explain"), 200, "Parameters")
+    assert set(findings(new)) == {"major-trauma", "injury"}

@@ -33,10 +33,24 @@ def test_metrics_count_requests_by_route_and_triages_by_disposition(client):
 
 
 def test_metrics_expose_webhook_queue_depth_and_delivery_counters(client):
-    text = client.get("/metrics").text
-    for name in ("lbp_webhook_queue_depth", "lbp_webhook_deliveries", "lbp_webhook_delivery_failures",
-                 "lbp_webhook_retries"):
-        assert name in text, name
+    """The queue depth is what waits in the outbox (counted at scrape time when no dispatcher
+    runs here), and the delivery counters are declared for Prometheus."""
+    from tests.webhook_support import subscribe
+
+    def families():
+        return {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
+
+    def depth():
+        return families()["lbp_webhook_queue_depth"].samples[0].value
+
+    assert depth() == 0
+    subscribe(client, "http://127.0.0.1:9/receiver")  # its handshake waits (no dispatcher in tests)
+    post_triage(client, response(answers_with()))  # and one notification
+    assert depth() == 2
+    found = families()
+    for name, kind in (("lbp_webhook_deliveries", "counter"), ("lbp_webhook_delivery_failures", "counter"),
+                       ("lbp_webhook_retries", "counter")):
+        assert found[name].type == kind, name
 
 
 def test_metrics_of_several_worker_processes_are_summed(tmp_path):

@@ -62,23 +62,23 @@ def test_activity_row_referral_physical_therapy():
     assert "referral-physical-therapy" not in plan()[1]
 
 
-@pytest.mark.parametrize("code", ["relative-rest", "ice-heat", "lifting-posture", "analgesia-acetaminophen"])
-def test_all_but_emergency_rows(code):
+def _in_every_plan_but_emergency(code):
+    """What several rows share (asserted once per row, by that row's test)."""
     for answers in NON_EMERGENCY.values():
         assert plan(**answers)[1][code].status is ActivityStatus.NOT_STARTED
     assert code not in plan(**EMERGENCY)[1]
 
 
 def test_activity_row_relative_rest():
-    test_all_but_emergency_rows("relative-rest")
+    _in_every_plan_but_emergency("relative-rest")
 
 
 def test_activity_row_ice_heat():
-    test_all_but_emergency_rows("ice-heat")
+    _in_every_plan_but_emergency("ice-heat")
 
 
 def test_activity_row_lifting_posture():
-    test_all_but_emergency_rows("lifting-posture")
+    _in_every_plan_but_emergency("lifting-posture")
 
 
 def test_activity_row_analgesia_nsaid():
@@ -90,7 +90,7 @@ def test_activity_row_analgesia_nsaid():
 
 
 def test_activity_row_analgesia_acetaminophen():
-    test_all_but_emergency_rows("analgesia-acetaminophen")
+    _in_every_plan_but_emergency("analgesia-acetaminophen")
     assert plan()[1]["analgesia-acetaminophen"].ask_clinician_first is False
     for caution in (dict(pregnant=True), dict(nsaid_caution=True)):
         assert plan(**caution)[1]["analgesia-acetaminophen"].ask_clinician_first is True
@@ -98,11 +98,8 @@ def test_activity_row_analgesia_acetaminophen():
     assert "ask a doctor or pharmacist" in activity(careplan, "analgesia-acetaminophen")["description"]
 
 
-@pytest.mark.parametrize("code, extra", [
-    ("aerobic-exercise", {}), ("core-stabilization", {}), ("directional-exercise-neutral", {}),
-    ("pool-exercise", dict(land_exercise_painful=True)), ("resume-home-program", dict(previous_pt=True)),
-])
-def test_on_hold_unless_self_care(code, extra):
+def _on_hold_unless_self_care(code, extra):
+    """What the exercise rows share (asserted once per row, by that row's test)."""
     assert plan(**extra)[1][code].status is ActivityStatus.NOT_STARTED
     for answers in (URGENT, DOCTOR):
         assert plan(**answers, **extra)[1][code].status is ActivityStatus.ON_HOLD
@@ -110,20 +107,20 @@ def test_on_hold_unless_self_care(code, extra):
 
 
 def test_activity_row_aerobic_exercise():
-    test_on_hold_unless_self_care("aerobic-exercise", {})
+    _on_hold_unless_self_care("aerobic-exercise", {})
 
 
 def test_activity_row_core_stabilization():
-    test_on_hold_unless_self_care("core-stabilization", {})
+    _on_hold_unless_self_care("core-stabilization", {})
 
 
 def test_activity_row_pool_exercise():
-    test_on_hold_unless_self_care("pool-exercise", dict(land_exercise_painful=True))
+    _on_hold_unless_self_care("pool-exercise", dict(land_exercise_painful=True))
     assert "pool-exercise" not in plan()[1]
 
 
 def test_activity_row_resume_home_program():
-    test_on_hold_unless_self_care("resume-home-program", dict(previous_pt=True))
+    _on_hold_unless_self_care("resume-home-program", dict(previous_pt=True))
     assert "resume-home-program" not in plan()[1]
 
 
@@ -141,7 +138,7 @@ def test_activity_row_directional_exercise_flexion():
 
 
 def test_activity_row_directional_exercise_neutral():
-    test_on_hold_unless_self_care("directional-exercise-neutral", {})
+    _on_hold_unless_self_care("directional-exercise-neutral", {})
     result, acts = plan(position_bending="worse", position_walking="worse")  # both directions hurt
     assert result.preference is Preference.NO_PREFERENCE
     assert "directional-exercise-neutral" in acts

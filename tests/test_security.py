@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
+from app.fhir.canonical import PLANDEFINITION_URL
 from app.main import create_app
 from app.settings import Settings
 from tests.support import TRIAGE, answers_with, assert_fhir_response, assert_valid_r4, post_triage, response
@@ -82,6 +83,11 @@ def _subscription(content, *filters):
     return subscription_body(RECEIVER, content=content, filters=filters)
 
 
+def _apply(qr, *extra):
+    return {"resourceType": "Parameters", "parameter": [
+        {"name": "subject", "valueString": qr["subject"]["reference"]}, {"name": "data", "resource": qr}, *extra]}
+
+
 def endpoints(ids):
     cp, enc, qr = ids
     return {
@@ -128,6 +134,17 @@ def endpoints(ids):
         "delete Subscription": ("DELETE", "/fhir/Subscription/none", None, SUBSCRIPTION_MANAGERS),
         "resend Subscription": ("POST", "/fhir/Subscription/none/$resend", None, SUBSCRIPTION_MANAGERS),
         "search AuditEvent": ("GET", "/fhir/AuditEvent", None, {"tok-all", "tok-auditor"}),
+        # $apply: the scope of $triage, whether it stores (persist) or not, since it reads the same PHI
+        "apply PlanDefinition": ("POST", "/fhir/PlanDefinition/lbp-triage-rules-1.0.0/$apply",
+                                 _apply(response(patient="p1")), {"tok-all", "tok-triage", "tok-v1-write", "tok-p1"}),
+        "apply PlanDefinition by url, stored": (
+            "POST", "/fhir/PlanDefinition/$apply",
+            _apply(response(patient="p1"), {"name": "url", "valueUri": f"{PLANDEFINITION_URL}|1.0.0"},
+                   {"name": "persist", "valueBoolean": True}), {"tok-all", "tok-triage", "tok-v1-write", "tok-p1"}),
+        "PlanDefinition": ("GET", "/fhir/PlanDefinition/lbp-triage-rules-2.0.0", None, "public"),
+        "search PlanDefinition": ("GET", f"/fhir/PlanDefinition?url={PLANDEFINITION_URL}", None, "public"),
+        "ActivityDefinition": ("GET", "/fhir/ActivityDefinition/safety-net-2.0.0", None, "public"),
+        "Library": ("GET", "/fhir/Library/lbp-triage-rules-2.0.0", None, "public"),
         "metadata": ("GET", "/fhir/metadata", None, "public"),
         "Questionnaire": ("GET", "/fhir/Questionnaire/lbp-triage", None, "public"),
         "CodeSystem": ("GET", "/fhir/CodeSystem/lbp-triage", None, "public"),
@@ -327,6 +344,13 @@ def test_patient_tokens_see_only_their_patient(static):
     assert static.get(f"/fhir/{encounter}", headers=p1).status_code == 404
     assert_fhir_response(post_triage(static, response(patient="p2"), **p1), 403, "OperationOutcome")
     assert post_triage(static, response(patient="p1"), **p1).status_code == 201
+    # $apply, stored or not, only to the token's own patient
+    apply = "/fhir/PlanDefinition/lbp-triage-rules-1.0.0/$apply"
+    for extra in ((), ({"name": "persist", "valueBoolean": True},)):
+        other = static.post(apply, json=_apply(response(patient="p2"), *extra), headers=p1)
+        assert_fhir_response(other, 403, "OperationOutcome")
+        assert "p2" not in other.text
+        assert static.post(apply, json=_apply(response(patient="p1"), *extra), headers=p1).status_code in (200, 201)
     assert static.get("/fhir/Subscription", headers=p1).status_code == 403
 
 
@@ -374,9 +398,13 @@ def test_careplan_page_follows_the_json_reads_access_rules_and_audit(static):
         assert static.get(f"/fhir/CarePlan/{mine['id']}", params=how.get("params"),
                           headers=how.get("headers", {})).status_code == 401
     # audited as the JSON reads are: under the token's patient, the refused ones as failures
-    trail = wait_for_audit(static, at_least=5, patient="p1")["entry"]
-    seen = {(e["resource"]["entity"][0]["what"]["reference"], e["resource"]["outcome"])
-            for e in trail if e["resource"]["subtype"][0]["code"] == "read" and e["resource"].get("entity")}
+    def reads_in(bundle):
+        return {(e["resource"]["entity"][0]["what"]["reference"], e["resource"]["outcome"])
+                for e in bundle.get("entry", ())
+                if e["resource"]["subtype"][0]["code"] == "read" and e["resource"].get("entity")}
+
+    wanted = {(f"CarePlan/{mine['id']}", "0"), (f"CarePlan/{theirs['id']}", "4")}
+    seen = reads_in(wait_for_audit(static, at_least=5, until=lambda b: wanted <= reads_in(b), patient="p1"))
     assert (f"CarePlan/{mine['id']}", "0") in seen
     assert (f"CarePlan/{theirs['id']}", "4") in seen
 
@@ -441,9 +469,11 @@ def test_a_failed_triage_rolls_back_but_its_audit_record_survives(static, app, m
     assert_fhir_response(r, 500, "OperationOutcome")
     monkeypatch.setattr(EncounterRepository, "triage", original)
     assert static.get("/fhir/CarePlan", params={"patient": "p9"}, headers=bearer("tok-all")).json()["total"] == 0
-    bundle = wait_for_audit(static, at_least=1, patient="p9")
-    outcomes = [e["resource"]["outcomeDesc"] for e in bundle["entry"]
+    def creates_in(bundle):
+        return [e["resource"]["outcomeDesc"] for e in bundle.get("entry", ())
                 if e["resource"]["subtype"][0]["code"] == "create"]
+
+    outcomes = creates_in(wait_for_audit(static, at_least=1, until=creates_in, patient="p9"))
     assert outcomes == ["HTTP 500"]  # the failure is recorded; the rolled-back success is not
 
 
@@ -504,3 +534,19 @@ def test_amendments_and_history_reads_are_audited_with_their_patient(static):
     assert expected <= seen_in(bundle)
     for event in events:
         assert_valid_r4(event)
+
+
+def test_an_apply_that_stores_nothing_is_audited_as_the_operation_with_its_patient(static):
+    got = static.post("/fhir/PlanDefinition/lbp-triage-rules-1.0.0/$apply",
+                      json=_apply(response(patient="p8")), headers=bearer("tok-triage"))
+    assert got.status_code == 200 and "id" not in got.json()
+
+    def applied(bundle):
+        return [e["resource"] for e in bundle.get("entry", ()) if e["resource"]["subtype"][0]["code"] == "operation"]
+
+    bundle = wait_for_audit(static, until=lambda b: applied(b), patient="p8")
+    event = applied(bundle)[0]
+    assert_valid_r4(event)
+    assert event["action"] == "E" and event["outcomeDesc"] == "HTTP 200"
+    what = [x["what"] for x in event["entity"]]
+    assert {"reference": "Patient/p8"} in what and {"reference": "PlanDefinition/lbp-triage-rules-1.0.0"} in what

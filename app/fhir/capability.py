@@ -43,6 +43,11 @@ _DOCUMENTATION = {
     "QuestionnaireResponse.questionnaire, by the current one without a version.",
     "CodeSystem": "The code systems of the triage.",
     "OperationDefinition": "The operations this server offers.",
+    "PlanDefinition": "The triage rules, one per rules version (lbp-triage-rules-2.0.0, current, and "
+    "lbp-triage-rules-1.0.0): the canonical each CarePlan names in instantiatesCanonical. $apply runs them "
+    "on a QuestionnaireResponse without storing (persist=true stores, as $triage).",
+    "ActivityDefinition": "The activities a plan may hold, one per activity code and rules version.",
+    "Library": "Every rule of a rules version in words, generated from the rules tables.",
     "AuditEvent": "The audit trail (scope system/AuditEvent.rs).",
     "ValueSet": "The value sets the CDS Hooks services use (lbp-lumbar-imaging).",
 }
@@ -125,8 +130,9 @@ def _security(auth_mode: str, cors: bool) -> dict[str, Any]:
         "cors": cors,
         "description": f"{words} SMART App Launch scopes (v1 or v2): system/, user/ or patient/ + "
         "QuestionnaireResponse.c ($triage), CarePlan|Encounter|QuestionnaireResponse.rs, Subscription.cruds, "
-        "AuditEvent.rs. patient/ scopes see only their own patient. Metadata, Questionnaire, CodeSystem and "
-        "OperationDefinition are public.",
+        "AuditEvent.rs. PlanDefinition/$apply takes the scope of $triage (QuestionnaireResponse.c), stored or "
+        "not. patient/ scopes see only their own patient. Metadata, Questionnaire, CodeSystem, ValueSet, "
+        "OperationDefinition, PlanDefinition, ActivityDefinition and Library are public.",
     }
     if auth_mode != "none":
         security["service"] = [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
@@ -150,7 +156,8 @@ def capability_statement(openapi_paths: dict[str, dict[str, Any]], base_url: str
             {
                 "mode": "server",
                 "security": _security(auth_mode, cors),
-                "documentation": "Triage a QuestionnaireResponse with POST QuestionnaireResponse/$triage; "
+                "documentation": "Triage a QuestionnaireResponse with POST QuestionnaireResponse/$triage "
+                "(or PlanDefinition/$apply, which stores nothing unless persist=true); "
                 "read and search the CarePlans, Encounters and QuestionnaireResponses it stores; "
                 "subscribe to triage events (webhooks) with Subscription. Searches refuse (400) a "
                 "parameter, modifier or chain they do not support, unless sent with "

@@ -73,6 +73,29 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         parameters=[
             _parameter("return", "out", 1, "1", "Parameters", "The explanation."),
         ]),
+    ("PlanDefinition", "apply"): _definition(
+        "PlanDefinition-apply", "apply", "PlanDefinition", "Apply the triage rules",
+        "Apply a rules version (a PlanDefinition) to a patient's QuestionnaireResponse: the same validation "
+        "(400 for invalid FHIR, 422 for broken Questionnaire rules) and the same CarePlan as "
+        "QuestionnaireResponse/$triage, answered 200 and stored nowhere (the CarePlan has no id). The response "
+        "must answer the Questionnaire version of the PlanDefinition's rules, or it is a 422 saying so; subject "
+        "must be the response's subject (422 otherwise). With persist=true the triage is stored exactly as "
+        "$triage stores it (201 and Location, identifier replays and amendments, audit, webhooks). At the type "
+        "level the PlanDefinition is chosen by url (and version; the current rules without one). Scope: that of "
+        "$triage, QuestionnaireResponse.c (a patient/ token for its own patient only).",
+        affects_state=True, type_level=True, instance=True,
+        parameters=[
+            _parameter("subject", "in", 1, "1", "string", "The patient, Patient/{id}: the response's subject."),
+            _parameter("data", "in", 0, "1", "QuestionnaireResponse",
+                       "The patient's answers (required, as 'data' or as 'response')."),
+            _parameter("response", "in", 0, "1", "QuestionnaireResponse", "The same as 'data', by $triage's name."),
+            _parameter("url", "in", 0, "1", "uri",
+                       "Type level: the PlanDefinition's canonical url, optionally |version."),
+            _parameter("version", "in", 0, "1", "string", "Type level: the rules version (default: current)."),
+            _parameter("persist", "in", 0, "1", "boolean",
+                       "true: store the triage as $triage does (default false: nothing is stored)."),
+            _parameter("return", "out", 1, "1", "CarePlan", "The CarePlan, as $triage makes it."),
+        ]),
     ("Subscription", "status"): _definition(
         "backport-subscription-status", "status", "Subscription", "Subscription status",
         "The subscription-status Parameters (Subscriptions R5 Backport IG) of one subscription or of several, "

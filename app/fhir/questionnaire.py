@@ -11,7 +11,7 @@ plain id `lbp-triage`; an earlier version is read by the id `lbp-triage-{version
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -42,8 +42,12 @@ class EnableWhen:
     behavior: str = "all"
 
     def holds(self, answers: dict[str, Any]) -> bool:
-        met = (answers.get(question) == wanted for question, wanted in self.conditions)
-        return any(met) if self.behavior == "any" else all(met)
+        if self.behavior == "any":
+            return any(answers.get(question) == wanted for question, wanted in self.conditions)
+        for question, wanted in self.conditions:  # a plain loop: one condition is the common case
+            if not answers.get(question) == wanted:
+                return False
+        return True
 
     def words(self) -> str:
         joiner = " or " if self.behavior == "any" else " and "
@@ -73,7 +77,10 @@ class ItemSpec:
         return tuple(c for rule in self.enabled_by for c in rule.conditions)
 
     def enabled(self, answers: dict[str, Any]) -> bool:
-        return all(rule.holds(answers) for rule in self.enabled_by)
+        for rule in self.enabled_by:
+            if not rule.holds(answers):
+                return False
+        return True
 
     def display(self, code: str) -> str:
         """The words of a choice answer (what the patient picked), not its code."""
@@ -90,6 +97,12 @@ class QuestionnaireIndex:
     # questions are `required: true` (FHIR: required children of an optional group are
     # required when the group is present). Group linkId → its questions.
     all_or_none: dict[str, tuple[str, ...]]
+    # Built once per version for the completeness check: the questions that can fault there
+    # (required, or asked depending on an answer); the others never do.
+    checked: tuple[ItemSpec, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "checked", tuple(s for s in self.items.values() if s.required or s.enabled_by))
 
     def required_now(self, spec: ItemSpec, answered: set[str]) -> bool:
         """Is this question required, given which questions were answered?"""

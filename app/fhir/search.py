@@ -65,6 +65,10 @@ SEARCH_PARAMETERS: dict[str, dict[str, SearchParameter]] = {
                       "version": SearchParameter("token", "The business version: 1.0.0 or 2.0.0")},
     "CodeSystem": {"_id": _ID_PARAM, "url": _URL},
     "OperationDefinition": {"_id": _ID_PARAM, "url": _URL},
+    # the rules as knowledge artifacts, one per rules version (app.fhir.knowledge)
+    **{kind: {"_id": _ID_PARAM, "url": _URL,
+              "version": SearchParameter("token", "The business version (the rules version): 1.0.0 or 2.0.0")}
+       for kind in ("PlanDefinition", "ActivityDefinition", "Library")},
     "ValueSet": {"_id": _ID_PARAM, "url": _URL},
 }
 # Types stored in the database, searched newest first with a keyset cursor; the others are few,

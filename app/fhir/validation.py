@@ -77,6 +77,7 @@ def check_fhir(data: Any) -> None:
 
 # --- Against the Questionnaire -------------------------------------------------------
 
+_ABSENT: Any = object()
 Where = tuple[int, ...]  # item indexes from the root: (2,) or (2, 0); made into a FHIRPath on fault
 
 
@@ -101,6 +102,8 @@ class _Checker:
 
     def root_items(self, root: list[Any]) -> None:
         for i, item in enumerate(root):
+            if self.well_formed(item, (i,), None):
+                continue
             link_id = item.get("linkId") if isinstance(item, dict) else None
             if link_id in self.groups:
                 self.group(item, (i,))
@@ -116,7 +119,51 @@ class _Checker:
         if item.get("answer"):
             self.fault("structure", f"The group '{link_id}' cannot have an answer.", _path(where, ".answer"))
         for j, child in enumerate(item.get("item") or ()):
-            self.question(child, (*where, j), group=link_id)
+            where_child = (*where, j)
+            if not self.well_formed(child, where_child, link_id):
+                self.question(child, where_child, group=link_id)
+
+    def well_formed(self, item: Any, where: Where, group: str | None) -> bool:
+        """The common case in one step: a question of this Questionnaire, in its own group (or at
+        the root), answered once with a value of its type and range. Takes it and says True;
+        anything else (which may be a fault) says False before touching any state, and goes the
+        long way through `question`, which names every fault."""
+        if type(item) is not dict:
+            return False
+        link_id = item.get("linkId")
+        spec = self.specs.get(link_id) if type(link_id) is str else None
+        if spec is None or link_id in self.seen or (group is not None and spec.group != group) or item.get("item"):
+            return False
+        answers = item.get("answer")
+        if not answers:
+            self.seen[link_id] = where  # asked, not answered: completeness judges it
+            return True
+        if type(answers) is not list or len(answers) != 1:
+            return False
+        answer = answers[0]
+        if type(answer) is not dict or len(answer) != 1:
+            return False
+        value = answer.get(spec.answer_key, _ABSENT)
+        kind = spec.type
+        if kind == "boolean":
+            if value is not True and value is not False:
+                return False
+        elif kind == "choice":
+            if type(value) is not dict or (value.get("system"), value.get("code")) not in spec.options:
+                return False
+            value = value["code"]
+        elif type(value) is int or (kind == "decimal" and type(value) is float):
+            if (spec.min_value is not None and value < spec.min_value) or (
+                spec.max_value is not None and value > spec.max_value
+            ):
+                return False
+            if kind == "decimal":
+                value = float(value)
+        else:
+            return False
+        self.seen[link_id] = where
+        self.answers[link_id] = value
+        return True
 
     def question(self, item: Any, where: Where, group: str | None) -> None:
         if not isinstance(item, dict):
@@ -197,7 +244,7 @@ class _Checker:
     def completeness(self) -> None:
         answers, bad = self.answers, self.bad_answers
         answered = set(answers) | bad
-        for spec in self.specs.values():
+        for spec in self.index.checked:  # a question neither required nor conditional never faults here
             link_id = spec.link_id
             if spec.enabled_by and not spec.enabled(answers):
                 if link_id in answers or link_id in bad:
@@ -210,7 +257,7 @@ class _Checker:
                                "'yes' to a warning sign: it was not triaged, and must reach a clinician.",
                                _path(self.seen[link_id]))
                 continue
-            if self.index.required_now(spec, answered) and link_id not in answers and link_id not in bad:
+            if link_id not in answers and link_id not in bad and self.index.required_now(spec, answered):
                 warning_sign = spec.group == "warning-signs"
                 where = self.seen.get(link_id)
                 all_or_none = spec.group in self.index.all_or_none

@@ -13,7 +13,9 @@ import logging
 import sys
 from datetime import datetime, timezone
 
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
+# uvicorn adds `color_message` (the same words with terminal colour codes) to its records.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message", "asctime", "taskName", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -50,8 +52,12 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     app_logger.handlers[:] = [handler]
     app_logger.setLevel(level.upper())
     app_logger.propagate = True  # test harnesses capture through the root logger
-    for name in ("uvicorn.error", "uvicorn"):
-        logging.getLogger(name).handlers[:] = [handler]
+    # One handler on "uvicorn": "uvicorn.error" propagates to it (a handler on both printed
+    # every start-up line twice).
+    logging.getLogger("uvicorn").handlers[:] = [handler]
+    logging.getLogger("uvicorn").setLevel(level.upper())
+    logging.getLogger("uvicorn.error").handlers[:] = []
+    logging.getLogger("uvicorn.error").setLevel(logging.NOTSET)  # at the service's level, set just above
     # httpx logs every request's full URL at INFO: a webhook endpoint's query may hold a secret.
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)

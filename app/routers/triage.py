@@ -199,7 +199,14 @@ async def triage_response(request: Request) -> Response:
     # Validate first, always: no replay and no If-None-Exist match answers a body that is not a
     # valid response. CPU work stays on the event loop (threads would only fight over the GIL);
     # the database write goes to the writer threads.
-    prepared: Prepared = prepare(data)
+    return await store_and_answer(request, prepare(data), condition)
+
+
+async def store_and_answer(request: Request, prepared: Prepared,
+                           condition: tuple[str | None, str] | None = None) -> Response:
+    """Store a validated, triaged response (or replay or amend its identifier's triage) and answer
+    as $triage does; PlanDefinition/$apply with persist=true comes here too."""
+    state = request.app.state
     if prepared.identifier is not None:
         _check_identifier(*prepared.identifier)
     patient = prepared.row["patient"]

@@ -8,7 +8,8 @@ One layer for all of it, one pass over the request: each ASGI layer costs its ow
 `send` and await on every request, and these steps all need the same status and timing.
 
 The table below says which scope each endpoint needs; conformance resources (metadata,
-Questionnaire, CodeSystem, OperationDefinition) and the operational endpoints outside /fhir are public.
+Questionnaire, CodeSystem, OperationDefinition, ValueSet and the rules as PlanDefinition,
+ActivityDefinition and Library) and the operational endpoints outside /fhir are public.
 """
 
 from __future__ import annotations
@@ -52,8 +53,11 @@ def _rule(method: str, pattern: str, resource_type: str | None, interaction: str
 RULES: tuple[Rule, ...] = (
     _rule("GET", r"/metadata", None),
     _rule("GET", r"/\.well-known/smart-configuration", None),
-    _rule("GET", r"/(?:Questionnaire|CodeSystem|OperationDefinition|ValueSet)(?:/[^/]+)?", None),
+    _rule("GET", r"/(?:Questionnaire|CodeSystem|OperationDefinition|ValueSet|PlanDefinition|ActivityDefinition"
+          r"|Library)(?:/[^/]+)?", None),
     _rule("POST", r"/QuestionnaireResponse/\$triage", "QuestionnaireResponse", "create"),
+    # $apply processes the same PHI as $triage (and with persist=true stores it): the same scope
+    _rule("POST", r"/PlanDefinition(?:/[^/$][^/]*)?/\$apply", "QuestionnaireResponse", "create"),
     _rule("GET", rf"/(?P<type>{STORED})/(?P<id>[^/$][^/]*)", "*", "read"),
     _rule("GET", rf"/(?P<type>{STORED})/(?P<id>[^/$][^/]*)/_history", "*", "history-instance"),
     _rule("GET", rf"/(?P<type>{STORED})/(?P<id>[^/$][^/]*)/_history/[^/]+", "*", "vread"),
@@ -136,8 +140,10 @@ class AccessControl:
         finally:
             seconds = time.perf_counter() - start
             if rule is not None and rule.resource_type is not None and not state.get("audited"):
-                self._audit(scope, principal, resource_type, interaction or "read", params.get("id"),
-                            state.get("audit_patient"), status)
+                # a route may name what was done more exactly (PlanDefinition/$apply that stored nothing)
+                self._audit(scope, principal, state.get("audit_resource_type") or resource_type,
+                            state.get("audit_interaction") or interaction or "read",
+                            state.get("audit_resource_id") or params.get("id"), state.get("audit_patient"), status)
             # by route template: never the raw path, which holds ids, nor the query string
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             self.metrics.count(scope["method"], route, status, seconds)

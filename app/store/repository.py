@@ -237,7 +237,9 @@ class EncounterRepository:
                 select(T.c.careplan, T.c.questionnaire_response, T.c.rules_version)
                 .where(T.c.careplan_id == careplan_id)
             ).one_or_none()
-        return None if row is None else (row[0], row[1], row[2])
+            if row is not None:
+                return row[0], row[1], row[2]
+            return _replaced_triage_of(connection, careplan_id)
 
     def search(self, query: SearchQuery) -> Page:
         column, id_column = RESOURCE_COLUMNS[query.resource_type]
@@ -266,3 +268,25 @@ class EncounterRepository:
     def ping(self) -> None:
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+
+
+def _replaced_triage_of(connection: Any, careplan_id: str) -> tuple[dict[str, Any], dict[str, Any], str] | None:
+    """A CarePlan an amendment replaced, with the version of the response that made it: the one
+    written at the same instant (a triage renders its resources with one timestamp)."""
+    versions = connection.execute(
+        select(V.c.version_id, V.c.resource, V.c.encounter_id)
+        .where(V.c.resource_type == "CarePlan", V.c.resource_id == careplan_id).order_by(V.c.version_id)
+    ).all()
+    if not versions:
+        return None
+    made_at = versions[0].resource["meta"]["lastUpdated"]
+    current = versions[-1].resource  # revoked
+    responses = [r.resource for r in connection.execute(
+        select(V.c.resource).where(V.c.resource_type == "QuestionnaireResponse",
+                                   V.c.encounter_id == versions[0].encounter_id))]
+    made_from = next((r for r in responses if r["meta"]["lastUpdated"] == made_at), None)
+    if made_from is None:
+        return None
+    rules_version = current["instantiatesCanonical"][0].rpartition("|")[2]
+    return current, made_from, rules_version
+

@@ -80,7 +80,7 @@ ACTIVITY_RULES: tuple[ActivityRule, ...] = (
     ActivityRule("lifting-posture", _not_emergency, _text("lifting-posture")),
     ActivityRule("sleep-support", lambda f: not f.emergency and f.said_yes("sleep-problems"),
                  _text("sleep-support")),
-    ActivityRule("weight-management", lambda f: not f.emergency and (f.bmi or 0.0) >= BMI_OVERWEIGHT,
+    ActivityRule("weight-management", lambda f: not f.emergency and f.bmi_at_least(BMI_OVERWEIGHT),
                  _text("weight-management")),
     ActivityRule("safety-net", lambda f: True, _text("safety-net")),
 )

@@ -175,7 +175,7 @@ def _exercise_text(key: str):
 
 def _overweight_adult_not_pregnant(f: PlanFacts) -> bool:
     return (not f.emergency and not f.said_yes("pregnant") and f.age_at_least(18)
-            and f.bmi_rounded is not None and f.bmi_rounded >= BMI_OVERWEIGHT)
+            and f.rounded_bmi_at_least(BMI_OVERWEIGHT))
 
 
 ACTIVITY_RULES_V2: tuple[ActivityRule, ...] = (

@@ -6,8 +6,8 @@ branch that holds, so a clinician sees all the answers behind a finding, not onl
 the first one.
 
 `compile_predicate` turns a condition into one plain Python expression (a yes/no test
-without evidence), so the engine can test all rules quickly and collect evidence only
-for the few that fire.
+without evidence), and `compile_table` a whole findings table into one function, so the
+engine can test all rules quickly and collect evidence only for the few that fire.
 """
 
 from __future__ import annotations
@@ -222,6 +222,18 @@ def _number(value: object, default: float = float("-inf")) -> float:
 def compile_predicate(condition: Condition) -> Callable[[Answers], bool]:
     """The condition as one compiled yes/no function (no evidence)."""
     return eval(f"lambda a: {condition.expression()}", {"_number": _number})  # noqa: S307 - our own constants
+
+
+def compile_table(conditions: tuple[Condition, ...]) -> Callable[[Answers], list[int]]:
+    """A whole table's conditions as one compiled function: the positions of those that hold,
+    in table order. One call tests every row (instead of one call per row)."""
+    lines = ["def fired(a):", "    out = []"]
+    for n, condition in enumerate(conditions):
+        lines += [f"    if {condition.expression()}:", f"        out.append({n})"]
+    lines.append("    return out")
+    namespace = {"_number": _number}
+    exec("\n".join(lines), namespace)  # noqa: S102 - our own constants
+    return namespace["fired"]
 
 
 def same_verdict(condition: Condition, answers: Answers) -> bool:

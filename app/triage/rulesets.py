@@ -7,15 +7,16 @@ by rules 1, `|2.0.0` or no version by rules 2 (see app.fhir.questionnaire).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from .activities import ACTIVITY_RULES
 from .activities_v2 import ACTIVITY_RULES_V2, medicine_decisions
+from .conditions import compile_table
 from .findings import FINDING_RULES, FindingRule
 from .findings_v2 import FINDING_RULES_V2
 from .model import Answers, MedicineDecision, Preference, StartBack
-from .plan import PlanFacts, Planner
+from .plan import FactsCache, PlanFacts, Planner
 from .preference import directional_preference, directional_preference_v2
 from .stratification import startback
 
@@ -36,6 +37,11 @@ class RuleSet:
     preference: Callable[[Answers], Preference]
     stratification: Callable[[Answers], StartBack | None] = _no_stratification
     medicine_decisions: Callable[[PlanFacts], tuple[MedicineDecision, ...]] = _no_medicine_decisions
+    # The findings table's conditions compiled into one function: positions of the rows that fire.
+    fired: Callable[[Answers], list[int]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fired", compile_table(tuple(rule.fires_when for rule in self.findings)))
 
     @property
     def activities(self):
@@ -47,7 +53,8 @@ class RuleSet:
 
 RULES_V1 = RuleSet("1.0.0", FINDING_RULES, Planner(ACTIVITY_RULES), directional_preference)
 RULES_V2 = RuleSet("2.0.0", FINDING_RULES_V2, Planner(ACTIVITY_RULES_V2), directional_preference_v2,
-                   stratification=startback, medicine_decisions=medicine_decisions)
+                   # cached like the plan, by the facts the medicine tables read
+                   stratification=startback, medicine_decisions=FactsCache(medicine_decisions))
 
 RULESETS: dict[str, RuleSet] = {rules.version: rules for rules in (RULES_V1, RULES_V2)}
 CURRENT = RULES_V2

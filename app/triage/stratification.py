@@ -24,10 +24,12 @@ def item_score(answers: Answers, link_id: str) -> int:
 
 def startback(answers: Answers) -> StartBack | None:
     """The scores, or None when the tool was not answered (validation makes it all or none)."""
-    if not all(link_id in answers for link_id in STARTBACK_ITEMS):
+    get = answers.get
+    values = [get(link_id) for link_id in STARTBACK_ITEMS]
+    if None in values:
         return None
-    total = sum(item_score(answers, link_id) for link_id in STARTBACK_ITEMS)
-    distress = sum(item_score(answers, link_id) for link_id in DISTRESS_ITEMS)
+    scored = [value in SCORING_ANSWERS for value in values]
+    total, distress = sum(scored), sum(scored[4:])  # items 1-9, items 5-9
     if total <= LOW_RISK_MAX_TOTAL:
         risk = RiskGroup.LOW
     elif distress >= HIGH_RISK_MIN_DISTRESS:
