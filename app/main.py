@@ -20,12 +20,10 @@ from sqlalchemy.exc import OperationalError
 
 from app import __version__
 from app.fhir.r4 import load_structure
-from app.kit import errors
+from app.kit import collector, errors
 from app.kit.forwarded import ForwardedHeaders, parse_networks
-from app.kit.guard import AcceptGuard
 from app.kit.head import HeadAsGet
 from app.kit.logs import configure_logging
-from app.kit.metrics import MetricsMiddleware
 from app.security.access import AccessControl
 from app.security.audit import AuditRepository, RefusalAggregator
 from app.security.audit_spool import AuditSpool
@@ -128,6 +126,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     log.info("lbp-triage started", extra={"database": engine.url.get_backend_name(),
                                           "webhook_dispatcher": settings.webhook_dispatcher,
                                           "auth_mode": settings.auth_mode})
+    collector.settle_after_startup()  # no full collections walking the start-up objects under load
     if settings.auth_mode == "none":
         log.warning("AUTHENTICATION IS OFF (LBP_AUTH_MODE=none): serving clients on this machine only. "
                     "Set LBP_AUTH_MODE=static or jwt before exposing the service.")
@@ -174,8 +173,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.keyring = keyring
     errors.install(app)
-    # Outermost last: CORS answers preflights before access control; metrics count everything.
-    app.add_middleware(AcceptGuard)
+    # Outermost last: CORS answers preflights before access control. The access layer also
+    # answers 406s, audits, counts (metrics) and logs every request, in one pass.
     app.state.refusals = RefusalAggregator()
     per_address = settings.rate_limit_per_address_per_minute
     app.add_middleware(AccessControl, authenticator=authenticator,
@@ -183,7 +182,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        address_limiter=RateLimiter(settings.rate_limit_per_minute if per_address is None
                                                    else per_address),
                        refusals=app.state.refusals)
-    app.add_middleware(MetricsMiddleware)
     app.add_middleware(HeadAsGet)  # outside access control: a HEAD is checked as the GET it mirrors
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:

@@ -61,7 +61,7 @@ def test_a_read_only_database_is_not_ready_and_writes_are_503(data_dir):
         with immutable(*files):
             assert post_triage(client, response(patient="p1")).status_code == 503
             assert client.get("/readyz").status_code == 503
-        assert client.get("/readyz").status_code == 200  # and it recovers
+        assert client.get("/readyz").status_code == 200, client.get("/readyz").text  # and it recovers
         assert post_triage(client, response(patient="p1")).status_code == 201
 
 

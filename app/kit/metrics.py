@@ -9,13 +9,11 @@ mode); without it each worker reports its own.
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter("lbp_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -29,41 +27,21 @@ DATABASE_UP = Gauge("lbp_database_up", "1 when the database answered (and is mig
                     "/metrics, else 0.", multiprocess_mode="livemostrecent")
 
 
-class MetricsMiddleware:
-    """Pure ASGI: counts and times every HTTP request by its route template (never the raw
-    path, which holds ids, nor the query string)."""
+class RequestMetrics:
+    """Counts and times HTTP requests by route template (never the raw path, which holds ids,
+    nor the query string). The access layer (app/security/access.py) calls it once per request."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self) -> None:
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_status)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            key = (scope["method"], template, status)
-            children = self._children.get(key)
-            if children is None:
-                children = self._children[key] = (
-                    REQUESTS.labels(scope["method"], template, str(status)),
-                    LATENCY.labels(scope["method"], template),
-                )
-            children[0].inc()
-            children[1].observe(time.perf_counter() - start)
+    def count(self, method: str, template: str, status: int, seconds: float) -> None:
+        key = (method, template, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (REQUESTS.labels(method, template, str(status)),
+                                              LATENCY.labels(method, template))
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 def metrics_response(request: Request) -> Response:

@@ -225,7 +225,7 @@ async def store_and_answer(request: Request, prepared: Prepared,
                 submitted = _matched(earlier, prepared)
         if submitted is None:
             audit_for = _audit_for(request, patient)
-            submitted = await state.writer.run(store, prepared, state.repository, audit_for)
+            submitted = await state.writer.run_grouped(store, prepared, state.repository, audit_for)
             # A stored triage's audit record was committed with it; otherwise the access layer writes one.
             request.state.audited = submitted.created and audit_for is not None
     except Conflict as conflict:

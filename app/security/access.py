@@ -1,7 +1,11 @@
 """Access control in front of the FHIR API, as one pure ASGI middleware:
 
 rate-limit per client address → authenticate → rate-limit per principal → check the SMART scope for (resource type, interaction) →
-narrow patient/ tokens to their patient → run the request → audit it → log it.
+narrow patient/ tokens to their patient → 406 unless the client accepts JSON → run the request →
+audit it → count it (Prometheus) → log it.
+
+One layer for all of it, one pass over the request: each ASGI layer costs its own wrapped
+`send` and await on every request, and these steps all need the same status and timing.
 
 The table below says which scope each endpoint needs; conformance resources (metadata,
 Questionnaire, CodeSystem, OperationDefinition, ValueSet and the rules as PlanDefinition,
@@ -22,6 +26,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.fhir.outcome import single_outcome
 from app.kit.fhir_http import FhirResponse
+from app.kit.guard import unacceptable
+from app.kit.metrics import RequestMetrics
 
 from .audit import REFUSALS, RefusalAggregator, audit_row
 from .authn import Authenticator, IssuerUnavailable, LocalOnly, Unauthenticated
@@ -91,6 +97,7 @@ class AccessControl:
         # Before authentication, per client address: invalid tokens cost no more than a lookup.
         self.address_limiter = address_limiter or RateLimiter(0)
         self.refusals = refusals or RefusalAggregator()
+        self.metrics = RequestMetrics()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -110,33 +117,38 @@ class AccessControl:
             await send(message)
 
         path: str = scope["path"]
-        rule, params = match(scope["method"], path) if path.startswith("/fhir") else (None, {})
+        fhir = path.startswith("/fhir")
+        rule, params = match(scope["method"], path) if fhir else (None, {})
         principal: Principal | None = None
         resource_type = interaction = None
         try:
-            if not path.startswith("/fhir") or (rule is not None and rule.resource_type is None):
-                await self.app(scope, receive, send_tracking)
-                return
-            resource_type = params.get("type") or (rule.resource_type if rule else None)
-            interaction = rule.interaction if rule else "read"
-            if rule and rule.resource_type == "AuditEvent" and not params.get("id"):
-                interaction = "search"
-            refusal, principal = await self._admit(scope, resource_type, interaction)
+            if fhir and (rule is None or rule.resource_type is not None):
+                resource_type = params.get("type") or (rule.resource_type if rule else None)
+                interaction = rule.interaction if rule else "read"
+                if rule and rule.resource_type == "AuditEvent" and not params.get("id"):
+                    interaction = "search"
+                refusal, principal = await self._admit(scope, resource_type, interaction)
+                if refusal is not None:
+                    await refusal(scope, receive, send_tracking)
+                    return
+                state["principal"] = principal
+            refusal = unacceptable(scope) if fhir else None  # admitted (or public): does it take JSON?
             if refusal is not None:
                 await refusal(scope, receive, send_tracking)
                 return
-            state["principal"] = principal
             await self.app(scope, receive, send_tracking)
         finally:
-            elapsed = (time.perf_counter() - start) * 1000
+            seconds = time.perf_counter() - start
             if rule is not None and rule.resource_type is not None and not state.get("audited"):
                 # a route may name what was done more exactly (PlanDefinition/$apply that stored nothing)
                 self._audit(scope, principal, state.get("audit_resource_type") or resource_type,
                             state.get("audit_interaction") or interaction or "read",
                             state.get("audit_resource_id") or params.get("id"), state.get("audit_patient"), status)
-            log.info("request", extra={"request_id": request_id, "method": scope["method"],
-                                       "route": (getattr(scope.get("route"), "path", None) or "unmatched"),
-                                       "status": status, "ms": round(elapsed, 2),
+            # by route template: never the raw path, which holds ids, nor the query string
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.metrics.count(scope["method"], route, status, seconds)
+            log.info("request", extra={"request_id": request_id, "method": scope["method"], "route": route,
+                                       "status": status, "ms": round(seconds * 1000, 2),
                                        "agent": principal.subject if principal else None})
 
     async def _admit(self, scope: Scope, resource_type: str | None, interaction: str) -> tuple[Any, Principal | None]:

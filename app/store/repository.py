@@ -1,20 +1,21 @@
 """The encounter repository: the only place that speaks SQL.
 
-Synchronous SQLAlchemy Core (the API calls it from a worker thread): one short
-transaction per triage, keyset paging for searches so that a page costs the same at
+Synchronous SQLAlchemy Core (the API calls it from its writer threads): one short
+transaction per triage, or one for all the triages a writer has queued (group commit,
+app/store/batch.py), keyset paging for searches so that a page costs the same at
 ten thousand rows as at a million.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-from sqlalchemy import Engine, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, bindparam, insert, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from . import batch
 
 from .paging import newest_first
 from .subscriptions import Outbox
@@ -29,6 +30,10 @@ RESOURCE_COLUMNS = {
     "Encounter": (T.c.encounter, T.c.encounter_id),
     "QuestionnaireResponse": (T.c.questionnaire_response, T.c.response_id),
 }
+
+
+_OUTBOX_INSERT = insert(WebhookOutbox.__table__)
+_AUDIT_INSERT = insert(AuditRecord.__table__)
 
 
 class DuplicateIdentifier(Exception):
@@ -51,6 +56,14 @@ _EARLIER = (T.c.encounter_id, T.c.careplan_id, T.c.response_id, T.c.patient, T.c
 # An amendment rewrites these; the ids of the Encounter and response, the patient and the identifier stay.
 _AMENDED = ("careplan_id", "disposition", "preference", "findings", "rules_version", "created", "authored",
             "version_id", "questionnaire_response", "encounter", "careplan")
+
+
+@dataclass(frozen=True, slots=True)
+class _Settled:
+    careplan: dict[str, Any]
+    kind: str  # "created" | "replayed" | "amended"
+    replaced: str | None
+    notified: bool  # webhook notifications were written: wake the dispatcher once committed
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +93,12 @@ class EncounterRepository:
     def __init__(self, engine: Engine, outbox: Outbox | None = None) -> None:
         self.engine = engine
         self.outbox = outbox
-        # SQLite has one writer at a time; queueing writers here, in the process, avoids
-        # SQLite's busy handler, which sleeps in steps of milliseconds while it waits.
-        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        # Built once: SQLAlchemy's compiled cache keys on the statement's structure, but building
+        # the statement object itself costs tens of µs per triage.
         self._insert = insert(T)
+        self._earlier = (select(*_EARLIER)
+                         .where(T.c.identifier_system == bindparam("system"), T.c.identifier_value == bindparam("value"))
+                         .with_for_update())
 
     def triage(self, row: dict[str, Any], judge: Callable[[Mapping[str, Any]], Amendment | None],
                audit_for: Callable[[str, str], dict[str, Any] | None] | None = None,
@@ -94,43 +109,86 @@ class EncounterRepository:
         The earlier triage's row is locked (SELECT … FOR UPDATE on PostgreSQL; SQLite has one
         writer at a time) while `judge` decides: None replays its current CarePlan, an
         Amendment is written, and an exception rolls everything back. Raises
-        DuplicateIdentifier when a concurrent first submission of the identifier won the insert."""
-        outbox = self.outbox
+        DuplicateIdentifier when a concurrent first submission of the identifier won the insert.
+
+        On a writer thread running grouped work, the transaction is the writer's group
+        (app/store/batch.py): committed with the triages queued beside it, before anyone is answered."""
+        group = batch.current(self.engine)
+        if group is not None:
+            return self._triage_in_group(group, row, judge, audit_for)
         try:
-            with self._write_lock, self.engine.begin() as connection:
-                earlier = None
-                if row["identifier_value"] is not None:
-                    earlier = connection.execute(
-                        select(*_EARLIER).where(T.c.identifier_system == row["identifier_system"],
-                                                T.c.identifier_value == row["identifier_value"])
-                        .with_for_update()).mappings().first()
-                if earlier is None:
-                    written, kind, replaced = row, "created", None
-                    connection.execute(self._insert, row)
-                    audit = audit_for("create", row["response_id"]) if audit_for else None
-                else:
-                    amendment = judge(earlier)
-                    if amendment is None:
-                        return earlier["careplan"], "replayed", None
-                    written, kind, replaced = amendment.row, "amended", amendment.replaced
-                    connection.execute(update(T).where(T.c.encounter_id == earlier["encounter_id"])
-                                       .values({name: written[name] for name in _AMENDED}))
-                    connection.execute(insert(V), amendment.versions)
-                    audit = audit_for("update", written["response_id"]) if audit_for else None
-                notifications = outbox.rows_for_triage(written) if outbox is not None else []
-                if notifications:
-                    connection.execute(insert(WebhookOutbox.__table__), notifications)
-                if audit is not None:  # the audit record commits (or rolls back) with the triage
-                    connection.execute(insert(AuditRecord.__table__), audit)
+            with batch.write_lock(self.engine), self.engine.begin() as connection:
+                settled = self._settle(connection, row, judge, audit_for, [False])
         except IntegrityError as exc:
             if row["identifier_value"] is not None and self.find_by_identifier(
                 row["identifier_system"], row["identifier_value"]
             ) is not None:
                 raise DuplicateIdentifier from exc
             raise
-        if notifications:
-            outbox.written()  # type: ignore[union-attr]
-        return written["careplan"], kind, replaced
+        if settled.notified:
+            self.outbox.written()  # type: ignore[union-attr]
+        return settled.careplan, settled.kind, settled.replaced
+
+    def _triage_in_group(self, group: batch.Group, row: dict[str, Any],
+                         judge: Callable[[Mapping[str, Any]], Amendment | None],
+                         audit_for: Callable[[str, str], dict[str, Any] | None] | None,
+                         ) -> tuple[dict[str, Any], str, str | None]:
+        wrote = [False]
+        try:
+            settled = self._settle(group.join(), row, judge, audit_for, wrote, group)
+        except BaseException as exc:
+            # A refusal by `judge` comes before any write and leaves the transaction as it was;
+            # anything else (a database error, a write half done) spoils it for the whole group.
+            if wrote[0] or isinstance(exc, DBAPIError):
+                group.spoiled = True
+            raise
+        if settled.notified:
+            group.callbacks.append(self.outbox.written)  # type: ignore[union-attr]
+        return settled.careplan, settled.kind, settled.replaced
+
+    def _settle(self, connection: Connection, row: dict[str, Any],
+                judge: Callable[[Mapping[str, Any]], Amendment | None],
+                audit_for: Callable[[str, str], dict[str, Any] | None] | None, wrote: list[bool],
+                group: batch.Group | None = None) -> _Settled:
+        """The triage's statements, in the caller's transaction; wrote[0] turns True at the first write.
+        In a group, a new triage's rows wait for the group's inserts (group.insert)."""
+        earlier = None
+        if row["identifier_value"] is not None:
+            if group is not None:
+                group.flush()  # the lookup must see the rows of the triages before this one
+            earlier = connection.execute(self._earlier, {"system": row["identifier_system"],
+                                                         "value": row["identifier_value"]}).mappings().first()
+        if earlier is None:
+            written, kind, replaced = row, "created", None
+            wrote[0] = True
+            if group is not None:
+                group.insert(T, [row])
+            else:
+                connection.execute(self._insert, row)
+            audit = audit_for("create", row["response_id"]) if audit_for else None
+        else:
+            amendment = judge(earlier)
+            if amendment is None:
+                return _Settled(earlier["careplan"], "replayed", None, False)
+            written, kind, replaced = amendment.row, "amended", amendment.replaced
+            wrote[0] = True
+            connection.execute(update(T).where(T.c.encounter_id == earlier["encounter_id"])
+                               .values({name: written[name] for name in _AMENDED}))
+            connection.execute(insert(V), amendment.versions)
+            audit = audit_for("update", written["response_id"]) if audit_for else None
+        outbox = self.outbox
+        notifications = outbox.rows_for_triage(written) if outbox is not None else []
+        if group is not None and kind == "created":
+            if notifications:
+                group.insert(WebhookOutbox.__table__, notifications)
+            if audit is not None:  # the audit record commits (or rolls back) with the triage
+                group.insert(AuditRecord.__table__, [audit])
+        else:
+            if notifications:
+                connection.execute(_OUTBOX_INSERT, notifications)
+            if audit is not None:  # the audit record commits (or rolls back) with the triage
+                connection.execute(_AUDIT_INSERT, audit)
+        return _Settled(written["careplan"], kind, replaced, bool(notifications))
 
     def find_by_identifier(self, system: str, value: str) -> dict[str, Any] | None:
         """The current CarePlan of the triage of this response identifier, if any."""

@@ -2,22 +2,36 @@
 
 Handing each write to a fresh worker thread costs more than the write itself (thread
 wake-ups, GIL hand-offs). Instead a few long-lived writer threads take writes from one
-queue, run everything waiting, each write still in its own transaction, and resolve the
-callers' futures in a single call back to the event loop. SQLite has one writer thread
-(it has one writer anyway); PostgreSQL several, so commits overlap.
+queue, run everything waiting, and resolve the callers' futures in a single call back to
+the event loop. SQLite has one writer thread (it has one writer anyway); PostgreSQL
+several, so commits overlap.
+
+Group commit (app/store/batch.py): the triages queued together (`run_grouped`) share one
+transaction, committed once, and only then are their callers answered — a 201 still means
+committed. When that transaction is spoiled (a failure other than a refusal) or its commit
+fails, it is rolled back and each of its triages runs again in a transaction of its own, so
+that a failing row fails only its caller. Other work (`run`, `submit`: audit records, the
+spool's replay) runs in transactions of its own, after the open group is committed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import queue
 import logging
+import queue
 import threading
 from typing import Any, Callable
+
+from sqlalchemy import Engine
+
+from . import batch
 
 log = logging.getLogger("lbp_triage.writer")
 
 _STOP = object()
+
+# (fn, args, future, loop, grouped); future and loop are None for fire-and-forget work
+Work = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future | None", "asyncio.AbstractEventLoop | None", bool]
 
 
 class DatabaseWriter:
@@ -29,49 +43,101 @@ class DatabaseWriter:
             thread.start()
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run fn(*args) on a writer thread and return its result (or raise its exception)."""
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._queue.put((fn, args, future, loop))
-        return await future
+        """Run fn(*args) on a writer thread, in transactions of its own, and return its result
+        (or raise its exception)."""
+        return await self._await(fn, args, grouped=False)
+
+    async def run_grouped(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """The same, for work whose repository writes join the writer's group commit (a triage):
+        its result comes once what it wrote is committed with the group."""
+        return await self._await(fn, args, grouped=True)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue fn(*args) without waiting for it (e.g. an audit record after the answer)."""
-        self._queue.put((fn, args, None, None))
+        self._queue.put((fn, args, None, None, False))
+
+    async def _await(self, fn: Callable[..., Any], args: tuple[Any, ...], grouped: bool) -> Any:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queue.put((fn, args, future, loop, grouped))
+        return await future
 
     def _run(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            while True:  # take everything already waiting: one wake-up of the loop for all
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            outcomes = []
-            stopping = False
-            for item in batch:
-                if item is _STOP:
-                    stopping = True
-                    continue
-                fn, args, future, loop = item
-                try:
-                    result = fn(*args)
-                    if future is not None:
-                        outcomes.append((future, loop, True, result))
-                except BaseException as exc:  # handed to the caller, who decides
-                    if future is not None:
-                        outcomes.append((future, loop, False, exc))
-                    else:
-                        log.error("background database write failed", extra={"error": type(exc).__name__})
-            self._deliver(outcomes)
-            if stopping:
-                self._queue.put(_STOP)  # pass it on: every writer thread must see one
-                return
+        groups: dict[Engine, batch.Group] = {}
+        try:
+            while True:
+                items = [self._queue.get()]
+                while True:  # take everything already waiting: one transaction, one wake-up of the loop
+                    try:
+                        items.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                work = [item for item in items if item is not _STOP]
+                self._deliver(work, self._run_batch(work, groups))
+                for group in groups.values():
+                    group.checkpoint()  # after the answers: nobody waits on it
+                if len(work) < len(items):
+                    self._queue.put(_STOP)  # pass it on: every writer thread must see one
+                    return
+        finally:
+            for group in groups.values():
+                group.rollback()
+
+    def _run_batch(self, work: list[Work], groups: dict[Engine, batch.Group]) -> list[tuple[bool, Any]]:
+        outcomes: list[tuple[bool, Any]] = [(True, None)] * len(work)
+        segment: list[int] = []  # the grouped work since the last commit
+        for index, (fn, args, _, _, grouped) in enumerate(work):
+            if not grouped:
+                self._commit(work, groups, segment, outcomes)  # hold no lock into work of its own
+                outcomes[index] = _call(fn, args)
+                continue
+            with batch.grouping(groups):
+                outcomes[index] = _call(fn, args)
+            segment.append(index)
+            if any(group.spoiled for group in groups.values()):
+                self._alone(work, groups, segment, outcomes)
+        self._commit(work, groups, segment, outcomes)
+        return outcomes
+
+    def _commit(self, work: list[Work], groups: dict[Engine, batch.Group], segment: list[int],
+                outcomes: list[tuple[bool, Any]]) -> None:
+        callbacks = []
+        try:
+            for group in groups.values():
+                group.commit()
+                callbacks += group.take_callbacks()
+        except Exception as exc:  # noqa: BLE001 — every triage is written again and answers for itself
+            log.warning("group commit failed; writing each triage on its own",
+                        extra={"error": type(exc).__name__, "size": len(segment)})
+            self._alone(work, groups, segment, outcomes)
+            return
+        segment.clear()
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception as exc:  # noqa: BLE001 — the data is committed; a wake-up is only a hint
+                log.warning("after-commit callback failed", extra={"error": type(exc).__name__})
 
     @staticmethod
-    def _deliver(outcomes: list[tuple[asyncio.Future, asyncio.AbstractEventLoop, bool, Any]]) -> None:
+    def _alone(work: list[Work], groups: dict[Engine, batch.Group], segment: list[int],
+               outcomes: list[tuple[bool, Any]]) -> None:
+        """Roll the groups back and run each triage of the segment in a transaction of its own
+        (what they answered against the rolled-back transaction no longer holds)."""
+        for group in groups.values():
+            group.rollback()
+        for index in segment:
+            fn, args, _, _, _ = work[index]
+            outcomes[index] = _call(fn, args)
+        segment.clear()
+
+    @staticmethod
+    def _deliver(work: list[Work], outcomes: list[tuple[bool, Any]]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list] = {}
-        for future, loop, ok, value in outcomes:
+        for (_, _, future, loop, _), (ok, value) in zip(work, outcomes):
+            if future is None or loop is None:
+                if not ok:
+                    log.error("background database write failed", extra={"error": type(value).__name__})
+                continue
             by_loop.setdefault(loop, []).append((future, ok, value))
         for loop, results in by_loop.items():
             try:
@@ -83,6 +149,13 @@ class DatabaseWriter:
         self._queue.put(_STOP)
         for thread in self._threads:
             thread.join(timeout=30)
+
+
+def _call(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[bool, Any]:
+    try:
+        return True, fn(*args)
+    except BaseException as exc:  # handed to the caller, who decides
+        return False, exc
 
 
 def _resolve(results: list[tuple[asyncio.Future, bool, Any]]) -> None:
