@@ -125,25 +125,25 @@ def test_migration_seals_existing_plaintext_and_downgrade_opens_it(blank_databas
         table = WebhookSubscription.__table__
         given = secret()
         resource = {"resourceType": "Subscription", "criteria": "x",
-                    "channel": {"type": "rest-hook", "endpoint": "https://r.example/h", "header": ["X-Key: k1"]}}
+                    "channel": {"type": "rest-hook", "endpoint": "https://r.example/h", "header": ["X-Key: receiver-api-key-7f3c"]}}
         moment = datetime(2026, 11, 25, tzinfo=timezone.utc)
         with engine.begin() as conn:  # a subscription as revision 0003 stored it: all in clear
             conn.execute(insert(table), {
                 "id": "s1", "status": "active", "topic": "t", "endpoint": "https://r.example/h", "content": "id-only",
-                "headers": ["X-Key: k1"], "secret": given, "base_url": "b", "resource": resource,
+                "headers": ["X-Key: receiver-api-key-7f3c"], "secret": given, "base_url": "b", "resource": resource,
                 "created": moment, "updated": moment, "version_id": 1, "event_count": 0})
         migrate.upgrade(engine, keyring=keyring)
         raw = _raw_rows(engine)
-        assert given not in raw and "k1" not in raw
+        assert given not in raw and "receiver-api-key-7f3c" not in raw  # (a short value could turn up in ciphertext by chance)
         with engine.connect() as conn:
             row = conn.execute(select(table)).one()
         assert sealing.open_secret(keyring, row.secret) == given
-        assert sealing.open_headers(keyring, row.headers) == ["X-Key: k1"]
+        assert sealing.open_headers(keyring, row.headers) == ["X-Key: receiver-api-key-7f3c"]
         assert "header" not in row.resource["channel"]
         migrate.downgrade(engine, "20261125_0003", keyring=keyring)
         with engine.connect() as conn:
             back = conn.execute(select(table.c.secret, table.c.headers, table.c.resource)).one()
-        assert back.secret == given and back.headers == ["X-Key: k1"] and back.resource == resource
+        assert back.secret == given and back.headers == ["X-Key: receiver-api-key-7f3c"] and back.resource == resource
         migrate.upgrade(engine, keyring=keyring)
         assert migrate.is_up_to_date(engine)
     finally:
@@ -162,11 +162,11 @@ def test_migrate_seals_what_a_previous_release_wrote_in_clear_during_a_rolling_u
     with app.state.engine.begin() as conn:
         conn.execute(insert(table), {
             "id": "old-release", "status": "active", "topic": "t", "endpoint": "https://r.example/h",
-            "content": "id-only", "headers": ["X-Key: k2"], "secret": given, "base_url": "b",
-            "resource": {"resourceType": "Subscription", "channel": {"type": "rest-hook", "header": ["X-Key: k2"]}},
+            "content": "id-only", "headers": ["X-Key: receiver-api-key-91ad"], "secret": given, "base_url": "b",
+            "resource": {"resourceType": "Subscription", "channel": {"type": "rest-hook", "header": ["X-Key: receiver-api-key-91ad"]}},
             "created": moment, "updated": moment, "version_id": 1, "event_count": 0})
     assert rewrap_all(app.state.engine, keyring) == 1
-    assert given not in _raw_rows(app.state.engine) and "k2" not in _raw_rows(app.state.engine)
+    assert given not in _raw_rows(app.state.engine) and "receiver-api-key-91ad" not in _raw_rows(app.state.engine)
     row = app.state.subscriptions.read("old-release")
-    assert row.secret == given and row.headers == ["X-Key: k2"]
+    assert row.secret == given and row.headers == ["X-Key: receiver-api-key-91ad"]
     assert rewrap_all(app.state.engine, keyring) == 0
