@@ -27,9 +27,13 @@ def test_a_new_yes_never_lowers_the_disposition(answers, item, data):
     assert after.disposition >= before.disposition
 
 
-@given(valid_answers_v2(), st.sampled_from(STARTBACK_ITEMS), st.data())
-def test_a_higher_startback_score_never_lowers_the_disposition_nor_the_referral(answers, item, data):
-    assume(item in answers and answers[item] not in SCORING_ANSWERS)
+@given(valid_answers_v2(), st.data())
+def test_a_higher_startback_score_never_lowers_the_disposition_nor_the_referral(answers, data):
+    # an item that can score one more: drawn among those answered and not scoring yet (drawing any
+    # item and filtering rejected too many examples, and Hypothesis's health check failed at times)
+    raisable = [item for item in STARTBACK_ITEMS if item in answers and answers[item] not in SCORING_ANSWERS]
+    assume(raisable)
+    item = data.draw(st.sampled_from(raisable), label="item")
     higher = "agree" if item != "sbt-9" else data.draw(st.sampled_from(sorted(SCORING_ANSWERS - {"agree"})))
     before, after = triage_v2(answers), triage_v2(dict(answers, **{item: higher}))
     assert after.startback.total == before.startback.total + 1
