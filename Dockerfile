@@ -7,10 +7,11 @@ WORKDIR /src
 RUN python -m venv /opt/venv
 # Dependencies first, from the pinned project file, so code changes reuse this layer.
 COPY pyproject.toml README.md ./
-RUN mkdir app && touch app/__init__.py \
-    && /opt/venv/bin/pip install . \
-    && /opt/venv/bin/pip uninstall --yes lbp-triage
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && /opt/venv/bin/pip install -r /tmp/requirements.txt
 COPY app ./app
+COPY migrations ./migrations
 RUN /opt/venv/bin/pip install --no-deps .
 
 FROM python:3.11-slim

@@ -56,7 +56,8 @@ def test_dockerfile_is_multi_stage_non_root_and_healthchecked():
     assert len(stages) >= 2 and all("slim" in s for s in stages)
     assert re.search(r"^USER\s+(?!root|0\b)\S+", text, re.M)
     assert "HEALTHCHECK" in text and "/healthz" in text
-    assert "pip install ." in text  # dependencies from the pinned project file
+    assert "pyproject.toml" in text and "pip install --no-deps ." in text  # pinned dependencies, then the project
+    assert "COPY app ./app" in text and "COPY migrations ./migrations" in text  # migrations ship in the package
     cmd = re.search(r"^CMD (.+)$", text, re.M).group(1)
     for flag in ("uvicorn app.main:app", "--workers", "--no-proxy-headers", "--timeout-graceful-shutdown",
                  "--no-access-log"):

@@ -66,3 +66,14 @@ def test_service_from_the_installed_package(installed, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_every_package_of_the_tree_is_listed_for_installation():
+    """pyproject.toml lists the packages (migrations/ ships as app.migrations): a new package
+    folder under app/ that is not listed would be missing from every install."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    in_tree = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "app").rglob("__init__.py")}
+    assert in_tree | {"app.migrations"} == listed
+    assert (ROOT / "migrations" / "env.py").exists() and not (ROOT / "app" / "migrations").exists()

@@ -1,6 +1,9 @@
-"""Alembic, driven from code: the migrations ship inside the package (app/migrations)."""
+"""Alembic, driven from code: the migrations (migrations/ at the top of the repository) ship inside
+the package as app.migrations, so an installed service migrates its own database."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
@@ -10,13 +13,17 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+import app.migrations as migrations_package
+
 from app.security.keyring import Keyring
 from .db import unbounded
 
 
 def _config() -> Config:
     config = Config()
-    config.set_main_option("script_location", "app:migrations")
+    # The folder of the app.migrations package, wherever it was installed from (Alembic's
+    # "app:migrations" form would look inside app/ itself).
+    config.set_main_option("script_location", str(Path(migrations_package.__file__).parent))
     return config
 
 
