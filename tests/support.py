@@ -42,8 +42,8 @@ BASELINE: dict[str, Any] = {
 }
 
 
-def answer(link_id: str, value: Any) -> dict[str, Any]:
-    kind = items()[link_id].type
+def typed_answer(kind: str, value: Any) -> dict[str, Any]:
+    """The FHIR answer element for a value of a Questionnaire item type (either version)."""
     if kind == "boolean":
         return {"valueBoolean": value}
     if kind == "integer":
@@ -51,6 +51,10 @@ def answer(link_id: str, value: Any) -> dict[str, Any]:
     if kind == "decimal":
         return {"valueDecimal": value}
     return {"valueCoding": {"system": ANSWERS_CODESYSTEM_URL, "code": value}}
+
+
+def answer(link_id: str, value: Any) -> dict[str, Any]:
+    return typed_answer(items()[link_id].type, value)
 
 
 def answers_with(**overrides: Any) -> dict[str, Any]:
@@ -69,22 +73,29 @@ def answers_with(**overrides: Any) -> dict[str, Any]:
 
 def response(answers: dict[str, Any] | None = None, *, nested: bool = False, patient: str = "p1",
              **fields: Any) -> dict[str, Any]:
-    """A QuestionnaireResponse carrying the answers, flat at the root or nested in groups."""
-    answers = BASELINE if answers is None else answers
-    flat = [{"linkId": k, "answer": [answer(k, v)]} for k, v in answers.items()]
+    """A QuestionnaireResponse to Questionnaire 1.0.0, flat at the root or nested in groups."""
+    return build_response(BASELINE if answers is None else answers, items(), QUESTIONNAIRE_V1,
+                          "2026-11-20T10:00:00Z", nested=nested, patient=patient, **fields)
+
+
+def build_response(answers: dict[str, Any], specs: dict[str, Any], questionnaire: str, authored: str, *,
+                   nested: bool, patient: str, **fields: Any) -> dict[str, Any]:
+    """A QuestionnaireResponse carrying the answers (typed by the Questionnaire's item specs),
+    flat at the root or nested in their groups; `fields` override the resource's elements."""
+    flat = [{"linkId": k, "answer": [typed_answer(specs[k].type, v)]} for k, v in answers.items()]
     if nested:
         by_group: dict[str, list[dict[str, Any]]] = {}
         for item in flat:
-            by_group.setdefault(items()[item["linkId"]].group, []).append(item)
+            by_group.setdefault(specs[item["linkId"]].group, []).append(item)
         item_list = [{"linkId": g, "item": children} for g, children in by_group.items()]
     else:
         item_list = flat
     qr: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
         "status": "completed",
-        "questionnaire": QUESTIONNAIRE_V1,
+        "questionnaire": questionnaire,
         "subject": {"reference": f"Patient/{patient}"},
-        "authored": "2026-11-20T10:00:00Z",
+        "authored": authored,
         "item": item_list,
     }
     qr.update(fields)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.fhir.canonical import ANSWERS_CODESYSTEM_URL, QUESTIONNAIRE_URL
+from app.fhir.canonical import QUESTIONNAIRE_URL
 from app.fhir.questionnaire import questionnaire_index
 from app.triage import triage
 from app.triage.findings_v2 import INFLAMMATORY_ITEMS
 from app.triage.rulesets import RULES_V2
 from app.triage.stratification import STARTBACK_ITEMS
+from tests.support import build_response, typed_answer
 
 INDEX = questionnaire_index("2.0.0")
 ITEMS = INDEX.items
@@ -78,38 +79,14 @@ def triage_v2(answers: dict[str, Any]):
 
 
 def answer_v2(link_id: str, value: Any) -> dict[str, Any]:
-    kind = ITEMS[link_id].type
-    if kind == "boolean":
-        return {"valueBoolean": value}
-    if kind == "integer":
-        return {"valueInteger": value}
-    if kind == "decimal":
-        return {"valueDecimal": value}
-    return {"valueCoding": {"system": ANSWERS_CODESYSTEM_URL, "code": value}}
+    return typed_answer(ITEMS[link_id].type, value)
 
 
 def response_v2(answers: dict[str, Any] | None = None, *, nested: bool = False, patient: str = "p1",
                 questionnaire: str = QUESTIONNAIRE_V2, **fields: Any) -> dict[str, Any]:
     """A QuestionnaireResponse to Questionnaire 2.0.0, flat at the root or nested in groups."""
-    answers = BASELINE_V2 if answers is None else answers
-    flat = [{"linkId": k, "answer": [answer_v2(k, v)]} for k, v in answers.items()]
-    if nested:
-        by_group: dict[str, list[dict[str, Any]]] = {}
-        for item in flat:
-            by_group.setdefault(ITEMS[item["linkId"]].group, []).append(item)
-        item_list = [{"linkId": g, "item": children} for g, children in by_group.items()]
-    else:
-        item_list = flat
-    qr: dict[str, Any] = {
-        "resourceType": "QuestionnaireResponse",
-        "status": "completed",
-        "questionnaire": questionnaire,
-        "subject": {"reference": f"Patient/{patient}"},
-        "authored": "2026-11-25T10:00:00Z",
-        "item": item_list,
-    }
-    qr.update(fields)
-    return qr
+    return build_response(BASELINE_V2 if answers is None else answers, ITEMS, questionnaire,
+                          "2026-11-25T10:00:00Z", nested=nested, patient=patient, **fields)
 
 
 __all__ = ["INFLAMMATORY_ITEMS", "STARTBACK_ITEMS"]
