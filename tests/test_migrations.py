@@ -73,3 +73,21 @@ def test_the_models_match_the_migrations(database_url):
         assert diff == [], diff
     finally:
         engine.dispose()
+
+
+def test_the_subscription_authority_comes_and_goes_with_its_revision(database_url):
+    engine = make_engine(database_url)
+
+    def columns():
+        return {c["name"] for c in inspect(engine).get_columns("webhook_subscription")}
+
+    try:
+        migrate.upgrade(engine)
+        assert "authority" in columns()
+        migrate.downgrade(engine, "20261125_0003")
+        assert "authority" not in columns() and "secret" in columns()
+        migrate.upgrade(engine)
+        assert migrate.is_up_to_date(engine) and "authority" in columns()
+    finally:
+        migrate.upgrade(engine)
+        engine.dispose()

@@ -123,36 +123,3 @@ def test_channel_headers_and_url_secrets_are_never_shown_after_creation_nor_logg
     with static.app.state.engine.connect() as conn:
         stored = conn.execute(WebhookSubscription.__table__.select().where(WebhookSubscription.id == sid)).one()
     assert not [s for s in secrets if s in json.dumps(stored.resource)]
-
-
-@pytest.mark.parametrize("engine_name", ["sqlite", "postgresql"])
-def test_the_authority_migration_upgrades_and_downgrades(tmp_path, engine_name):
-    import contextlib
-
-    from sqlalchemy import inspect
-
-    from app.store import migrate
-    from app.store.db import make_engine
-    from tests.conftest import _postgres_reachable, scratch_postgres_database
-
-    if engine_name == "sqlite":
-        database = contextlib.nullcontext(f"sqlite:///{tmp_path / 'migrate.db'}")
-    else:
-        if not _postgres_reachable():
-            pytest.skip("PostgreSQL not reachable")
-        database = scratch_postgres_database("lbp_migrate")
-    with database as url:
-        engine = make_engine(url)
-
-        def columns():
-            return {c["name"] for c in inspect(engine).get_columns("webhook_subscription")}
-
-        try:
-            migrate.upgrade(engine)
-            assert "authority" in columns()
-            migrate.downgrade(engine, "20261125_0003")
-            assert "authority" not in columns() and "secret" in columns()
-            migrate.upgrade(engine)
-            assert migrate.is_up_to_date(engine) and "authority" in columns()
-        finally:
-            engine.dispose()
