@@ -13,8 +13,8 @@ from app.triage import triage
 from app.triage.rulesets import RULESETS
 from tests.strategies import valid_answers
 from tests.strategies_v2 import valid_answers_v2
-from tests.support import (FHIR_JSON, TRIAGE, activity_codes, answers_with, assert_fhir_response, assert_valid_r4,
-                           post_triage, response, stored_encounters)
+from tests.support import (FHIR_JSON, activity_codes, assert_fhir_response, assert_valid_r4, post_triage, response,
+                           stored_encounters)
 from tests.support_v2 import answers_v2, response_v2
 
 VERSIONS = ("1.0.0", "2.0.0")

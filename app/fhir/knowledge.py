@@ -23,7 +23,6 @@ from functools import cache
 from html import escape
 from typing import Any
 
-from app import __version__
 from app.triage import activities_v2
 from app.triage.model import Disposition, Preference, RiskGroup, Tier
 from app.triage.plan import ActivityRule, PlanFacts
