@@ -4,19 +4,17 @@ EHR FHIR server, the app served by a real uvicorn, and the CDS Hooks 2.0 JSON Sc
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any
 
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from tests.support import DATA
+from tests.support import DATA, live  # noqa: F401 - live is imported from here by the CDS and SMART tests
 
 EHR_ISSUER = "https://ehr.example.org"
 CPT = "http://www.ama-assn.org/go/cpt"
@@ -101,31 +99,6 @@ class Ehr:
         self.jwks.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def live(application: Any) -> Iterator[str]:
-    """The application, lifespan included, served by uvicorn on loopback."""
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def imaging_order(code: str = "72148", order_id: str = "order-1", patient: str = "p1") -> dict[str, Any]:

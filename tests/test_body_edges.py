@@ -7,34 +7,22 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import threading
 import time
 
 import pytest
-import uvicorn
 
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import _free_port
-from tests.support import FHIR_JSON, TRIAGE, assert_fhir_response, post_triage, response, stored_encounters
+from tests.support import FHIR_JSON, TRIAGE, assert_fhir_response, live, post_triage, response, stored_encounters
 
 
 @pytest.fixture
 def own_server(tmp_path):
-    """The service on a real uvicorn, with a short body-read timeout."""
+    """The service on a real uvicorn, with a short body-read timeout: its port."""
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'edges.db'}", webhook_dispatcher="off",
                               body_timeout_seconds=0.5))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    yield port
-    server.should_exit = True
-    thread.join(10)
+    with live(app) as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 def _start_post(port: int, declared: int, sent: bytes) -> socket.socket:

@@ -4,19 +4,18 @@ unknown-kid refetches rate-limited. A hung identity provider stalls no other req
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-import uvicorn
 from joserfc.jwk import KeySet, RSAKey
 
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import _free_port
+from tests.support import live
 from tests.test_security import bearer, token
 
 
@@ -73,35 +72,19 @@ def idp(key):
     provider.stop()
 
 
-def serve(database_url, jwks_url):
-    """The app on a real uvicorn (one event loop, as in production)."""
-    app = create_app(Settings(database_url=database_url, auto_migrate=True, auth_mode="jwt", jwt_jwks_url=jwks_url,
-                              jwt_issuer="https://auth.example", jwt_audience="lbp-triage",
-                              jwt_jwks_timeout_seconds=3, webhook_dispatcher="off"))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    return server, thread, f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture
 def running(tmp_path):
+    """Starts the app on a real uvicorn (one event loop, as in production) against a JWKS URL."""
     database_url = f"sqlite:///{tmp_path / 'jwks.db'}"  # the engine does not matter here
-    started = []
+    with contextlib.ExitStack() as servers:
+        def start(jwks_url):
+            app = create_app(Settings(database_url=database_url, auto_migrate=True, auth_mode="jwt",
+                                      jwt_jwks_url=jwks_url, jwt_issuer="https://auth.example",
+                                      jwt_audience="lbp-triage", jwt_jwks_timeout_seconds=3,
+                                      webhook_dispatcher="off"))
+            return servers.enter_context(live(app))
 
-    def start(jwks_url):
-        started.append(serve(database_url, jwks_url))
-        return started[-1][2]
-
-    yield start
-    for server, thread, _ in started:
-        server.should_exit = True
-        thread.join(10)
+        yield start
 
 
 def test_a_hung_identity_provider_stalls_no_other_request(idp, running, key):
