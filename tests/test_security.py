@@ -75,6 +75,11 @@ def wait_for_audit(client, token="tok-all", at_least=1, until=None, **params):
         time.sleep(0.05)
 
 
+def interactions_and_outcomes(bundle):
+    """(interaction, "HTTP nnn") of each audit record in an AuditEvent search Bundle."""
+    return {(e["resource"]["subtype"][0]["code"], e["resource"]["outcomeDesc"]) for e in bundle.get("entry", ())}
+
+
 # --- every mode and scope on every endpoint ---------------------------------------------
 
 def _subscription(content, *filters):
@@ -429,14 +434,11 @@ def test_every_access_is_audited(static):
     expected = {("create", "HTTP 201"), ("read", "HTTP 200"), ("search-type", "HTTP 200"), ("create", "HTTP 422"),
                 ("search-type", "HTTP 403"), ("search-type", "HTTP 401")}
 
-    def seen_in(bundle):
-        return {(e["resource"]["subtype"][0]["code"], e["resource"]["outcomeDesc"]) for e in bundle.get("entry", ())}
-
-    bundle = wait_for_audit(static, at_least=7, until=lambda b: expected <= seen_in(b))
+    bundle = wait_for_audit(static, at_least=7, until=lambda b: expected <= interactions_and_outcomes(b))
     events = [e["resource"] for e in bundle["entry"]]
     for event in events:
         assert_valid_r4(event)
-    assert expected <= seen_in(bundle)
+    assert expected <= interactions_and_outcomes(bundle)
     created = [e for e in events if e["outcomeDesc"] == "HTTP 201"]
     assert len(created) == 1  # written once, in the triage's transaction
     assert {"reference": "Patient/p7"} in [x["what"] for x in created[0]["entity"]]
@@ -526,12 +528,9 @@ def test_amendments_and_history_reads_are_audited_with_their_patient(static):
     expected = {("create", "HTTP 201"), ("update", "HTTP 201"), ("history-instance", "HTTP 200"),
                 ("vread", "HTTP 200")}
 
-    def seen_in(bundle):
-        return {(e["resource"]["subtype"][0]["code"], e["resource"]["outcomeDesc"]) for e in bundle.get("entry", ())}
-
-    bundle = wait_for_audit(static, at_least=4, until=lambda b: expected <= seen_in(b), patient="p8")
+    bundle = wait_for_audit(static, at_least=4, until=lambda b: expected <= interactions_and_outcomes(b), patient="p8")
     events = [e["resource"] for e in bundle["entry"]]
-    assert expected <= seen_in(bundle)
+    assert expected <= interactions_and_outcomes(bundle)
     for event in events:
         assert_valid_r4(event)
 
