@@ -82,10 +82,11 @@ def response(answers: dict[str, Any] | None = None, *, nested: bool = False, pat
                           "2026-11-20T10:00:00Z", nested=nested, patient=patient, **fields)
 
 
-def build_response(answers: dict[str, Any], specs: dict[str, Any], questionnaire: str, authored: str, *,
+def build_response(answers: dict[str, Any], specs: dict[str, Any], usual_questionnaire: str, usual_authored: str, *,
                    nested: bool, patient: str, **fields: Any) -> dict[str, Any]:
     """A QuestionnaireResponse carrying the answers (typed by the Questionnaire's item specs),
-    flat at the root or nested in their groups; `fields` override the resource's elements."""
+    flat at the root or nested in their groups; `fields` override the resource's elements (the
+    usual canonical and authored time included: no parameter here is named like one)."""
     flat = [{"linkId": k, "answer": [typed_answer(specs[k].type, v)]} for k, v in answers.items()]
     if nested:
         by_group: dict[str, list[dict[str, Any]]] = {}
@@ -97,9 +98,9 @@ def build_response(answers: dict[str, Any], specs: dict[str, Any], questionnaire
     qr: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
         "status": "completed",
-        "questionnaire": questionnaire,
+        "questionnaire": usual_questionnaire,
         "subject": {"reference": f"Patient/{patient}"},
-        "authored": authored,
+        "authored": usual_authored,
         "item": item_list,
     }
     qr.update(fields)
