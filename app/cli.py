@@ -19,7 +19,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import IO, Any, Iterator
+from collections.abc import Iterator
+from typing import IO, Any
 
 import orjson
 
@@ -199,13 +200,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # whichever worker answers it, sums them all (prometheus_client's multiprocess mode).
         made = tempfile.mkdtemp(prefix="lbp-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
-        print(f"lbp-triage: {args.workers} workers share their metrics in {made} (PROMETHEUS_MULTIPROC_DIR)",
-              file=sys.stderr)
+        print(
+            f"lbp-triage: {args.workers} workers share their metrics in {made} (PROMETHEUS_MULTIPROC_DIR)",
+            file=sys.stderr,
+        )
     try:
-        uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
-                    # X-Forwarded-* are the service's to judge (LBP_TRUSTED_PROXIES): uvicorn would believe them
-                    # from any loopback peer.
-                    proxy_headers=False, log_level="info")
+        uvicorn.run(
+            "app.main:app",
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            # X-Forwarded-* are the service's to judge (LBP_TRUSTED_PROXIES): uvicorn would believe them
+            # from any loopback peer.
+            proxy_headers=False,
+            log_level="info",
+        )
     finally:
         if made:
             shutil.rmtree(made, ignore_errors=True)
@@ -236,8 +245,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
                 # first LBP_SECRET_KEY.
                 rewrapped = rewrap_all(engine, keyring)
                 if rewrapped:
-                    print(f"lbp-triage: re-wrapped the secrets of {rewrapped} subscription(s) under key "
-                          f"{keyring.primary_id}", file=sys.stderr)
+                    print(
+                        f"lbp-triage: re-wrapped the secrets of {rewrapped} subscription(s) under key "
+                        f"{keyring.primary_id}",
+                        file=sys.stderr,
+                    )
         print(f"lbp-triage: database at revision {migrate.current_revision(engine) or 'base'}", file=sys.stderr)
     except SealedValueError as exc:
         print(f"lbp-triage: cannot migrate: {exc}", file=sys.stderr)
@@ -252,13 +264,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import signal
 
     from app.kit.logs import configure_logging
-    from app.settings import get_settings
+    from app.security.keyring import KeyConfigurationError
+    from app.settings import get_settings, keyring_for
     from app.store import migrate
     from app.store.db import make_engine
     from app.webhooks.dispatcher import Dispatcher
-
-    from app.security.keyring import KeyConfigurationError
-    from app.settings import keyring_for
 
     settings = get_settings()
     # As the API logs: basicConfig's format would drop every `extra=` field (subscription, status, error).
@@ -300,15 +310,24 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="triage QuestionnaireResponse JSON or NDJSON into CarePlans")
     score.add_argument("file", help="a .json or .ndjson file, or - for standard input")
     score.add_argument("-o", "--output", help="write here instead of standard output")
-    score.add_argument("--format", choices=("auto", "json", "ndjson"), default="auto",
-                       help="input format (default: detect)")
-    score.add_argument("--progress", dest="progress", action="store_true", default=None,
-                       help="show a progress bar (default: when standard error is a terminal)")
+    score.add_argument(
+        "--format", choices=("auto", "json", "ndjson"), default="auto", help="input format (default: detect)"
+    )
+    score.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="show a progress bar (default: when standard error is a terminal)",
+    )
     score.add_argument("--no-progress", dest="progress", action="store_false")
     score.set_defaults(func=cmd_score)
 
-    explain = sub.add_parser("explain", help="explain one triage: each finding, the answers that fired it "
-                             "and its rule's source, as a FHIR Parameters resource")
+    explain = sub.add_parser(
+        "explain",
+        help="explain one triage: each finding, the answers that fired it "
+        "and its rule's source, as a FHIR Parameters resource",
+    )
     explain.add_argument("file", help="a QuestionnaireResponse .json file, or - for standard input")
     explain.set_defaults(func=cmd_explain)
 
@@ -331,8 +350,11 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("--downgrade", action="store_true", help="go down to REVISION (e.g. base)")
     mig.set_defaults(func=cmd_migrate)
 
-    worker = sub.add_parser("worker", help="deliver webhooks from the outbox (run with LBP_WEBHOOK_DISPATCHER=off "
-                            "on the API); several may run side by side on PostgreSQL")
+    worker = sub.add_parser(
+        "worker",
+        help="deliver webhooks from the outbox (run with LBP_WEBHOOK_DISPATCHER=off "
+        "on the API); several may run side by side on PostgreSQL",
+    )
     worker.add_argument("--metrics-port", type=int, help="serve this worker's Prometheus metrics on this port")
     worker.add_argument("--metrics-host", default="0.0.0.0", help="address for --metrics-port (default: all)")
     worker.set_defaults(func=cmd_worker)

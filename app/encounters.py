@@ -18,22 +18,29 @@ while this is decided, so concurrent amendments line up into one chain of versio
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from app.fhir.encounter import render_encounter
 from app.scoring import Scored, careplan_for, score
 from app.store.repository import Amendment, DuplicateIdentifier, EncounterRepository
 
 # Every message is the same whoever's response the identifier holds: nothing of it is named.
-ANOTHER_SUBJECT = ("This identifier already names a QuestionnaireResponse about another subject, and a "
-                   "response cannot change its subject. Give this response an identifier of its own.")
-NOT_AMENDED = ("A different QuestionnaireResponse was already triaged under this identifier. To correct its "
-               "answers, send the whole corrected response with status 'amended': it is triaged again and "
-               "its new CarePlan replaces the earlier one. Otherwise give this response its own identifier.")
-OTHER_MATCH = ("If-None-Exist matched a QuestionnaireResponse that differs from this one. Send the same "
-               "response to get its CarePlan, or correct it under its own identifier with status 'amended'.")
+ANOTHER_SUBJECT = (
+    "This identifier already names a QuestionnaireResponse about another subject, and a "
+    "response cannot change its subject. Give this response an identifier of its own."
+)
+NOT_AMENDED = (
+    "A different QuestionnaireResponse was already triaged under this identifier. To correct its "
+    "answers, send the whole corrected response with status 'amended': it is triaged again and "
+    "its new CarePlan replaces the earlier one. Otherwise give this response its own identifier."
+)
+OTHER_MATCH = (
+    "If-None-Exist matched a QuestionnaireResponse that differs from this one. Send the same "
+    "response to get its CarePlan, or correct it under its own identifier with status 'amended'."
+)
 
 AuditFor = Callable[[str, str], "dict[str, Any] | None"]  # (interaction, QuestionnaireResponse id) → row
 
@@ -98,9 +105,17 @@ def _version(resource: Mapping[str, Any]) -> int:
     return int(resource["meta"]["versionId"])
 
 
-def _render(scored: Scored, now: datetime, *, encounter_id: str, careplan_id: str, response_id: str,
-            response_version: int = 1, encounter_version: int = 1,
-            replaces: str | None = None) -> dict[str, Any]:
+def _render(
+    scored: Scored,
+    now: datetime,
+    *,
+    encounter_id: str,
+    careplan_id: str,
+    response_id: str,
+    response_version: int = 1,
+    encounter_version: int = 1,
+    replaces: str | None = None,
+) -> dict[str, Any]:
     """The triage row: the three resources and the columns searches use."""
     at = _instant(now)
     subject = scored.response.subject
@@ -141,8 +156,9 @@ def prepare(data: Any) -> Prepared:
     """Validate, triage and render: CPU only, no I/O. Raises outcome.Rejected."""
     scored = score(data)
     encounter_id, careplan_id, response_id = (str(uuid.uuid4()) for _ in range(3))
-    row = _render(scored, datetime.now(timezone.utc), encounter_id=encounter_id, careplan_id=careplan_id,
-                  response_id=response_id)
+    row = _render(
+        scored, datetime.now(UTC), encounter_id=encounter_id, careplan_id=careplan_id, response_id=response_id
+    )
     return Prepared(row, scored.response.identifier, scored)
 
 
@@ -169,14 +185,23 @@ def judge(earlier: Mapping[str, Any], prepared: Prepared, *, by_identifier: bool
 
 def amendment(earlier: Mapping[str, Any], prepared: Prepared) -> Amendment:
     """The amended response triaged again, as the next version of the earlier triage."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     at = _instant(now)
     old_response, old_encounter, old_careplan = (
-        earlier["questionnaire_response"], earlier["encounter"], earlier["careplan"])
-    row = _render(prepared.scored, now, encounter_id=earlier["encounter_id"],
-                  careplan_id=prepared.row["careplan_id"], response_id=earlier["response_id"],
-                  response_version=_version(old_response) + 1, encounter_version=_version(old_encounter) + 1,
-                  replaces=earlier["careplan_id"])
+        earlier["questionnaire_response"],
+        earlier["encounter"],
+        earlier["careplan"],
+    )
+    row = _render(
+        prepared.scored,
+        now,
+        encounter_id=earlier["encounter_id"],
+        careplan_id=prepared.row["careplan_id"],
+        response_id=earlier["response_id"],
+        response_version=_version(old_response) + 1,
+        encounter_version=_version(old_encounter) + 1,
+        replaces=earlier["careplan_id"],
+    )
     revoked_version = _version(old_careplan) + 1
     revoked = dict(old_careplan, status="revoked", meta=dict(old_careplan["meta"], **_meta(revoked_version, at)))
     superseded = [
@@ -185,14 +210,23 @@ def amendment(earlier: Mapping[str, Any], prepared: Prepared) -> Amendment:
         ("CarePlan", old_careplan),
         ("CarePlan", revoked),
     ]
-    versions = [{"resource_type": kind, "resource_id": resource["id"], "version_id": _version(resource),
-                 "encounter_id": earlier["encounter_id"], "patient": earlier["patient"], "resource": resource}
-                for kind, resource in superseded]
+    versions = [
+        {
+            "resource_type": kind,
+            "resource_id": resource["id"],
+            "version_id": _version(resource),
+            "encounter_id": earlier["encounter_id"],
+            "patient": earlier["patient"],
+            "resource": resource,
+        }
+        for kind, resource in superseded
+    ]
     return Amendment(row=row, versions=versions, replaced=earlier["careplan_id"])
 
 
 def store(prepared: Prepared, repository: EncounterRepository, audit_for: AuditFor | None = None) -> Submitted:
     """Store a prepared triage once, or replay or amend the earlier triage of its identifier."""
+
     def judged(earlier: Mapping[str, Any]) -> Amendment | None:
         return judge(earlier, prepared)
 

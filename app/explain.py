@@ -40,8 +40,10 @@ def _value(version: str, link_id: str, value: Any) -> dict[str, Any]:
     if isinstance(value, bool):
         return {"name": "value", "valueBoolean": value}
     if spec is not None and spec.type == "choice":
-        return {"name": "value", "valueCoding": {"system": ANSWERS_CODESYSTEM_URL, "code": value,
-                                                 "display": spec.display(value)}}
+        return {
+            "name": "value",
+            "valueCoding": {"system": ANSWERS_CODESYSTEM_URL, "code": value, "display": spec.display(value)},
+        }
     if isinstance(value, int):
         return {"name": "value", "valueInteger": value}
     return {"name": "value", "valueDecimal": value}
@@ -72,17 +74,27 @@ def explanation(result: TriageResult, questionnaire_version: str) -> dict[str, A
         parameters.append({"name": "finding", "part": parts})
     if result.startback is not None:
         sb = result.startback
-        parameters.append({"name": "startback", "part": [
-            {"name": "total", "valueInteger": sb.total},
-            {"name": "distress", "valueInteger": sb.distress},
-            {"name": "risk", "valueCode": sb.risk.value},
-        ]})
+        parameters.append(
+            {
+                "name": "startback",
+                "part": [
+                    {"name": "total", "valueInteger": sb.total},
+                    {"name": "distress", "valueInteger": sb.distress},
+                    {"name": "risk", "valueCode": sb.risk.value},
+                ],
+            }
+        )
     for decision in result.medicines:
-        parameters.append({"name": "medicine", "part": [
-            {"name": "medicine", "valueString": decision.medicine},
-            {"name": "decision", "valueString": decision.decision},
-            *({"name": "reason", "valueString": reason} for reason in decision.reasons),
-        ]})
+        parameters.append(
+            {
+                "name": "medicine",
+                "part": [
+                    {"name": "medicine", "valueString": decision.medicine},
+                    {"name": "decision", "valueString": decision.decision},
+                    *({"name": "reason", "valueString": reason} for reason in decision.reasons),
+                ],
+            }
+        )
     return {"resourceType": "Parameters", "parameter": parameters}
 
 

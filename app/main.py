@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -19,26 +19,26 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import OperationalError
 
 from app import __version__
+from app.cds import router as cds
 from app.fhir.r4 import load_structure
 from app.kit import collector, errors
 from app.kit.forwarded import ForwardedHeaders, parse_networks
 from app.kit.head import HeadAsGet
 from app.kit.logs import configure_logging
+from app.routers import audit, conformance, health, knowledge, resources, smart, subscriptions, triage
+from app.routers.swagger import install_docs
 from app.security.access import AccessControl
 from app.security.audit import AuditRepository, RefusalAggregator
 from app.security.audit_spool import AuditSpool
 from app.security.authn import Authenticator
-from app.security.openapi import install_security_scheme
-from app.routers.swagger import install_docs
-from app.security.ratelimit import RateLimiter
-from app.cds import router as cds
-from app.routers import audit, conformance, health, knowledge, resources, smart, subscriptions, triage
 from app.security.keyring import KeyConfigurationError
+from app.security.openapi import install_security_scheme
+from app.security.ratelimit import RateLimiter
 from app.settings import Settings, audit_spool_path, get_settings, keyring_for
 from app.store import migrate
 from app.store.db import is_sqlite, make_engine
-from app.store.sqlite_files import SqliteFiles, abandon, sqlite_path
 from app.store.repository import EncounterRepository
+from app.store.sqlite_files import SqliteFiles, abandon, sqlite_path
 from app.store.subscriptions import Outbox, SubscriptionIndex, SubscriptionRepository
 from app.store.writer import DatabaseWriter
 from app.webhooks.dispatcher import Dispatcher
@@ -123,13 +123,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         outbox.listeners.append(dispatcher.wake)
         dispatching = asyncio.create_task(dispatcher.run())
     app.state.dispatcher = dispatcher
-    log.info("lbp-triage started", extra={"database": engine.url.get_backend_name(),
-                                          "webhook_dispatcher": settings.webhook_dispatcher,
-                                          "auth_mode": settings.auth_mode})
+    log.info(
+        "lbp-triage started",
+        extra={
+            "database": engine.url.get_backend_name(),
+            "webhook_dispatcher": settings.webhook_dispatcher,
+            "auth_mode": settings.auth_mode,
+        },
+    )
     collector.settle_after_startup()  # no full collections walking the start-up objects under load
     if settings.auth_mode == "none":
-        log.warning("AUTHENTICATION IS OFF (LBP_AUTH_MODE=none): serving clients on this machine only. "
-                    "Set LBP_AUTH_MODE=static or jwt before exposing the service.")
+        log.warning(
+            "AUTHENTICATION IS OFF (LBP_AUTH_MODE=none): serving clients on this machine only. "
+            "Set LBP_AUTH_MODE=static or jwt before exposing the service."
+        )
     try:
         yield
     finally:
@@ -141,8 +148,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.writer.submit(app.state.audit.record, row)
         app.state.writer.close()  # writes already queued finish first
         if files is not None and not files.shm_writable():
-            log.error("the SQLite -shm file is not writable: leaving its connections open rather than "
-                      "faulting on close; fix the file before the next start")
+            log.error(
+                "the SQLite -shm file is not writable: leaving its connections open rather than "
+                "faulting on close; fix the file before the next start"
+            )
             abandon(engine)
         else:
             engine.dispose()
@@ -177,18 +186,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # answers 406s, audits, counts (metrics) and logs every request, in one pass.
     app.state.refusals = RefusalAggregator()
     per_address = settings.rate_limit_per_address_per_minute
-    app.add_middleware(AccessControl, authenticator=authenticator,
-                       limiter=RateLimiter(settings.rate_limit_per_minute),
-                       address_limiter=RateLimiter(settings.rate_limit_per_minute if per_address is None
-                                                   else per_address),
-                       refusals=app.state.refusals)
+    app.add_middleware(
+        AccessControl,
+        authenticator=authenticator,
+        limiter=RateLimiter(settings.rate_limit_per_minute),
+        address_limiter=RateLimiter(settings.rate_limit_per_minute if per_address is None else per_address),
+        refusals=app.state.refusals,
+    )
     app.add_middleware(HeadAsGet)  # outside access control: a HEAD is checked as the GET it mirrors
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "HEAD", "POST", "DELETE"],
-                           allow_headers=["Authorization", "Content-Type", "Prefer", "If-None-Exist",
-                                          "If-None-Match"],
-                           expose_headers=["Location", "ETag", "Last-Modified", "X-Request-Id"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "HEAD", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Prefer", "If-None-Exist", "If-None-Match"],
+            expose_headers=["Location", "ETag", "Last-Modified", "X-Request-Id"],
+        )
     # Outermost of all: who the client is, for everything inside.
     app.add_middleware(ForwardedHeaders, trusted=parse_networks(settings.trusted_proxies))
     for module in (triage, knowledge, resources, subscriptions, audit, conformance, smart, health):
@@ -206,8 +220,10 @@ def _app_or_exit() -> FastAPI:
         reason = " ".join(str(exc).split())
         # One write per line: several workers share one stderr, and print() writes the line and its
         # end apart, so their lines could run into each other.
-        sys.stderr.write(f"lbp-triage: cannot start: {reason.rstrip('.')}. (With docker compose: copy "
-                         ".env.example to .env and fill it in.)\n")
+        sys.stderr.write(
+            f"lbp-triage: cannot start: {reason.rstrip('.')}. (With docker compose: copy "
+            ".env.example to .env and fill it in.)\n"
+        )
         sys.stderr.flush()
         # uvicorn's "startup failure" status: a multi-worker parent stops too instead of respawning.
         sys.exit(3)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from app.fhir.careplan import render_careplan, response_reference
@@ -24,7 +24,7 @@ def score(data: Any) -> Scored:
 
 
 def now_instant() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def careplan_for(scored: Scored, **references: Any) -> dict[str, Any]:

@@ -31,26 +31,38 @@ class Settings(BaseSettings):
         "(run `lbp-triage migrate`).",
     )
     max_body_bytes: int = Field(
-        131_072, description="Largest accepted request body (413 above). A triage response is a few KiB; "
-        "larger bodies only cost parsing time on the event loop.")
+        131_072,
+        description="Largest accepted request body (413 above). A triage response is a few KiB; "
+        "larger bodies only cost parsing time on the event loop.",
+    )
     body_timeout_seconds: float = Field(
-        10.0, gt=0, description="Time a client has to send its whole request body (408 past it).")
+        10.0, gt=0, description="Time a client has to send its whole request body (408 past it)."
+    )
     page_size: int = Field(20, description="Search results per page when _count is not given.")
     max_page_size: int = Field(200, description="Largest _count honoured.")
     public_base_url: str | None = Field(
-        None, description="Base URL clients see (e.g. https://triage.example.org), used in every link. Default: "
-        "the request's Host when LBP_ALLOWED_HOSTS lists it, else the address the server listens on."
+        None,
+        description="Base URL clients see (e.g. https://triage.example.org), used in every link. Default: "
+        "the request's Host when LBP_ALLOWED_HOSTS lists it, else the address the server listens on.",
     )
     allowed_hosts: str = Field(
-        "", description="Comma-separated Host header values (name or name:port) links may be built from when "
-        "LBP_PUBLIC_BASE_URL is not set; any other Host is ignored.")
+        "",
+        description="Comma-separated Host header values (name or name:port) links may be built from when "
+        "LBP_PUBLIC_BASE_URL is not set; any other Host is ignored.",
+    )
     trusted_proxies: str = Field(
-        "", description="Comma-separated proxy addresses or CIDRs whose X-Forwarded-For and X-Forwarded-Proto "
-        "are believed (client address for rate limits and the audit trail, scheme for links). Default: none.")
+        "",
+        description="Comma-separated proxy addresses or CIDRs whose X-Forwarded-For and X-Forwarded-Proto "
+        "are believed (client address for rate limits and the audit trail, scheme for links). Default: none.",
+    )
     db_pool_size: int = Field(10, description="PostgreSQL connections per worker process.")
     db_timeout_seconds: float = Field(
-        2.0, gt=0, le=60, description="PostgreSQL: longest statement; also bounds connecting and waiting for a "
-        "pooled connection, and cuts connections to a server that stops answering (503 instead of a hang).")
+        2.0,
+        gt=0,
+        le=60,
+        description="PostgreSQL: longest statement; also bounds connecting and waiting for a "
+        "pooled connection, and cuts connections to a server that stops answering (503 instead of a hang).",
+    )
     readyz_timeout_seconds: float = Field(2.0, gt=0, description="Time /readyz allows its checks (503 past it).")
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
     log_format: Literal["json", "console"] = Field(
@@ -64,34 +76,44 @@ class Settings(BaseSettings):
     )
     jwt_jwks_url: str | None = Field(None, description="JWKS URL of the token issuer (keys cached, refreshed).")
     jwt_jwks_timeout_seconds: float = Field(
-        3.0, gt=0, le=30, description="Time allowed to fetch the JWKS; a failed fetch is retried after 10 s, "
-        "meanwhile tokens are checked against the cached keys (503 when there are none).")
+        3.0,
+        gt=0,
+        le=30,
+        description="Time allowed to fetch the JWKS; a failed fetch is retried after 10 s, "
+        "meanwhile tokens are checked against the cached keys (503 when there are none).",
+    )
     jwt_public_key: str | None = Field(None, description="PEM public key, instead of a JWKS URL.")
     jwt_issuer: str | None = Field(None, description="Required `iss` of tokens.")
     jwt_audience: str | None = Field(None, description="Required `aud` of tokens.")
     jwt_algorithms: str = Field("RS256,ES256", description="Accepted signature algorithms (asymmetric only).")
     rate_limit_per_minute: int = Field(
-        12000, description="Requests per minute per authenticated caller (token subject) and process (burst: a tenth "
-        "of it); 0: no limit."
+        12000,
+        description="Requests per minute per authenticated caller (token subject) and process (burst: a tenth "
+        "of it); 0: no limit.",
     )
     rate_limit_per_address_per_minute: int | None = Field(
-        None, description="Requests per minute per client address and process, counted before the token is "
-        "checked (burst: a tenth of it); default: LBP_RATE_LIMIT_PER_MINUTE; 0: no limit.")
+        None,
+        description="Requests per minute per client address and process, counted before the token is "
+        "checked (burst: a tenth of it); default: LBP_RATE_LIMIT_PER_MINUTE; 0: no limit.",
+    )
     cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; empty: CORS closed.")
     max_json_depth: int = Field(64, description="Deepest JSON nesting accepted in a request body (400 above).")
 
     environment: Literal["development", "production"] | None = Field(
-        None, description="production: a missing LBP_SECRET_KEY stops the service at start-up; development: a "
+        None,
+        description="production: a missing LBP_SECRET_KEY stops the service at start-up; development: a "
         "key is generated (and kept in a file). Default: development with LBP_AUTH_MODE=none, else production.",
     )
     secret_key: str | None = Field(
-        None, description="Key-encryption key(s) sealing webhook secrets and channel headers at rest: base64 of "
+        None,
+        description="Key-encryption key(s) sealing webhook secrets and channel headers at rest: base64 of "
         "32 random bytes (`openssl rand -base64 32`); several comma-separated, newest first, while rotating.",
     )
     secret_key_file: str | None = Field(None, description="A file holding LBP_SECRET_KEY's value instead.")
 
     audit_spool_path: str | None = Field(
-        None, description="The local append-only file where audit records wait while the database is down "
+        None,
+        description="The local append-only file where audit records wait while the database is down "
         "(replayed when it answers). Default: beside the SQLite file, or lbp-triage-audit-spool.ndjson here.",
     )
 
@@ -123,17 +145,21 @@ class Settings(BaseSettings):
         50, ge=1, description="Notifications a dispatcher takes from one subscription's queue at a time."
     )
     webhook_retention_days: float = Field(
-        7.0, ge=0, description="Days delivered notifications stay in the delivery log (dead ones stay "
-        "until re-sent or the subscription is deleted)."
+        7.0,
+        ge=0,
+        description="Days delivered notifications stay in the delivery log (dead ones stay "
+        "until re-sent or the subscription is deleted).",
     )
     webhook_subscription_refresh_seconds: float = Field(
-        1.0, ge=0, description="How stale an API process's view of the subscriptions may be (changes "
-        "made by the same process apply at once)."
+        1.0,
+        ge=0,
+        description="How stale an API process's view of the subscriptions may be (changes "
+        "made by the same process apply at once).",
     )
 
     cds_clients: str = Field(
         "",
-        description='CDS Hooks: JSON object of the EHRs allowed to call /cds-services, issuer (`iss`) → '
+        description="CDS Hooks: JSON object of the EHRs allowed to call /cds-services, issuer (`iss`) → "
         'its JWKS URL, e.g. {"https://ehr.example.org": "https://ehr.example.org/.well-known/jwks.json"}. '
         "Empty: CDS Hooks calls are refused unless LBP_AUTH_MODE=none (loopback only).",
     )
@@ -148,19 +174,24 @@ class Settings(BaseSettings):
         "lbp-imaging, beside the defaults of ValueSet lbp-lumbar-imaging.",
     )
     smart_authorize_url: str | None = Field(
-        None, description="SMART: the site authorization server's authorize endpoint (jwt mode); published "
-        "in /.well-known/smart-configuration and the CapabilityStatement."
+        None,
+        description="SMART: the site authorization server's authorize endpoint (jwt mode); published "
+        "in /.well-known/smart-configuration and the CapabilityStatement.",
     )
     smart_token_url: str | None = Field(
-        None, description="SMART: the authorization server's token endpoint (jwt mode). With it set, SMART "
-        "discovery is served."
+        None,
+        description="SMART: the authorization server's token endpoint (jwt mode). With it set, SMART "
+        "discovery is served.",
     )
     smart_revocation_url: str | None = Field(None, description="SMART: token revocation endpoint (optional).")
     smart_introspection_url: str | None = Field(None, description="SMART: token introspection endpoint (optional).")
     smart_management_url: str | None = Field(
-        None, description="SMART: where users manage their authorizations (optional).")
+        None, description="SMART: where users manage their authorizations (optional)."
+    )
     smart_registration_url: str | None = Field(
-        None, description="SMART: dynamic client registration endpoint (optional).")
+        None, description="SMART: dynamic client registration endpoint (optional)."
+    )
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies(cls, value: str) -> str:
@@ -234,6 +265,7 @@ def keyring_for(settings: Settings) -> Keyring:
     where = development_key_file(settings)
     cache_key = (settings.secret_key, settings.secret_key_file, settings.production, str(where.resolve()))
     if cache_key not in _keyrings:
-        _keyrings[cache_key] = load_keyring(settings.secret_key, settings.secret_key_file,
-                                            production=settings.production, development_file=where)
+        _keyrings[cache_key] = load_keyring(
+            settings.secret_key, settings.secret_key_file, production=settings.production, development_file=where
+        )
     return _keyrings[cache_key]

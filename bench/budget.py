@@ -30,8 +30,9 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 
@@ -78,16 +79,30 @@ class AsgiDriver:
     def __init__(self, app: Any, body: bytes) -> None:
         self.app = app
         self.body = body
-        self.headers = [(b"host", b"bench"), (b"content-type", b"application/fhir+json"),
-                        (b"authorization", f"Bearer {TOKEN}".encode()),
-                        (b"content-length", str(len(body)).encode())]
+        self.headers = [
+            (b"host", b"bench"),
+            (b"content-type", b"application/fhir+json"),
+            (b"authorization", f"Bearer {TOKEN}".encode()),
+            (b"content-length", str(len(body)).encode()),
+        ]
         self.status = 0
 
     async def post(self) -> None:
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-                 "scheme": "http", "path": TRIAGE_PATH, "raw_path": TRIAGE_PATH.encode(), "query_string": b"",
-                 "root_path": "", "headers": self.headers, "client": ("127.0.0.1", 50000),
-                 "server": ("127.0.0.1", 8000), "app": self.app}
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": TRIAGE_PATH,
+            "raw_path": TRIAGE_PATH.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": self.headers,
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+            "app": self.app,
+        }
         sent = False
 
         async def receive() -> dict[str, Any]:
@@ -133,9 +148,15 @@ def storage_parts(engine: Any, n: int) -> dict[str, float]:
 
     def rows() -> tuple[dict[str, Any], dict[str, Any]]:
         prepared = prepare(data)
-        return prepared.row, audit_row(interaction="create", resource_type="QuestionnaireResponse",
-                                       resource_id=prepared.row["response_id"], patient=prepared.row["patient"],
-                                       agent="bench", client_address="127.0.0.1", status=201)
+        return prepared.row, audit_row(
+            interaction="create",
+            resource_type="QuestionnaireResponse",
+            resource_id=prepared.row["response_id"],
+            patient=prepared.row["patient"],
+            agent="bench",
+            client_address="127.0.0.1",
+            status=201,
+        )
 
     singles = [rows() for _ in range(n)]
     insert_times, commit_times = [], []
@@ -160,13 +181,24 @@ def storage_parts(engine: Any, n: int) -> dict[str, float]:
             grouped_insert.append((middle - start) / group)
             grouped_commit.append((_clock() - middle) / group)
     med = lambda xs: statistics.median(xs) / 1000  # noqa: E731
-    return {"insert": med(insert_times), "commit": med(commit_times),
-            "insert16": med(grouped_insert), "commit16": med(grouped_commit)}
+    return {
+        "insert": med(insert_times),
+        "commit": med(commit_times),
+        "insert16": med(grouped_insert),
+        "commit16": med(grouped_commit),
+    }
 
 
 async def measure(database_url: str, n: int) -> list[tuple[str, float, str]]:
-    os.environ.update({"LBP_AUTH_MODE": "static", "LBP_SECRET_KEY": BENCH_SECRET_KEY, "LBP_AUTH_TOKENS": orjson.dumps(TOKENS).decode(),
-                       "LBP_RATE_LIMIT_PER_MINUTE": "0", "LBP_AUTO_MIGRATE": "true"})
+    os.environ.update(
+        {
+            "LBP_AUTH_MODE": "static",
+            "LBP_SECRET_KEY": BENCH_SECRET_KEY,
+            "LBP_AUTH_TOKENS": orjson.dumps(TOKENS).decode(),
+            "LBP_RATE_LIMIT_PER_MINUTE": "0",
+            "LBP_AUTO_MIGRATE": "true",
+        }
+    )
     from app.encounters import prepare
     from app.main import create_app
     from app.scoring import score
@@ -228,8 +260,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database or f"sqlite:///{tmp}/budget.db"
         rows = asyncio.run(measure(url, args.requests))
-    print(f"\nper-part budget of one $triage, CPU µs, medians of {args.requests}, in-process "
-          f"({url.split(':')[0]}, gc {'frozen' if gc.get_freeze_count() else 'not frozen'})\n")
+    print(
+        f"\nper-part budget of one $triage, CPU µs, medians of {args.requests}, in-process "
+        f"({url.split(':')[0]}, gc {'frozen' if gc.get_freeze_count() else 'not frozen'})\n"
+    )
     for name, value, note in rows:
         print(f"{name:68} {value:8.1f}  {note}")
 

@@ -54,8 +54,11 @@ def random_response(rng: random.Random, n: int = 0, version: str = CURRENT_VERSI
     specs = questionnaire_index(version).items
     for link_id, value in random_answers(rng, version).items():
         kind = specs[link_id].type
-        answer = ({"valueCoding": {"system": ANSWERS_CODESYSTEM_URL, "code": value}}
-                  if kind == "choice" else {kinds[kind]: value})
+        answer = (
+            {"valueCoding": {"system": ANSWERS_CODESYSTEM_URL, "code": value}}
+            if kind == "choice"
+            else {kinds[kind]: value}
+        )
         items_.append({"linkId": link_id, "answer": [answer]})
     return {
         "resourceType": "QuestionnaireResponse",

@@ -16,7 +16,8 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -44,8 +45,9 @@ def parts(version: str, responses: list[dict[str, Any]]) -> list[tuple[str, Call
     facts = []
     for a, result in zip(answers, results):
         scores = rules.stratification(a)
-        facts.append(PlanFacts.of(result.disposition, result.preference, result.findings, a,
-                                  scores.risk if scores else None))
+        facts.append(
+            PlanFacts.of(result.disposition, result.preference, result.findings, a, scores.risk if scores else None)
+        )
     rendered = [careplan_for(s, created="2026-11-25T10:00:00.000Z") for s in scored]
     raw = [orjson.dumps(r) for r in responses]
     return [
@@ -55,16 +57,21 @@ def parts(version: str, responses: list[dict[str, Any]]) -> list[tuple[str, Call
         ("disposition", lambda a: decide(find(a, rules)), answers),
         ("preference", rules.preference, answers),
         ("STarT Back", rules.stratification, answers),
-        ("plan facts", lambda x: PlanFacts.of(x[1].disposition, x[1].preference, x[1].findings, x[0]),
-         list(zip(answers, results))),
+        (
+            "plan facts",
+            lambda x: PlanFacts.of(x[1].disposition, x[1].preference, x[1].findings, x[0]),
+            list(zip(answers, results)),
+        ),
         ("plan (activities + medicines)", lambda f: (rules.planner.plan(f), rules.medicine_decisions(f)), facts),
         ("narrative", lambda s: careplan_div(s.result, s.response.answers), scored),
-        ("CarePlan render (with narrative)",
-         lambda s: render_careplan(s.result, s.response.subject, answers=s.response.answers), scored),
+        (
+            "CarePlan render (with narrative)",
+            lambda s: render_careplan(s.result, s.response.subject, answers=s.response.answers),
+            scored,
+        ),
         ("orjson.dumps(CarePlan)", orjson.dumps, rendered),
         ("validate → triage", score, responses),
-        ("bytes → CarePlan bytes",
-         lambda b: orjson.dumps(careplan_for(score(orjson.loads(b)))), raw),
+        ("bytes → CarePlan bytes", lambda b: orjson.dumps(careplan_for(score(orjson.loads(b)))), raw),
     ]
 
 
@@ -101,11 +108,12 @@ def main() -> None:
                 best[version, name] = min(t, best.get((version, name), t))
 
     names = [ENGINE] + [name for name, _, _ in table]
-    print(f"{'part (best of ' + str(args.rounds) + ' rounds)':34}" + "".join(
-        f" {'rules ' + v[0] + ' µs':>11} {'per second':>11}" for v in VERSIONS))
+    print(
+        f"{'part (best of ' + str(args.rounds) + ' rounds)':34}"
+        + "".join(f" {'rules ' + v[0] + ' µs':>11} {'per second':>11}" for v in VERSIONS)
+    )
     for name in names:
-        print(f"{name:34}" + "".join(
-            f" {best[v, name] * 1e6:11.2f} {1 / best[v, name]:11,.0f}" for v in VERSIONS))
+        print(f"{name:34}" + "".join(f" {best[v, name] * 1e6:11.2f} {1 / best[v, name]:11,.0f}" for v in VERSIONS))
     for v in VERSIONS:
         engine = 1 / best[v, ENGINE]
         verdict = "ok" if engine >= ENGINE_TARGET else "BELOW"

@@ -70,10 +70,29 @@ def free_port() -> int:
 def start(app_path: str, port: int, env: dict[str, str], cwd: str, workers: int) -> subprocess.Popen:
     # The flags of the Dockerfile's CMD, but the worker count; logs go to /dev/null (formatted
     # and written all the same, as a collector would read them).
-    command = [sys.executable, "-m", "uvicorn", app_path, "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(workers), "--no-access-log", "--timeout-graceful-shutdown", "20"]
-    proc = subprocess.Popen(command, env={**os.environ, **env}, cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app_path,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "20",
+    ]
+    proc = subprocess.Popen(
+        command,
+        env={**os.environ, **env},
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     for _ in range(600):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -110,8 +129,12 @@ def wrk(wrk_bin: str, url: str, body: bytes, duration: int, connections: int) ->
         script.write(f'wrk.headers["Authorization"] = "Bearer {TOKEN}"\n')
         script.write(f"wrk.body = [==[{body.decode()}]==]\n")
     try:
-        out = subprocess.run([wrk_bin, "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
-                              "-s", script.name, url], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [wrk_bin, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script.name, url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     finally:
         os.unlink(script.name)
 
@@ -122,12 +145,19 @@ def wrk(wrk_bin: str, url: str, body: bytes, duration: int, connections: int) ->
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50": latency("50"), "p99": latency("99"),
-            "non2xx": float(errors.group(1)) if errors else 0.0}
+    return {"rps": rps, "p50": latency("50"), "p99": latency("99"), "non2xx": float(errors.group(1)) if errors else 0.0}
 
 
-def measure(app_path: str, path: str, env: dict[str, str], body: bytes, args: argparse.Namespace, wrk_bin: str,
-            cwd: str, workers: int) -> dict[str, float]:
+def measure(
+    app_path: str,
+    path: str,
+    env: dict[str, str],
+    body: bytes,
+    args: argparse.Namespace,
+    wrk_bin: str,
+    cwd: str,
+    workers: int,
+) -> dict[str, float]:
     port = free_port()
     proc = start(app_path, port, env, cwd, workers)
     try:
@@ -196,44 +226,69 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", default="1,2", help="comma-separated uvicorn worker counts")
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="admin URL; a scratch database is created and dropped")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="admin URL; a scratch database is created and dropped",
+    )
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-budget", action="store_true")
-    parser.add_argument("--before", metavar="CHECKOUT", default=None,
-                        help="also serve the app of another checkout (e.g. main) in the same run: before/after")
+    parser.add_argument(
+        "--before",
+        metavar="CHECKOUT",
+        default=None,
+        help="also serve the app of another checkout (e.g. main) in the same run: before/after",
+    )
     args = parser.parse_args()
     wrk_bin = ensure_wrk()
     body = bench_body()  # no identifier: a new encounter each time
     worker_counts = [int(w) for w in args.workers.split(",")]
-    production = {"PYTHONPATH": str(ROOT), "LBP_AUTH_MODE": "static", "LBP_SECRET_KEY": BENCH_SECRET_KEY,
-                  "LBP_AUTH_TOKENS": orjson.dumps(TOKENS).decode(), "LBP_AUTO_MIGRATE": "false",
-                  # One client drives all the load: the per-client rate limit would throttle it.
-                  "LBP_RATE_LIMIT_PER_MINUTE": "0"}
+    production = {
+        "PYTHONPATH": str(ROOT),
+        "LBP_AUTH_MODE": "static",
+        "LBP_SECRET_KEY": BENCH_SECRET_KEY,
+        "LBP_AUTH_TOKENS": orjson.dumps(TOKENS).decode(),
+        "LBP_AUTO_MIGRATE": "false",
+        # One client drives all the load: the per-client rate limit would throttle it.
+        "LBP_RATE_LIMIT_PER_MINUTE": "0",
+    }
 
     results: dict[tuple[str, int], dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for workers in worker_counts:
-            results[("baseline", workers)] = measure("bench.baseline:app", "/echo", {}, body, args, wrk_bin,
-                                                     str(ROOT), workers)
+            results[("baseline", workers)] = measure(
+                "bench.baseline:app", "/echo", {}, body, args, wrk_bin, str(ROOT), workers
+            )
             for tag, root in [("", ROOT)] + ([(" (before)", Path(args.before).resolve())] if args.before else []):
                 served = {**production, "PYTHONPATH": str(root)}
                 url = migrated(f"sqlite:///{tmp}/bench-{workers}{tag.strip(' ()')}.db")
                 results[("SQLite" + tag, workers)] = measure(
-                    "app.main:app", TRIAGE_PATH, {"LBP_DATABASE_URL": url, **served}, body, args, wrk_bin, tmp, workers)
+                    "app.main:app", TRIAGE_PATH, {"LBP_DATABASE_URL": url, **served}, body, args, wrk_bin, tmp, workers
+                )
                 if not args.no_postgres:
                     url, drop = create_database(args.postgres)
                     try:
                         results[("PostgreSQL" + tag, workers)] = measure(
-                            "app.main:app", TRIAGE_PATH, {"LBP_DATABASE_URL": migrated(url), **served}, body, args,
-                            wrk_bin, tmp, workers)
+                            "app.main:app",
+                            TRIAGE_PATH,
+                            {"LBP_DATABASE_URL": migrated(url), **served},
+                            body,
+                            args,
+                            wrk_bin,
+                            tmp,
+                            workers,
+                        )
                     finally:
                         drop()
 
-    print(f"\n{args.connections} connections, {args.duration} s; the service as in production "
-          "(log level INFO, static-token auth, audit on); each row against the baseline with its worker count\n")
-    print(f"{'':39} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'RSS MiB':>8} "
-          f"{'÷ base':>7} {'p50 ÷':>6} {'p99 ÷':>6} {'target':>12} {'':>6}")
+    print(
+        f"\n{args.connections} connections, {args.duration} s; the service as in production "
+        "(log level INFO, static-token auth, audit on); each row against the baseline with its worker count\n"
+    )
+    print(
+        f"{'':39} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'RSS MiB':>8} "
+        f"{'÷ base':>7} {'p50 ÷':>6} {'p99 ÷':>6} {'target':>12} {'':>6}"
+    )
     for (name, workers), r in results.items():
         base = results[("baseline", workers)]
         label = f"{'baseline (json.loads echo)' if name == 'baseline' else '$triage on ' + name}, {workers}w"
@@ -244,8 +299,10 @@ def main() -> None:
             engine = name.split(" ")[0]
             target = f"≥{TARGETS[engine][0]} p99≤{P99_TARGET:g}"
             mark = verdict(engine, ratio, p99_ratio)
-        print(f"{label:39} {r['rps']:8.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['non2xx']:8.0f} {r['rss']:8.1f} "
-              f"{ratio:7.2f} {p50_ratio:6.2f} {p99_ratio:6.2f} {target:>12} {mark:>6}")
+        print(
+            f"{label:39} {r['rps']:8.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['non2xx']:8.0f} {r['rss']:8.1f} "
+            f"{ratio:7.2f} {p50_ratio:6.2f} {p99_ratio:6.2f} {target:>12} {mark:>6}"
+        )
     if len(worker_counts) > 1:
         low, high = min(worker_counts), max(worker_counts)
         print(f"\n{high} workers ÷ {low} (target ≥ {SCALING_TARGET} for $triage):")

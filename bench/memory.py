@@ -33,23 +33,42 @@ def main() -> None:
     wrk_bin = ensure_wrk()
     with tempfile.TemporaryDirectory() as tmp:
         url = migrated(args.database or f"sqlite:///{tmp}/memory.db")
-        env = {"PYTHONPATH": str(ROOT), "LBP_DATABASE_URL": url, "LBP_AUTH_MODE": "static", "LBP_SECRET_KEY": BENCH_SECRET_KEY,
-               "LBP_AUTH_TOKENS": orjson.dumps(TOKENS).decode(), "LBP_AUTO_MIGRATE": "false",
-               "LBP_RATE_LIMIT_PER_MINUTE": "0"}
+        env = {
+            "PYTHONPATH": str(ROOT),
+            "LBP_DATABASE_URL": url,
+            "LBP_AUTH_MODE": "static",
+            "LBP_SECRET_KEY": BENCH_SECRET_KEY,
+            "LBP_AUTH_TOKENS": orjson.dumps(TOKENS).decode(),
+            "LBP_AUTO_MIGRATE": "false",
+            "LBP_RATE_LIMIT_PER_MINUTE": "0",
+        }
         port = free_port()
         proc = start("app.main:app", port, env, tmp, 1)
         script = os.path.join(tmp, "post.lua")
         with open(script, "w") as lua:
-            lua.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/fhir+json"\n'
-                      f'wrk.headers["Authorization"] = "Bearer {TOKEN}"\n'
-                      f"wrk.body = [==[{bench_body().decode()}]==]\n")
+            lua.write(
+                'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/fhir+json"\n'
+                f'wrk.headers["Authorization"] = "Bearer {TOKEN}"\n'
+                f"wrk.body = [==[{bench_body().decode()}]==]\n"
+            )
         served, samples = 0, []
         try:
             print(f"{'triages':>9} {'RSS MiB':>8}")
             while served < args.triages:
-                out = subprocess.run([wrk_bin, "-t1", "-c16", f"-d{args.slice_seconds}s", "-s", script,
-                                      f"http://127.0.0.1:{port}{TRIAGE_PATH}"], capture_output=True, text=True,
-                                     check=True).stdout
+                out = subprocess.run(
+                    [
+                        wrk_bin,
+                        "-t1",
+                        "-c16",
+                        f"-d{args.slice_seconds}s",
+                        "-s",
+                        script,
+                        f"http://127.0.0.1:{port}{TRIAGE_PATH}",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
                 served += int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
                 errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
                 if errors:
@@ -61,8 +80,10 @@ def main() -> None:
             proc.wait(timeout=30)
     half = next(rss for n, rss in samples if n >= args.triages // 2)
     final = samples[-1][1]
-    print(f"\nRSS at {args.triages // 2:,}: {half:.1f} MiB; at {samples[-1][0]:,}: {final:.1f} MiB "
-          f"(≤ 150: {'ok' if final <= 150 else 'MISS'}; growth {final - half:+.1f} MiB)")
+    print(
+        f"\nRSS at {args.triages // 2:,}: {half:.1f} MiB; at {samples[-1][0]:,}: {final:.1f} MiB "
+        f"(≤ 150: {'ok' if final <= 150 else 'MISS'}; growth {final - half:+.1f} MiB)"
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
 
@@ -33,19 +33,31 @@ PATIENTS = 100_000
 
 
 def filler_rows(start: int, count: int, rng: random.Random) -> list[dict]:
-    base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
     rows = []
     for i in range(start, start + count):
         ident = str(uuid.UUID(int=rng.getrandbits(128)))
         stub = {"resourceType": "CarePlan", "id": ident}
-        rows.append({
-            "encounter_id": ident, "careplan_id": f"c{ident[1:]}", "response_id": f"r{ident[1:]}",
-            "patient": f"p{rng.randrange(PATIENTS)}", "disposition": rng.choice(("self-care", "doctor", "urgent")),
-            "preference": "no-preference", "findings": [], "rules_version": "1.0.0",
-            "created": base + timedelta(seconds=i), "authored": None, "identifier_system": None,
-            "identifier_value": None, "version_id": 1, "questionnaire_response": stub, "encounter": stub,
-            "careplan": stub,
-        })
+        rows.append(
+            {
+                "encounter_id": ident,
+                "careplan_id": f"c{ident[1:]}",
+                "response_id": f"r{ident[1:]}",
+                "patient": f"p{rng.randrange(PATIENTS)}",
+                "disposition": rng.choice(("self-care", "doctor", "urgent")),
+                "preference": "no-preference",
+                "findings": [],
+                "rules_version": "1.0.0",
+                "created": base + timedelta(seconds=i),
+                "authored": None,
+                "identifier_system": None,
+                "identifier_value": None,
+                "version_id": 1,
+                "questionnaire_response": stub,
+                "encounter": stub,
+                "careplan": stub,
+            }
+        )
     return rows
 
 

@@ -125,8 +125,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             database_url = args.database or f"sqlite:///{Path(tmp) / 'bench.db'}"
             engine_name = database_url.split(":", 1)[0]
-            print(f"{'database':>10} {'subscriptions':>13} {'deliveries':>10} {'seconds':>8} {'per second':>11} "
-                  f"{'target':>7}")
+            print(
+                f"{'database':>10} {'subscriptions':>13} {'deliveries':>10} {'seconds':>8} {'per second':>11} "
+                f"{'target':>7}"
+            )
             for subscriptions in (int(s) for s in args.subscriptions.split(",")):
                 triages = max(1, args.deliveries // subscriptions)
                 _fill(database_url, port, subscriptions, triages, args.content)

@@ -29,8 +29,9 @@ def shape_errors(definition: str, instance: Any) -> list[str]:
     from jsonschema import Draft202012Validator
 
     schema = _schema()
-    validator = Draft202012Validator({"$ref": f"#/$defs/{definition}", "$defs": schema["$defs"]},
-                                     format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator = Draft202012Validator(
+        {"$ref": f"#/$defs/{definition}", "$defs": schema["$defs"]}, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(instance)]
 
 
@@ -49,7 +50,7 @@ class Served:
         served = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 served.requests.append((self.path, dict(self.headers.items())))
                 status, body = served.routes.get(self.path.split("?", 1)[0], (404, {"error": "not found"}))
                 data = json.dumps(body).encode()
@@ -86,41 +87,69 @@ class Ehr:
     def jwks_url(self) -> str:
         return f"{self.jwks.url}/jwks.json"
 
-    def token(self, audience: str, *, exp_in: int = 300, jti: str | None = None, key: Any = None,
-              header: dict[str, Any] | None = None, alg: str = "RS256", **claims: Any) -> str:
+    def token(
+        self,
+        audience: str,
+        *,
+        exp_in: int = 300,
+        jti: str | None = None,
+        key: Any = None,
+        header: dict[str, Any] | None = None,
+        alg: str = "RS256",
+        **claims: Any,
+    ) -> str:
         now = int(time.time())
-        payload = {"iss": self.issuer, "sub": "ehr-client", "aud": audience, "iat": now, "exp": now + exp_in,
-                   "jti": jti or str(uuid.uuid4()), **claims}
+        payload = {
+            "iss": self.issuer,
+            "sub": "ehr-client",
+            "aud": audience,
+            "iat": now,
+            "exp": now + exp_in,
+            "jti": jti or str(uuid.uuid4()),
+            **claims,
+        }
         signer = key or self.key
-        return jwt.encode({"alg": alg, "typ": "JWT", "kid": signer.kid, **(header or {})}, payload, signer,
-                          algorithms=[alg])
+        return jwt.encode(
+            {"alg": alg, "typ": "JWT", "kid": signer.kid, **(header or {})}, payload, signer, algorithms=[alg]
+        )
 
     def close(self) -> None:
         self.jwks.close()
 
 
-
-
 def imaging_order(code: str = "72148", order_id: str = "order-1", patient: str = "p1") -> dict[str, Any]:
-    return {"resourceType": "ServiceRequest", "id": order_id, "status": "draft", "intent": "order",
-            "subject": {"reference": f"Patient/{patient}"},
-            "code": {"coding": [{"system": CPT, "code": code}]}}
+    return {
+        "resourceType": "ServiceRequest",
+        "id": order_id,
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": f"Patient/{patient}"},
+        "code": {"coding": [{"system": CPT, "code": code}]},
+    }
 
 
 def searchset(*resources: dict[str, Any]) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
-            "entry": [{"resource": r} for r in resources]}
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [{"resource": r} for r in resources],
+    }
 
 
-def hook_request(hook: str, patient: str = "p1", *, prefetch: Any = "absent", orders: list | None = None,
-                 **fields: Any) -> dict[str, Any]:
+def hook_request(
+    hook: str, patient: str = "p1", *, prefetch: Any = "absent", orders: list | None = None, **fields: Any
+) -> dict[str, Any]:
     context: dict[str, Any] = {"userId": "Practitioner/dr-1", "patientId": patient}
     if hook == "encounter-start":
         context["encounterId"] = "enc-1"
     if hook in ("order-sign", "order-select"):
         orders = orders if orders is not None else [imaging_order(patient=patient)]
-        context["draftOrders"] = {"resourceType": "Bundle", "type": "collection",
-                                  "entry": [{"resource": o} for o in orders]}
+        context["draftOrders"] = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": o} for o in orders],
+        }
         if hook == "order-select":
             context["selections"] = [f"ServiceRequest/{o['id']}" for o in orders] or ["ServiceRequest/none"]
     body: dict[str, Any] = {"hook": hook, "hookInstance": str(uuid.uuid4()), "context": context, **fields}

@@ -10,8 +10,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -44,8 +44,9 @@ def _engines() -> list:
     if _postgres_reachable() or REQUIRE_POSTGRES:
         params.append(pytest.param("postgresql", id="postgresql"))
     else:
-        params.append(pytest.param("postgresql", id="postgresql",
-                                   marks=pytest.mark.skip(reason="PostgreSQL not reachable")))
+        params.append(
+            pytest.param("postgresql", id="postgresql", marks=pytest.mark.skip(reason="PostgreSQL not reachable"))
+        )
     return params
 
 
@@ -97,8 +98,15 @@ def app(database_url):
 
     # Webhook dispatchers are started by the tests that need them (tests/webhook_support.py);
     # the webhook receivers they use listen on loopback, hence the allowlist.
-    application = create_app(Settings(database_url=database_url, auto_migrate=True, page_size=20,
-                                      webhook_dispatcher="off", webhook_allowed_hosts="127.0.0.1"))
+    application = create_app(
+        Settings(
+            database_url=database_url,
+            auto_migrate=True,
+            page_size=20,
+            webhook_dispatcher="off",
+            webhook_allowed_hosts="127.0.0.1",
+        )
+    )
     with TestClient(application):  # runs the lifespan: engine, migrations
         yield application
 
@@ -143,8 +151,7 @@ def live_server(app) -> Iterator[str]:
 
     _empty_tables(app)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

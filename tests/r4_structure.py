@@ -19,8 +19,13 @@ _REF = "#/definitions/"
 
 # How a primitive looks in JSON. The schema says "number" for the integer types (its patterns
 # apply to strings only); FHIR's JSON rules make them JSON integers, so "integer" here.
-_JSON_TYPES = {"boolean": "boolean", "integer": "integer", "positiveInt": "integer",
-               "unsignedInt": "integer", "decimal": "number"}
+_JSON_TYPES = {
+    "boolean": "boolean",
+    "integer": "integer",
+    "positiveInt": "integer",
+    "unsignedInt": "integer",
+    "decimal": "number",
+}
 
 
 def derive(schema: dict[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,9 @@ def complete(draw, answers):
             continue
         if spec.link_id in answers:
             continue
-        if INDEX.required_now(spec, set(answers)) or (spec.group in INDEX.all_or_none and spec.group in answered_groups):
+        if INDEX.required_now(spec, set(answers)) or (
+            spec.group in INDEX.all_or_none and spec.group in answered_groups
+        ):
             answers[spec.link_id] = draw(value_of(spec))
     return answers
 

@@ -6,10 +6,11 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from app.fhir.canonical import ANSWERS_CODESYSTEM_URL, QUESTIONNAIRE_URL
 from app.fhir.questionnaire import questionnaire_index
@@ -28,10 +29,12 @@ def items():
 def triage_v1(answers: dict[str, Any]):
     return triage(answers, RULES_V1)
 
+
 DATA = Path(__file__).parent / "data"
 
-WARNING_SIGNS = [s.link_id for s in items().values() if s.group == "warning-signs"
-                 and s.link_id != "leg-weakness-worsening"]
+WARNING_SIGNS = [
+    s.link_id for s in items().values() if s.group == "warning-signs" and s.link_id != "leg-weakness-worsening"
+]
 
 # A healthy adult with acute, back-only pain and every warning sign answered "no".
 BASELINE: dict[str, Any] = {
@@ -75,15 +78,31 @@ def answers_with(**overrides: Any) -> dict[str, Any]:
     return answers
 
 
-def response(answers: dict[str, Any] | None = None, *, nested: bool = False, patient: str = "p1",
-             **fields: Any) -> dict[str, Any]:
+def response(
+    answers: dict[str, Any] | None = None, *, nested: bool = False, patient: str = "p1", **fields: Any
+) -> dict[str, Any]:
     """A QuestionnaireResponse to Questionnaire 1.0.0, flat at the root or nested in groups."""
-    return build_response(BASELINE if answers is None else answers, items(), QUESTIONNAIRE_V1,
-                          "2026-11-20T10:00:00Z", nested=nested, patient=patient, **fields)
+    return build_response(
+        BASELINE if answers is None else answers,
+        items(),
+        QUESTIONNAIRE_V1,
+        "2026-11-20T10:00:00Z",
+        nested=nested,
+        patient=patient,
+        **fields,
+    )
 
 
-def build_response(answers: dict[str, Any], specs: dict[str, Any], usual_questionnaire: str, usual_authored: str, *,
-                   nested: bool, patient: str, **fields: Any) -> dict[str, Any]:
+def build_response(
+    answers: dict[str, Any],
+    specs: dict[str, Any],
+    usual_questionnaire: str,
+    usual_authored: str,
+    *,
+    nested: bool,
+    patient: str,
+    **fields: Any,
+) -> dict[str, Any]:
     """A QuestionnaireResponse carrying the answers (typed by the Questionnaire's item specs),
     flat at the root or nested in their groups; `fields` override the resource's elements (the
     usual canonical and authored time included: no parameter here is named like one)."""
@@ -108,6 +127,7 @@ def build_response(answers: dict[str, Any], specs: dict[str, Any], usual_questio
 
 
 # --- checks every emitted resource must pass ----------------------------------------
+
 
 @cache
 def _schema() -> dict[str, Any]:
@@ -191,6 +211,7 @@ def store_row(app, row: dict[str, Any]) -> None:
 
 
 # --- a real server ------------------------------------------------------------------------
+
 
 def _free_port() -> int:
     with socket.socket() as s:

@@ -82,11 +82,24 @@ def answer_v2(link_id: str, value: Any) -> dict[str, Any]:
     return typed_answer(ITEMS[link_id].type, value)
 
 
-def response_v2(answers: dict[str, Any] | None = None, *, nested: bool = False, patient: str = "p1",
-                questionnaire: str = QUESTIONNAIRE_V2, **fields: Any) -> dict[str, Any]:
+def response_v2(
+    answers: dict[str, Any] | None = None,
+    *,
+    nested: bool = False,
+    patient: str = "p1",
+    questionnaire: str = QUESTIONNAIRE_V2,
+    **fields: Any,
+) -> dict[str, Any]:
     """A QuestionnaireResponse to Questionnaire 2.0.0, flat at the root or nested in groups."""
-    return build_response(BASELINE_V2 if answers is None else answers, ITEMS, questionnaire,
-                          "2026-11-25T10:00:00Z", nested=nested, patient=patient, **fields)
+    return build_response(
+        BASELINE_V2 if answers is None else answers,
+        ITEMS,
+        questionnaire,
+        "2026-11-25T10:00:00Z",
+        nested=nested,
+        patient=patient,
+        **fields,
+    )
 
 
 __all__ = ["INFLAMMATORY_ITEMS", "STARTBACK_ITEMS"]

@@ -104,9 +104,16 @@ def test_rule_code_not_listed():
     rejected(qr)
 
 
-@pytest.mark.parametrize("link_id, value", [
-    ("age", 121), ("age", -1), ("pain-intensity", 11), ("height-cm", 49.9), ("weight-kg", 351.0),
-])
+@pytest.mark.parametrize(
+    "link_id, value",
+    [
+        ("age", 121),
+        ("age", -1),
+        ("pain-intensity", 11),
+        ("height-cm", 49.9),
+        ("weight-kg", 351.0),
+    ],
+)
 def test_rule_value_out_of_range(link_id, value):
     exc = rejected(response(answers_with(**{link_id.replace("-", "_"): value})))
     assert exc.faults[0].code == "value" and "between" in exc.faults[0].diagnostics
@@ -188,8 +195,9 @@ def test_not_a_questionnaire_response_is_a_400(body):
 
 
 def test_r4b_features_beyond_the_fast_path_are_accepted():
-    qr = response(meta={"lastUpdated": "2026-11-20T10:00:00Z"},
-                  extension=[{"url": "http://example.org/x", "valueString": "y"}])
+    qr = response(
+        meta={"lastUpdated": "2026-11-20T10:00:00Z"}, extension=[{"url": "http://example.org/x", "valueString": "y"}]
+    )
     assert validate_response(qr).answers["age"] == 40
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,14 +42,23 @@ def test_promtool_accepts_the_rules_and_their_unit_tests_pass():
 
 def test_the_alerts_cover_what_on_call_needs():
     names = {rule["alert"] for rule in _rules()}
-    assert {"LbpHighErrorRate", "LbpTriageLatencyP99High", "LbpWebhookQueueDeep", "LbpWebhookDeadNotifications",
-            "LbpDatabaseDown", "LbpAuditSpoolNotEmpty"} <= names
+    assert {
+        "LbpHighErrorRate",
+        "LbpTriageLatencyP99High",
+        "LbpWebhookQueueDeep",
+        "LbpWebhookDeadNotifications",
+        "LbpDatabaseDown",
+        "LbpAuditSpoolNotEmpty",
+    } <= names
 
 
 def test_every_metric_the_alerts_read_is_exposed(client):
     client.get("/fhir/metadata")  # at least one request, so the request histograms have samples
-    exposed = {sample.name for family in text_string_to_metric_families(client.get("/metrics").text)
-               for sample in family.samples}
+    exposed = {
+        sample.name
+        for family in text_string_to_metric_families(client.get("/metrics").text)
+        for sample in family.samples
+    }
     for rule in _rules():
         used = set(re.findall(r"\b(lbp_[a-z0-9_]+)", rule["expr"]))
         assert used, rule["alert"]
@@ -59,8 +67,10 @@ def test_every_metric_the_alerts_read_is_exposed(client):
 
 def test_every_runbook_is_in_the_operator_guide():
     guide = (ROOT / "docs" / "operator-guide.md").read_text()
-    anchors = {re.sub(r"[^a-z0-9 -]", "", heading.lower()).strip().replace(" ", "-")
-               for heading in re.findall(r"^#+ (.+)$", guide, re.M)}
+    anchors = {
+        re.sub(r"[^a-z0-9 -]", "", heading.lower()).strip().replace(" ", "-")
+        for heading in re.findall(r"^#+ (.+)$", guide, re.M)
+    }
     for rule in _rules():
         page, _, anchor = rule["annotations"]["runbook"].partition("#")
         assert page == "docs/operator-guide.md" and anchor in anchors, (rule["alert"], anchor)

@@ -21,9 +21,14 @@ CREATE_BODIES = {"Subscription": lambda: subscription_body(RECEIVER)}
 OPERATION_BODIES = {
     "triage": lambda: response(patient="p1"),
     # the current rules, by url at the type level and by the instance's own url|version at the instance level
-    "apply": lambda: {"resourceType": "Parameters", "parameter": [
-        {"name": "subject", "valueString": "Patient/p1"}, {"name": "data", "resource": response_v2(patient="p1")},
-        {"name": "url", "valueUri": f"{PLANDEFINITION_URL}|2.0.0"}]},
+    "apply": lambda: {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "subject", "valueString": "Patient/p1"},
+            {"name": "data", "resource": response_v2(patient="p1")},
+            {"name": "url", "valueUri": f"{PLANDEFINITION_URL}|2.0.0"},
+        ],
+    },
 }
 KNOWN_IDS: dict[str, str] = {}  # resource type → an id that exists, for types that cannot be searched
 
@@ -81,8 +86,9 @@ def test_every_declared_interaction_search_parameter_and_operation_answers(popul
             assert got.status_code == 200, (rtype, param["name"], got.text[:300])
         for operation in declared.get("operation", []):
             definition_id = operation["definition"].rsplit("/", 1)[1]
-            definition = assert_fhir_response(client.get(f"/fhir/OperationDefinition/{definition_id}"), 200,
-                                              "OperationDefinition")
+            definition = assert_fhir_response(
+                client.get(f"/fhir/OperationDefinition/{definition_id}"), 200, "OperationDefinition"
+            )
             assert_valid_r4(definition)
             assert definition["url"] == operation["definition"] and definition["code"] == operation["name"]
             assert rtype in definition["resource"]
@@ -92,7 +98,8 @@ def test_every_declared_interaction_search_parameter_and_operation_answers(popul
             method = "GET" if not definition["affectsState"] and body is None else "POST"
             kwargs = {"json": body(), "headers": {"Content-Type": FHIR_JSON}} if body else {}
             targets = ([f"/fhir/{rtype}/${operation['name']}"] if definition["type"] else []) + (
-                [f"/fhir/{rtype}/{_some_id(client, rtype)}/${operation['name']}"] if definition["instance"] else [])
+                [f"/fhir/{rtype}/{_some_id(client, rtype)}/${operation['name']}"] if definition["instance"] else []
+            )
             assert targets, operation
             for target in targets:
                 got = client.request(method, target, **kwargs)
@@ -102,8 +109,10 @@ def test_every_declared_interaction_search_parameter_and_operation_answers(popul
 def test_no_create_is_declared_where_there_is_none(client):
     qr = _declared(client)["QuestionnaireResponse"]
     assert "conditionalCreate" not in qr and "create" not in [i["code"] for i in qr["interaction"]]
-    assert client.post("/fhir/QuestionnaireResponse", json=response(),
-                       headers={"Content-Type": FHIR_JSON}).status_code == 405
+    assert (
+        client.post("/fhir/QuestionnaireResponse", json=response(), headers={"Content-Type": FHIR_JSON}).status_code
+        == 405
+    )
 
 
 # The FHIR RESTful API's URL shapes (https://hl7.org/fhir/R4/http.html), written here apart from
@@ -136,8 +145,14 @@ def test_every_routed_fhir_interaction_is_declared(app, client):
     routes = list(_fhir_routes(app))
     assert len(routes) >= 15
     for method, path in routes:
-        shape = next(((m, kind) for verbs, pattern, kind in ROUTE_SHAPES
-                      if method in verbs.split("|") and (m := re.fullmatch(pattern, path))), None)
+        shape = next(
+            (
+                (m, kind)
+                for verbs, pattern, kind in ROUTE_SHAPES
+                if method in verbs.split("|") and (m := re.fullmatch(pattern, path))
+            ),
+            None,
+        )
         assert shape is not None, f"{method} {path} is not a FHIR RESTful interaction"
         found, kind = shape
         if kind is None:
@@ -155,10 +170,24 @@ def test_every_routed_fhir_interaction_is_declared(app, client):
     assert set(declared) == routed_types
 
 
-@pytest.mark.parametrize("path", ["/fhir/metadata", "/fhir/Questionnaire/lbp-triage", "/fhir/Questionnaire",
-                                  "/fhir/CodeSystem/lbp-triage", "/fhir/OperationDefinition",
-                                  "/fhir/CarePlan", "/fhir/Encounter", "/fhir/QuestionnaireResponse",
-                                  "/fhir/Subscription", "/fhir/AuditEvent", "/healthz", "/readyz", "/metrics"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/fhir/metadata",
+        "/fhir/Questionnaire/lbp-triage",
+        "/fhir/Questionnaire",
+        "/fhir/CodeSystem/lbp-triage",
+        "/fhir/OperationDefinition",
+        "/fhir/CarePlan",
+        "/fhir/Encounter",
+        "/fhir/QuestionnaireResponse",
+        "/fhir/Subscription",
+        "/fhir/AuditEvent",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ],
+)
 def test_head_answers_wherever_get_does(client, path):
     got, head = client.get(path), client.head(path)
     assert head.status_code == got.status_code == 200, (path, head.status_code)

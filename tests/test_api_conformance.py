@@ -9,20 +9,36 @@ def test_capability_statement_lists_exactly_what_works(client):
     cs = assert_fhir_response(client.get("/fhir/metadata"), 200, "CapabilityStatement")
     assert cs["fhirVersion"] == "4.0.1" and cs["kind"] == "instance"
     resources = {r["type"]: r for r in cs["rest"][0]["resource"]}
-    assert set(resources) == {"CarePlan", "Encounter", "QuestionnaireResponse", "Questionnaire", "CodeSystem",
-                              "OperationDefinition", "Subscription", "AuditEvent", "ValueSet",
-                              "PlanDefinition", "ActivityDefinition", "Library"}
+    assert set(resources) == {
+        "CarePlan",
+        "Encounter",
+        "QuestionnaireResponse",
+        "Questionnaire",
+        "CodeSystem",
+        "OperationDefinition",
+        "Subscription",
+        "AuditEvent",
+        "ValueSet",
+        "PlanDefinition",
+        "ActivityDefinition",
+        "Library",
+    }
     assert "SMART" in cs["rest"][0]["security"]["description"] and cs["rest"][0]["security"]["cors"] is False
     subscription = resources.pop("Subscription")  # its interactions are proven in test_webhooks_api.py
     assert [i["code"] for i in subscription["interaction"]] == ["read", "delete", "create", "search-type"]
     assert [p["name"] for p in subscription["searchParam"]] == ["_id", "status", "_count"]
     assert [o["name"] for o in subscription["operation"]] == ["status", "deliveries", "resend"]
     assert {e["valueCanonical"] for e in subscription["extension"]} == {TRIAGE_COMPLETED, RED_FLAG_DETECTED}
-    assert client.get("/fhir/Subscription", params={"status": "active"},
-                      headers={"Prefer": "handling=strict"}).status_code == 200
+    assert (
+        client.get("/fhir/Subscription", params={"status": "active"}, headers={"Prefer": "handling=strict"}).status_code
+        == 200
+    )
     made = post_triage(client, response()).json()
-    stored = {"CarePlan": made["id"], "Encounter": made["encounter"]["reference"].split("/")[1],
-              "QuestionnaireResponse": made["supportingInfo"][0]["reference"].split("/")[1]}
+    stored = {
+        "CarePlan": made["id"],
+        "Encounter": made["encounter"]["reference"].split("/")[1],
+        "QuestionnaireResponse": made["supportingInfo"][0]["reference"].split("/")[1],
+    }
     for rtype, r in resources.items():
         if rtype in stored:  # versioned: every version readable
             assert [i["code"] for i in r["interaction"]] == ["read", "vread", "history-instance", "search-type"]
@@ -34,10 +50,15 @@ def test_capability_statement_lists_exactly_what_works(client):
         assert client.get(f"/fhir/{rtype}").status_code == 200  # search-type works
         for param in r["searchParam"]:
             if param["name"] not in ("url",):
-                value = {"date": "ge2026-01-01", "authored": "ge2026-01-01", "category": "urgent",
-                         "_count": "5", "patient": "x", "_id": "x"}.get(param["name"], "Patient/x")
-                got = client.get(f"/fhir/{rtype}", params={param["name"]: value},
-                                 headers={"Prefer": "handling=strict"})
+                value = {
+                    "date": "ge2026-01-01",
+                    "authored": "ge2026-01-01",
+                    "category": "urgent",
+                    "_count": "5",
+                    "patient": "x",
+                    "_id": "x",
+                }.get(param["name"], "Patient/x")
+                got = client.get(f"/fhir/{rtype}", params={param["name"]: value}, headers={"Prefer": "handling=strict"})
                 assert got.status_code == 200, (rtype, param["name"])
     assert resources["QuestionnaireResponse"]["operation"][0]["name"] == "triage"
     assert [o["name"] for o in resources["PlanDefinition"]["operation"]] == ["apply"]

@@ -7,15 +7,18 @@ import pytest
 from tests.support import FHIR_JSON, TRIAGE, assert_fhir_response, post_triage, response, stored_encounters
 
 
-@pytest.mark.parametrize("body, status", [
-    (b"{not json", 400),
-    (b"", 400),
-    (b"\xff\xfe{}", 400),  # not UTF-8
-    (b"[" * 5000 + b"]" * 5000, 400),  # nested too deeply
-    (b'{"resourceType": "Patient", "id": "x"}', 400),  # not a QuestionnaireResponse
-    (b'"text"', 400),
-    (b'{"resourceType": "QuestionnaireResponse", "status": "completed", "item": "nope"}', 400),  # not FHIR
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        (b"{not json", 400),
+        (b"", 400),
+        (b"\xff\xfe{}", 400),  # not UTF-8
+        (b"[" * 5000 + b"]" * 5000, 400),  # nested too deeply
+        (b'{"resourceType": "Patient", "id": "x"}', 400),  # not a QuestionnaireResponse
+        (b'"text"', 400),
+        (b'{"resourceType": "QuestionnaireResponse", "status": "completed", "item": "nope"}', 400),  # not FHIR
+    ],
+)
 def test_bad_bodies(client, app, body, status):
     outcome = assert_fhir_response(post_triage(client, body), status, "OperationOutcome")
     assert outcome["issue"][0]["diagnostics"]
@@ -42,7 +45,9 @@ def test_too_large_is_413(client, app):
     assert stored_encounters(app) == 0
 
 
-@pytest.mark.parametrize("content_type", [None, "text/plain", "application/xml", "application/fhir+json; charset=latin-1"])
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/xml", "application/fhir+json; charset=latin-1"]
+)
 def test_wrong_media_type_is_415(client, app, content_type):
     headers = {"Content-Type": content_type} if content_type else {}
     r = client.post(TRIAGE, content=b"{}", headers=headers)
@@ -58,27 +63,45 @@ def test_unacceptable_format_is_406(client, headers, params):
     assert client.get("/fhir/metadata", headers={"Accept": "application/fhir+json"}).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/fhir/CarePlan/no-such-id", "/fhir/Encounter/x", "/fhir/QuestionnaireResponse/x",
-                                  "/fhir/Questionnaire/other", "/fhir/CodeSystem/other", "/fhir/Patient/1", "/nothing"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/fhir/CarePlan/no-such-id",
+        "/fhir/Encounter/x",
+        "/fhir/QuestionnaireResponse/x",
+        "/fhir/Questionnaire/other",
+        "/fhir/CodeSystem/other",
+        "/fhir/Patient/1",
+        "/nothing",
+    ],
+)
 def test_unknown_is_404(client, path):
     assert_fhir_response(client.get(path), 404, "OperationOutcome")
 
 
-@pytest.mark.parametrize("method, path", [("DELETE", "/fhir/CarePlan/x"), ("PUT", "/fhir/metadata"),
-                                          ("GET", TRIAGE), ("PATCH", "/fhir/Encounter/x")])
+@pytest.mark.parametrize(
+    "method, path",
+    [("DELETE", "/fhir/CarePlan/x"), ("PUT", "/fhir/metadata"), ("GET", TRIAGE), ("PATCH", "/fhir/Encounter/x")],
+)
 def test_wrong_method_is_405(client, method, path):
     assert_fhir_response(client.request(method, path), 405, "OperationOutcome")
 
 
 def test_bad_search_parameters_are_400(client):
-    for params in ({"date": "yesterday"}, {"_count": "many"}, {"_cursor": "!!"}, {"subject": "Group/1"},
-                   {"date": "ap2026-01-01"}):
+    for params in (
+        {"date": "yesterday"},
+        {"_count": "many"},
+        {"_cursor": "!!"},
+        {"subject": "Group/1"},
+        {"date": "ap2026-01-01"},
+    ):
         assert_fhir_response(client.get("/fhir/CarePlan", params=params), 400, "OperationOutcome")
     r = client.get("/fhir/CarePlan", params={"colour": "red"}, headers={"Prefer": "handling=strict"})
     assert_fhir_response(r, 400, "OperationOutcome")
     assert_fhir_response(client.get("/fhir/CarePlan", params={"colour": "red"}), 400, "OperationOutcome")
-    lenient = assert_fhir_response(client.get("/fhir/CarePlan", params={"colour": "red"},
-                                              headers={"Prefer": "handling=lenient"}), 200, "Bundle")
+    lenient = assert_fhir_response(
+        client.get("/fhir/CarePlan", params={"colour": "red"}, headers={"Prefer": "handling=lenient"}), 200, "Bundle"
+    )
     assert "colour" not in lenient["link"][0]["url"]  # the self link shows what was applied
 
 

@@ -10,8 +10,11 @@ def test_fhirpy_searches_all_pages_and_reads(live_server):
     made = []
     with httpx.Client(base_url=live_server) as http:
         for i in range(5):
-            r = http.post(TRIAGE, json=response(answers_with(injury=bool(i % 2)), patient="fp"),
-                          headers={"Content-Type": "application/fhir+json"})
+            r = http.post(
+                TRIAGE,
+                json=response(answers_with(injury=bool(i % 2)), patient="fp"),
+                headers={"Content-Type": "application/fhir+json"},
+            )
             made.append(r.json()["id"])
         http.post(TRIAGE, json=response(patient="someone-else"), headers={"Content-Type": "application/fhir+json"})
 
@@ -46,8 +49,11 @@ def test_fhir_clients_still_search_a_patients_responses_after_every_kind_of_bad_
         wrapped = {"resourceType": "Parameters", "parameter": [{"name": "response", "resource": qr}]}
         bad_bodies += [orjson.dumps(qr), orjson.dumps(wrapped)]
     bad_bodies.append(_duplicated_boolean_body().replace(b"Patient/p1", f"Patient/{patient}".encode()))
-    for field, value in (("modifierExtension", MODIFIER), ("_status", "false"),
-                         ("text", {"status": "generated", "div": BAD_NARRATIVES["script"]})):
+    for field, value in (
+        ("modifierExtension", MODIFIER),
+        ("_status", "false"),
+        ("text", {"status": "generated", "div": BAD_NARRATIVES["script"]}),
+    ):
         bad_bodies.append(orjson.dumps(response(patient=patient, **{field: value})))
 
     with httpx.Client(base_url=live_server) as http:
@@ -59,8 +65,9 @@ def test_fhir_clients_still_search_a_patients_responses_after_every_kind_of_bad_
 
     py = SyncFHIRClient(f"{live_server}/fhir")
     assert len(py.resources("QuestionnaireResponse").search(patient=patient).fetch_all()) == 1
-    assert [p.id for p in py.resources("CarePlan").search(subject=f"Patient/{patient}").fetch_all()] == \
-        [good.json()["id"]]
+    assert [p.id for p in py.resources("CarePlan").search(subject=f"Patient/{patient}").fetch_all()] == [
+        good.json()["id"]
+    ]
 
     smart = fhirclient_server.FHIRServer(None, base_uri=f"{live_server}/fhir/")
     by_subject = {"subject": f"Patient/{patient}"}

@@ -138,8 +138,9 @@ def test_if_none_exist_naming_another_patients_response_is_409(client, app):
         assert secret_word not in r.text
     # a different response of the same patient under that condition is a conflict too
     other = response(answers_with(fever=True), patient="p2")
-    assert_fhir_response(post_triage(client, other, **{"If-None-Exist": "identifier=urn:ehr|qr-1"}), 409,
-                         "OperationOutcome")
+    assert_fhir_response(
+        post_triage(client, other, **{"If-None-Exist": "identifier=urn:ehr|qr-1"}), 409, "OperationOutcome"
+    )
     assert stored_encounters(app) == 1
 
 
@@ -181,8 +182,12 @@ def test_history_serves_every_version_newest_first(client):
     assert assert_fhir_response(v2, 200, "CarePlan")["status"] == "revoked" and v2.headers["etag"] == 'W/"2"'
     enc1 = client.get(f"/fhir/{first['encounter']['reference']}/_history/1")
     assert assert_fhir_response(enc1, 200, "Encounter")["priority"]["coding"][0]["code"] == "R"
-    for missing in (f"/fhir/CarePlan/{first['id']}/_history/3", f"/fhir/CarePlan/{first['id']}/_history/x",
-                    "/fhir/CarePlan/no-such-plan/_history", "/fhir/Encounter/no-such/_history/1"):
+    for missing in (
+        f"/fhir/CarePlan/{first['id']}/_history/3",
+        f"/fhir/CarePlan/{first['id']}/_history/x",
+        "/fhir/CarePlan/no-such-plan/_history",
+        "/fhir/Encounter/no-such/_history/1",
+    ):
         assert_fhir_response(client.get(missing), 404, "OperationOutcome")
 
 
@@ -235,8 +240,9 @@ def test_a_notification_sent_after_its_plan_was_replaced_carries_that_plan_revok
 
 
 def test_twenty_concurrent_amendments_leave_one_chain_of_versions(live_server, app):
-    first = httpx.post(f"{live_server}{TRIAGE}", json=response(identifier=IDENT),
-                       headers={"Content-Type": "application/fhir+json"}).json()
+    first = httpx.post(
+        f"{live_server}{TRIAGE}", json=response(identifier=IDENT), headers={"Content-Type": "application/fhir+json"}
+    ).json()
     answered: list[tuple[int, int, str]] = []  # (status, age sent, CarePlan id)
     barrier = threading.Barrier(20)
 

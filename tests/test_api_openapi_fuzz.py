@@ -13,8 +13,13 @@ from schemathesis.checks import (
 
 from tests.conftest import _empty_tables
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance, response_headers_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 
 
 def test_no_server_errors_and_responses_match_the_document(app):

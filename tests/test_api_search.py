@@ -1,6 +1,6 @@
 """Reads and searches: ETag and meta, subject/date/category filters, stable paging newest first."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -8,8 +8,10 @@ from tests.support import answers_with, assert_fhir_response, post_triage, respo
 
 
 def triage_many(client, patients_and_answers):
-    return [post_triage(client, response(answers_with(**answers), patient=patient)).json()
-            for patient, answers in patients_and_answers]
+    return [
+        post_triage(client, response(answers_with(**answers), patient=patient)).json()
+        for patient, answers in patients_and_answers
+    ]
 
 
 def test_read_with_etag_and_if_none_match(client):
@@ -38,7 +40,7 @@ def test_search_by_category_and_date(client):
     system = "https://lbp-triage.org/fhir/CodeSystem/lbp-triage"
     assert client.get("/fhir/CarePlan", params={"category": f"{system}|emergency"}).json()["total"] == 1
     assert client.get("/fhir/CarePlan", params={"category": "nonsense"}).json()["total"] == 0
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     assert client.get("/fhir/CarePlan", params={"date": f"ge{today}"}).json()["total"] == 3
     assert client.get("/fhir/CarePlan", params={"date": f"lt{today}"}).json()["total"] == 0
     assert client.get("/fhir/CarePlan", params={"date": str(today)}).json()["total"] == 3
@@ -55,8 +57,10 @@ def test_paging_across_several_pages_is_stable(client, resource_type):
     expected = [cp["id"] for cp in reversed(made)]
     if resource_type != "CarePlan":
         field = "encounter" if resource_type == "Encounter" else None
-        expected = [(cp["encounter"]["reference"] if field else cp["supportingInfo"][0]["reference"]).split("/")[1]
-                    for cp in reversed(made)]
+        expected = [
+            (cp["encounter"]["reference"] if field else cp["supportingInfo"][0]["reference"]).split("/")[1]
+            for cp in reversed(made)
+        ]
     url, seen, pages = f"/fhir/{resource_type}?subject=Patient/p&_count=3", [], 0
     while url:
         bundle = assert_fhir_response(client.get(url), 200, "Bundle")

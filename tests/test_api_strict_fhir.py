@@ -64,6 +64,7 @@ def _parameters(qr: dict) -> dict:
 
 # --- finding 3: what the R4 schema rejects is a 400 -----------------------------------------
 
+
 def _authored_number(qr):
     qr["authored"] = 20261125
 
@@ -137,9 +138,10 @@ def test_what_the_r4_schema_rejects_is_400_with_its_path_and_nothing_stored(clie
     mutate(qr)
     assert_rejected_400(post_triage(client, qr), expression.format(i=index))
     # ...and the same inside a Parameters body, with the path through the Parameters
-    assert_rejected_400(post_triage(client, _parameters(qr)),
-                        expression.format(i=index).replace("QuestionnaireResponse",
-                                                           "Parameters.parameter[0].resource", 1))
+    assert_rejected_400(
+        post_triage(client, _parameters(qr)),
+        expression.format(i=index).replace("QuestionnaireResponse", "Parameters.parameter[0].resource", 1),
+    )
     assert stored_encounters(app) == 0
 
 
@@ -160,9 +162,14 @@ def test_every_fault_is_listed(client):
 
 
 def test_what_is_stored_is_what_was_validated(client):
-    qr = response(patient="exact", identifier={"system": "urn:x", "value": "stored-1"},
-                  text={"status": "generated",
-                        "div": '<div xmlns="http://www.w3.org/1999/xhtml"><p>Answers <b>sent</b></p></div>'})
+    qr = response(
+        patient="exact",
+        identifier={"system": "urn:x", "value": "stored-1"},
+        text={
+            "status": "generated",
+            "div": '<div xmlns="http://www.w3.org/1999/xhtml"><p>Answers <b>sent</b></p></div>',
+        },
+    )
     qr["item"][0]["extension"] = [{"url": "https://example.org/x", "valueString": "kept"}]
     assert_fhir_response(post_triage(client, qr), 201, "CarePlan")
     bundle = client.get("/fhir/QuestionnaireResponse", params={"subject": "Patient/exact"}).json()
@@ -172,6 +179,7 @@ def test_what_is_stored_is_what_was_validated(client):
 
 
 # --- finding 6: duplicate keys -------------------------------------------------------------
+
 
 def _duplicated_boolean_body() -> bytes:
     """bladder-bowel-control answered "yes" then "no" in one answer object."""
@@ -188,13 +196,16 @@ def test_duplicate_keys_are_400_and_nothing_is_stored(client, app):
     assert stored_encounters(app) == 0
 
 
-@pytest.mark.parametrize("body", [
-    b'{"resourceType":"QuestionnaireResponse","status":"completed","status":"completed"}',
-    b'{"resourceType":"Parameters","parameter":[{"name":"response","name":"response"}]}',
-    b'{"resourceType":"Parameters","resourceType":"Parameters"}',
-    b'{"resourceType": "QuestionnaireResponse", "a": {"x": 1}, "a" : 2}',
-    b'{"resourceType":"QuestionnaireResponse","item":[{"linkId":"a\\"","linkId":"b"}]}',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"resourceType":"QuestionnaireResponse","status":"completed","status":"completed"}',
+        b'{"resourceType":"Parameters","parameter":[{"name":"response","name":"response"}]}',
+        b'{"resourceType":"Parameters","resourceType":"Parameters"}',
+        b'{"resourceType": "QuestionnaireResponse", "a": {"x": 1}, "a" : 2}',
+        b'{"resourceType":"QuestionnaireResponse","item":[{"linkId":"a\\"","linkId":"b"}]}',
+    ],
+)
 def test_duplicate_keys_anywhere_are_400(client, body):
     assert_fhir_response(post_triage(client, body), 400, "OperationOutcome")
 
@@ -212,10 +223,12 @@ def test_duplicate_keys_in_a_subscription_or_resend_are_400(client, app):
     assert_fhir_response(_post_subscription(client, duplicated), 400, "OperationOutcome")
     assert _stored_subscriptions(app) == 0
     created = assert_fhir_response(_post_subscription(client, subscription_body(RECEIVER)), 201, "Subscription")
-    resend = client.post(f"/fhir/Subscription/{created['id']}/$resend",
-                         content=b'{"resourceType":"Parameters","parameter":[{"name":"webhook-id",'
-                                 b'"valueString":"a","valueString":"b"}]}',
-                         headers={"Content-Type": FHIR_JSON})
+    resend = client.post(
+        f"/fhir/Subscription/{created['id']}/$resend",
+        content=b'{"resourceType":"Parameters","parameter":[{"name":"webhook-id",'
+        b'"valueString":"a","valueString":"b"}]}',
+        headers={"Content-Type": FHIR_JSON},
+    )
     assert_fhir_response(resend, 400, "OperationOutcome")
 
 
@@ -235,10 +248,16 @@ def test_an_unknown_modifier_extension_is_400(client, app):
     assert stored_encounters(app) == 0
 
 
-@pytest.mark.parametrize("field,value", [
-    ("_status", "false"), ("_status", []), ("_status", None), ("_status", {}),
-    ("_authored", 1),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("_status", "false"),
+        ("_status", []),
+        ("_status", None),
+        ("_status", {}),
+        ("_authored", 1),
+    ],
+)
 def test_a_primitive_extension_that_is_not_an_object_is_400_not_500(client, field, value):
     qr = response()
     qr[field] = value
@@ -257,10 +276,19 @@ def test_a_primitive_extension_object_is_accepted(client):
     assert post_triage(client, qr).status_code == 201
 
 
-@pytest.mark.parametrize("field,value", [
-    ("_status", "false"), ("_criteria", "x"), ("_end", 5), ("status", True), ("end", 20261125),
-    ("reason", None), ("contact", []), ("error", {}),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("_status", "false"),
+        ("_criteria", "x"),
+        ("_end", 5),
+        ("status", True),
+        ("end", 20261125),
+        ("reason", None),
+        ("contact", []),
+        ("error", {}),
+    ],
+)
 def test_subscription_primitives_are_checked_as_the_schema_does(client, app, field, value):
     body = subscription_body(RECEIVER)
     body[field] = value
@@ -282,18 +310,18 @@ def test_a_subscription_modifier_extension_is_400(client, app, where):
 
 XHTML = 'xmlns="http://www.w3.org/1999/xhtml"'
 BAD_NARRATIVES = {
-    "script": f'<div {XHTML}><script>alert(1)</script><p>x</p></div>',
+    "script": f"<div {XHTML}><script>alert(1)</script><p>x</p></div>",
     "event-attribute": f'<div {XHTML}><img src="x.png" onerror="alert(1)"/></div>',
     "javascript-url": f'<div {XHTML}><a href="javascript:alert(1)">x</a></div>',
     "javascript-url-obfuscated": f'<div {XHTML}><a href=" JaVa&#x09;script:alert(1)">x</a></div>',
     "iframe": f'<div {XHTML}><iframe src="https://example.org"></iframe></div>',
-    "form": f'<div {XHTML}><form><p>x</p></form></div>',
-    "no-namespace": '<div><p>x</p></div>',
-    "root-not-div": f'<p {XHTML}>x</p>',
-    "empty": f'<div {XHTML}>  </div>',
-    "not-xml": f'<div {XHTML}><p>x</div>',
+    "form": f"<div {XHTML}><form><p>x</p></form></div>",
+    "no-namespace": "<div><p>x</p></div>",
+    "root-not-div": f"<p {XHTML}>x</p>",
+    "empty": f"<div {XHTML}>  </div>",
+    "not-xml": f"<div {XHTML}><p>x</div>",
     "doctype": f'<!DOCTYPE div [<!ENTITY e "x">]><div {XHTML}>&e;</div>',
-    "processing-instruction": f'<div {XHTML}><?php echo 1; ?><p>x</p></div>',
+    "processing-instruction": f"<div {XHTML}><?php echo 1; ?><p>x</p></div>",
     "style-url": f'<div {XHTML}><p style="background:url(javascript:alert(1))">x</p></div>',
     "other-namespace": f'<div {XHTML}><svg xmlns="http://www.w3.org/2000/svg"><p>x</p></svg></div>',
 }
@@ -312,8 +340,11 @@ def test_a_narrative_breaking_fhirs_xhtml_rules_is_400(client, app, name):
 
 def test_a_plain_narrative_is_accepted(client):
     qr = response(patient="narrative")
-    qr["text"] = {"status": "generated", "div": f'<div {XHTML}><p>Pain <b>4</b>/10, <a href="#x">see</a>'
-                                                f'</p><table><tr><td class="c">x</td></tr></table></div>'}
+    qr["text"] = {
+        "status": "generated",
+        "div": f'<div {XHTML}><p>Pain <b>4</b>/10, <a href="#x">see</a>'
+        f'</p><table><tr><td class="c">x</td></tr></table></div>',
+    }
     assert post_triage(client, qr).status_code == 201
 
 

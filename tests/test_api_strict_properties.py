@@ -27,8 +27,9 @@ def test_whatever_is_accepted_is_stored_valid_against_the_r4_schema(client, qr):
     assert r.status_code == 201, r.text[:300]  # every generated response is valid FHIR and valid here
     stored = client.get(f"/fhir/{r.json()['supportingInfo'][0]['reference']}").json()
     assert schema_errors(stored) == []
-    assert {k: v for k, v in stored.items() if k not in ("id", "meta")} == \
-        {k: v for k, v in qr.items() if k not in ("id", "meta")}
+    assert {k: v for k, v in stored.items() if k not in ("id", "meta")} == {
+        k: v for k, v in qr.items() if k not in ("id", "meta")
+    }
 
 
 @HTTP_EXAMPLES

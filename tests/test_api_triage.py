@@ -80,8 +80,7 @@ def test_if_none_exist_is_honoured(client, app):
     assert_fhir_response(r, 409, "OperationOutcome")
     r = post_triage(client, fresh, **{"If-None-Exist": "identifier=urn:ehr|nothing-like-it"})
     assert assert_fhir_response(r, 201, "CarePlan")["category"][0]["coding"][0]["code"] == "emergency"
-    assert_fhir_response(post_triage(client, fresh, **{"If-None-Exist": "status=completed"}), 400,
-                         "OperationOutcome")
+    assert_fhir_response(post_triage(client, fresh, **{"If-None-Exist": "status=completed"}), 400, "OperationOutcome")
     assert stored_encounters(app) == 2
 
 

@@ -21,8 +21,13 @@ from tests.support import answers_with, assert_fhir_response, post_triage, respo
 from tests.webhook_support import secret, subscribe
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = [answers_with(), answers_with(saddle_numbness=True), answers_with(pain_intolerable=True),
-         answers_with(age=70), answers_with(fever=True)]
+CASES = [
+    answers_with(),
+    answers_with(saddle_numbness=True),
+    answers_with(pain_intolerable=True),
+    answers_with(age=70),
+    answers_with(fever=True),
+]
 
 
 def _run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> None:
@@ -36,8 +41,14 @@ def _backup(url: str, where: Path) -> Path:
     if parsed.get_backend_name() == "sqlite":
         target = where / "backup.db"
         # the guide's online backup (sqlite3's backup API: a consistent copy of a live database)
-        _run(sys.executable, "-c", "import sqlite3, sys; sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))",
-             parsed.database, str(target), cwd=where)
+        _run(
+            sys.executable,
+            "-c",
+            "import sqlite3, sys; sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))",
+            parsed.database,
+            str(target),
+            cwd=where,
+        )
         return target
     target = where / "lbp.dump"
     _run("pg_dump", "--format=custom", f"--file={target}", url, cwd=where)
@@ -61,15 +72,20 @@ def _restore(url: str, backup: Path) -> None:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         # with the service stopped: no stale -wal/-shm may outlive the file they belong to
-        _run("sh", "-c", f'rm -f "{parsed.database}-wal" "{parsed.database}-shm" && cp "{backup}" "{parsed.database}"',
-             cwd=backup.parent)
+        _run(
+            "sh",
+            "-c",
+            f'rm -f "{parsed.database}-wal" "{parsed.database}-shm" && cp "{backup}" "{parsed.database}"',
+            cwd=backup.parent,
+        )
         return
     _run("pg_restore", "--no-owner", f"--dbname={url}", str(backup), cwd=backup.parent)
 
 
 def test_back_up_wipe_restore_and_every_careplan_reads_back(blank_database_url, tmp_path):
-    settings = Settings(database_url=blank_database_url, auto_migrate=True, webhook_dispatcher="off",
-                        webhook_allowed_hosts="127.0.0.1")
+    settings = Settings(
+        database_url=blank_database_url, auto_migrate=True, webhook_dispatcher="off", webhook_allowed_hosts="127.0.0.1"
+    )
     careplans = {}
     with TestClient(create_app(settings)) as c:
         for number, answers in enumerate(CASES):

@@ -19,16 +19,20 @@ from tests.support import FHIR_JSON, TRIAGE, assert_fhir_response, live, post_tr
 @pytest.fixture
 def own_server(tmp_path):
     """The service on a real uvicorn, with a short body-read timeout: its port."""
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'edges.db'}", webhook_dispatcher="off",
-                              body_timeout_seconds=0.5))
+    app = create_app(
+        Settings(database_url=f"sqlite:///{tmp_path / 'edges.db'}", webhook_dispatcher="off", body_timeout_seconds=0.5)
+    )
     with live(app) as url:
         yield int(url.rsplit(":", 1)[1])
 
 
 def _start_post(port: int, declared: int, sent: bytes) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=15)
-    sock.sendall(f"POST {TRIAGE} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {FHIR_JSON}\r\n"
-                 f"Content-Length: {declared}\r\n\r\n".encode() + sent)
+    sock.sendall(
+        f"POST {TRIAGE} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {FHIR_JSON}\r\n"
+        f"Content-Length: {declared}\r\n\r\n".encode()
+        + sent
+    )
     return sock
 
 
@@ -93,6 +97,9 @@ def test_content_encoding_other_than_identity_is_415(client, app, encoding):
 def test_subscription_endpoints_over_the_limit_are_422_on_every_engine(client):
     from tests.webhook_support import subscription_body
 
-    r = client.post("/fhir/Subscription", json=subscription_body("http://127.0.0.1:9/" + "x" * 2100),
-                    headers={"Content-Type": FHIR_JSON})
+    r = client.post(
+        "/fhir/Subscription",
+        json=subscription_body("http://127.0.0.1:9/" + "x" * 2100),
+        headers={"Content-Type": FHIR_JSON},
+    )
     assert_fhir_response(r, 422, "OperationOutcome")

@@ -19,17 +19,27 @@ import pytest
 from app.encounters import prepare
 from tests.support import answers_with, post_triage, response, store_row
 
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--hide-scrollbars")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
 URGENT_WORDS = "Urgent: call the Appointment and Advice line today"
 
 
 def test_page_by_accept_and_by_format(client):
     made = post_triage(client, response(answers_with(leg_weakness=True, injury=True))).json()
     path = f"/fhir/CarePlan/{made['id']}"
-    for page in (client.get(path, headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}),
-                 client.get(path, params={"_format": "html"})):
+    for page in (
+        client.get(path, headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}),
+        client.get(path, params={"_format": "html"}),
+    ):
         assert page.status_code == 200
         assert page.headers["content-type"] == "text/html; charset=utf-8"
         assert "script-src" not in page.headers["content-security-policy"]  # default-src 'none' covers it
@@ -47,7 +57,9 @@ def test_page_by_accept_and_by_format(client):
     assert as_json.json()["resourceType"] == "CarePlan"
     page = client.get(path, params={"_format": "html"})
     assert page.headers["etag"] != as_json.headers["etag"]
-    assert client.get(path, params={"_format": "html"}, headers={"If-None-Match": page.headers["etag"]}).status_code == 304
+    assert (
+        client.get(path, params={"_format": "html"}, headers={"If-None-Match": page.headers["etag"]}).status_code == 304
+    )
 
 
 def test_html_only_where_a_page_is_served(client):
@@ -77,6 +89,7 @@ def test_page_escapes_whatever_the_stored_careplan_holds(client, app):
 
 # --- a real browser -------------------------------------------------------------------------
 
+
 def _chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
@@ -88,8 +101,12 @@ def _chromium() -> str:
 
 def _run_chromium(*args: str) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="lbp-chromium-") as profile:
-        return subprocess.run([_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
 
 def _png_pixels(data: bytes, max_rows: int = 300) -> tuple[int, int, list[bytes]]:
@@ -97,8 +114,8 @@ def _png_pixels(data: bytes, max_rows: int = 300) -> tuple[int, int, list[bytes]
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     position, chunks, header = 8, [], b""
     while position < len(data):
-        length, kind = struct.unpack(">I4s", data[position:position + 8])
-        body = data[position + 8:position + 8 + length]
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        body = data[position + 8 : position + 8 + length]
         if kind == b"IHDR":
             header = body
         elif kind == b"IDAT":
@@ -109,7 +126,7 @@ def _png_pixels(data: bytes, max_rows: int = 300) -> tuple[int, int, list[bytes]
     step = 3 if colour == 2 else 4
     raw, stride, rows, previous = zlib.decompress(b"".join(chunks)), width * step, [], bytearray(width * step)
     for y in range(min(height, max_rows)):  # the disposition leads the page
-        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
         for x in range(stride):
             left = line[x - step] if x >= step else 0
             up, corner = previous[x], previous[x - step] if x >= step else 0
@@ -130,13 +147,15 @@ def _png_pixels(data: bytes, max_rows: int = 300) -> tuple[int, int, list[bytes]
 
 def _pixels_of(rows: list[bytes], rgb: tuple[int, int, int]) -> int:
     colour = bytes(rgb)
-    return sum(1 for row in rows for i in range(0, len(row), 3) if row[i:i + 3] == colour)
+    return sum(1 for row in rows for i in range(0, len(row), 3) if row[i : i + 3] == colour)
 
 
 def test_a_browser_renders_the_page(live_server, tmp_path: Path):
-    made = httpx.post(f"{live_server}/fhir/QuestionnaireResponse/$triage",
-                      content=httpx.Request("POST", "/", json=response(answers_with(leg_weakness=True))).content,
-                      headers={"Content-Type": "application/fhir+json"}).json()
+    made = httpx.post(
+        f"{live_server}/fhir/QuestionnaireResponse/$triage",
+        content=httpx.Request("POST", "/", json=response(answers_with(leg_weakness=True))).content,
+        headers={"Content-Type": "application/fhir+json"},
+    ).json()
     url = f"{live_server}/fhir/CarePlan/{made['id']}"
     # The browser's own Accept header (text/html first) is enough: no _format needed.
     dom = _run_chromium("--dump-dom", url)

@@ -18,7 +18,15 @@ from app.main import create_app
 from app.settings import Settings
 from app.store.tables import AuditRecord, CdsFeedback
 from tests.cds_support import (
-    CPT, Ehr, Served, assert_shape, hook_request, imaging_order, live, searchset, shape_errors,
+    CPT,
+    Ehr,
+    Served,
+    assert_shape,
+    hook_request,
+    imaging_order,
+    live,
+    searchset,
+    shape_errors,
 )
 from tests.conftest import _empty_tables
 from tests.support import answers_with, assert_valid_r4, response, stored_encounters
@@ -51,14 +59,25 @@ class Cds:
         return answer.json()["cards"]
 
     def triage_token(self) -> str:
-        token = jwt.encode({"alg": "RS256", "kid": self.api_key.kid},
-                           {"iss": API_ISSUER, "aud": API_AUDIENCE, "exp": int(time.time()) + 300,
-                            "sub": "form", "scope": "system/*.*"}, self.api_key)
+        token = jwt.encode(
+            {"alg": "RS256", "kid": self.api_key.kid},
+            {
+                "iss": API_ISSUER,
+                "aud": API_AUDIENCE,
+                "exp": int(time.time()) + 300,
+                "sub": "form",
+                "scope": "system/*.*",
+            },
+            self.api_key,
+        )
         return f"Bearer {token}"
 
     def triage(self, answers=None, patient: str = "p1") -> dict:
-        made = self.http.post("/fhir/QuestionnaireResponse/$triage", content=json.dumps(response(answers, patient=patient)),
-                              headers={"Content-Type": "application/fhir+json", "Authorization": self.triage_token()})
+        made = self.http.post(
+            "/fhir/QuestionnaireResponse/$triage",
+            content=json.dumps(response(answers, patient=patient)),
+            headers={"Content-Type": "application/fhir+json", "Authorization": self.triage_token()},
+        )
         assert made.status_code == 201, made.text[:300]
         return made.json()
 
@@ -69,11 +88,20 @@ def cds_server(database_url):
     api_key = RSAKey.generate_key(2048, parameters={"kid": "api-1"})
     fhir = Served({})
     stranger = Served({})
-    app = create_app(Settings(
-        database_url=database_url, auto_migrate=True, webhook_dispatcher="off",
-        auth_mode="jwt", jwt_public_key=api_key.as_pem(private=False).decode(), jwt_issuer=API_ISSUER,
-        jwt_audience=API_AUDIENCE, cds_clients=json.dumps({ehr.issuer: ehr.jwks_url}),
-        cds_fhir_servers=f"{fhir.url}/fhir", cds_imaging_codes=EXTRA_IMAGING_CODE))
+    app = create_app(
+        Settings(
+            database_url=database_url,
+            auto_migrate=True,
+            webhook_dispatcher="off",
+            auth_mode="jwt",
+            jwt_public_key=api_key.as_pem(private=False).decode(),
+            jwt_issuer=API_ISSUER,
+            jwt_audience=API_AUDIENCE,
+            cds_clients=json.dumps({ehr.issuer: ehr.jwks_url}),
+            cds_fhir_servers=f"{fhir.url}/fhir",
+            cds_imaging_codes=EXTRA_IMAGING_CODE,
+        )
+    )
     try:
         with live(app) as base:
             yield Cds(app, base, ehr, api_key, fhir, stranger)
@@ -94,6 +122,7 @@ def cds(cds_server):
 
 # --- discovery ----------------------------------------------------------------------------
 
+
 def test_discovery_lists_the_services_with_their_prefetch(cds):
     answer = cds.http.get("/cds-services")
     assert answer.status_code == 200
@@ -105,7 +134,8 @@ def test_discovery_lists_the_services_with_their_prefetch(cds):
     assert services["lbp-imaging-order-select"]["hook"] == "order-select"
     for service in services.values():
         assert service["prefetch"] == {
-            "lbpResponse": "QuestionnaireResponse?subject={{context.patientId}}&_sort=-authored&_count=1"}
+            "lbpResponse": "QuestionnaireResponse?subject={{context.patientId}}&_sort=-authored&_count=1"
+        }
 
 
 def test_the_request_shapes_used_here_are_cds_hooks_requests():
@@ -115,6 +145,7 @@ def test_the_request_shapes_used_here_are_cds_hooks_requests():
 
 
 # --- lbp-triage --------------------------------------------------------------------------
+
 
 def test_prefetched_response_is_triaged_in_memory_and_not_stored(cds):
     emergency = response(answers_with(saddle_numbness=True), patient="p1")
@@ -136,15 +167,21 @@ def test_prefetched_response_is_triaged_in_memory_and_not_stored(cds):
     assert stored_encounters(cds.app) == 0
 
 
-@pytest.mark.parametrize("answers,indicator", [
-    (answers_with(leg_weakness=True), "critical"),  # urgent
-    (answers_with(injury=True), "info"),  # doctor
-    (answers_with(), "info"),  # self-care
-])
+@pytest.mark.parametrize(
+    "answers,indicator",
+    [
+        (answers_with(leg_weakness=True), "critical"),  # urgent
+        (answers_with(injury=True), "info"),  # doctor
+        (answers_with(), "info"),  # self-care
+    ],
+)
 def test_stored_latest_triage_when_the_ehr_has_no_response(cds, answers, indicator):
     made = cds.triage(answers, patient="p1")
-    for hook, service in (("patient-view", "lbp-triage"), ("encounter-start", "lbp-triage-encounter-start"),
-                          ("encounter-start", "lbp-triage")):
+    for hook, service in (
+        ("patient-view", "lbp-triage"),
+        ("encounter-start", "lbp-triage-encounter-start"),
+        ("encounter-start", "lbp-triage"),
+    ):
         (card,) = cds.cards(service, hook_request(hook, prefetch=searchset()))
         assert card["indicator"] == indicator
         assert card["source"]["topic"]["code"] == made["category"][0]["coding"][0]["code"]
@@ -156,12 +193,14 @@ def test_doctor_soon_is_a_warning(cds):
     from tests.support_v2 import answers_v2, response_v2
 
     weight_loss_at_62 = answers_v2(weight_loss=True, age=62)
-    (card,) = cds.cards("lbp-triage", hook_request("patient-view",
-                                                   prefetch=searchset(response_v2(weight_loss_at_62))))
+    (card,) = cds.cards("lbp-triage", hook_request("patient-view", prefetch=searchset(response_v2(weight_loss_at_62))))
     assert card["indicator"] == "warning" and "doctor-soon" in card["detail"]
     assert card["source"]["label"] == "lbp-triage (rules 2.0.0)"
-    made = cds.http.post("/fhir/QuestionnaireResponse/$triage", content=json.dumps(response_v2(weight_loss_at_62)),
-                         headers={"Content-Type": "application/fhir+json", "Authorization": cds.triage_token()})
+    made = cds.http.post(
+        "/fhir/QuestionnaireResponse/$triage",
+        content=json.dumps(response_v2(weight_loss_at_62)),
+        headers={"Content-Type": "application/fhir+json", "Authorization": cds.triage_token()},
+    )
     assert made.status_code == 201 and made.json()["category"][0]["coding"][0]["code"] == "doctor-soon"
     (card,) = cds.cards("lbp-triage", hook_request("patient-view", prefetch=None))
     assert card["indicator"] == "warning" and "doctor-soon" in card["detail"]
@@ -205,23 +244,32 @@ def test_an_incomplete_response_is_never_a_silent_no(cds):
 
 def test_wrong_hook_for_the_service_is_400(cds):
     assert cds.call("lbp-triage", hook_request("order-sign", prefetch=None)).status_code == 400
-    assert cds.call("no-such-service", hook_request("patient-view", prefetch=None),
-                    token=cds.ehr.token(cds.url("no-such-service"))).status_code == 404
+    assert (
+        cds.call(
+            "no-such-service",
+            hook_request("patient-view", prefetch=None),
+            token=cds.ehr.token(cds.url("no-such-service")),
+        ).status_code
+        == 404
+    )
 
 
 # --- lbp-imaging (order-sign, order-select) -----------------------------------------------
 
+
 def test_order_sign_without_red_flags_warns_and_suggests_deleting_the_order(cds):
     cds.triage(answers_with(), patient="p1")  # acute (lt-6w), no findings
     for hook, service in (("order-sign", "lbp-imaging"), ("order-select", "lbp-imaging-order-select")):
-        (card,) = cds.cards(service, hook_request(hook, prefetch=None,
-                                                  orders=[imaging_order("72148", "mri-1")]))
+        (card,) = cds.cards(service, hook_request(hook, prefetch=None, orders=[imaging_order("72148", "mri-1")]))
         assert card["indicator"] == "warning"
         assert "Imaging rarely changes care" in card["summary"]
         assert "§ Imaging" in card["detail"] and "CMS166" in card["detail"]
         (action,) = card["suggestions"][0]["actions"]
-        assert action == {"type": "delete", "description": action["description"],
-                          "resourceId": ["ServiceRequest/mri-1"]}
+        assert action == {
+            "type": "delete",
+            "description": action["description"],
+            "resourceId": ["ServiceRequest/mri-1"],
+        }
         assert card["overrideReasons"] and all(r["display"] for r in card["overrideReasons"])
 
 
@@ -252,9 +300,14 @@ def test_order_sign_no_triage_no_card(cds):
 def test_order_sign_non_imaging_order_no_card(cds):
     cds.triage(answers_with(), patient="p1")
     chest = imaging_order("71046", "chest-1")
-    lab = {"resourceType": "MedicationRequest", "id": "med-1", "status": "draft", "intent": "order",
-           "subject": {"reference": "Patient/p1"}, "medicationCodeableConcept": {"coding": [
-               {"system": CPT, "code": "72148"}]}}
+    lab = {
+        "resourceType": "MedicationRequest",
+        "id": "med-1",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": "Patient/p1"},
+        "medicationCodeableConcept": {"coding": [{"system": CPT, "code": "72148"}]},
+    }
     assert cds.cards("lbp-imaging", hook_request("order-sign", prefetch=None, orders=[chest, lab])) == []
 
 
@@ -280,19 +333,38 @@ def test_imaging_codes_are_a_served_valueset_extended_by_settings(cds):
     valueset = cds.http.get("/fhir/ValueSet/lbp-lumbar-imaging").json()
     assert_valid_r4(valueset)
     codes = {c["code"] for c in valueset["compose"]["include"][0]["concept"]}
-    assert {"72100", "72110", "72114", "72120", "72131", "72132", "72133", "72148", "72149", "72158",
-            EXTRA_IMAGING_CODE} == codes
+    assert {
+        "72100",
+        "72110",
+        "72114",
+        "72120",
+        "72131",
+        "72132",
+        "72133",
+        "72148",
+        "72149",
+        "72158",
+        EXTRA_IMAGING_CODE,
+    } == codes
     cds.triage(answers_with(), patient="p1")
-    (card,) = cds.cards("lbp-imaging", hook_request("order-sign", prefetch=None,
-                                                     orders=[imaging_order(EXTRA_IMAGING_CODE, "x-1")]))
+    (card,) = cds.cards(
+        "lbp-imaging", hook_request("order-sign", prefetch=None, orders=[imaging_order(EXTRA_IMAGING_CODE, "x-1")])
+    )
     assert card["indicator"] == "warning"
 
 
 # --- fhirServer and fhirAuthorization ------------------------------------------------------
 
+
 def _authorization(patient: str = "p1") -> dict:
-    return {"access_token": "ehr-access-token", "token_type": "Bearer", "expires_in": 300,
-            "scope": "patient/QuestionnaireResponse.read", "subject": "lbp-triage", "patient": patient}
+    return {
+        "access_token": "ehr-access-token",
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/QuestionnaireResponse.read",
+        "subject": "lbp-triage",
+        "patient": patient,
+    }
 
 
 def test_missing_prefetch_is_fetched_from_the_allowlisted_fhir_server_with_its_token(cds):
@@ -329,6 +401,7 @@ def test_fhir_server_data_about_another_patient_is_refused(cds):
 
 # --- the EHR's JWT -------------------------------------------------------------------------
 
+
 def test_calls_need_the_ehrs_signed_jwt(cds):
     cds.triage(answers_with(), patient="p1")
     body = hook_request("patient-view", prefetch=None)
@@ -342,11 +415,17 @@ def test_calls_need_the_ehrs_signed_jwt(cds):
         "unknown issuer": cds.ehr.token(url, iss="https://evil.example"),
         "wrongly signed": cds.ehr.token(url, key=stranger_key),
         "jku elsewhere": cds.ehr.token(url, header={"jku": "https://evil.example/jwks.json"}),
-        "no jti": jwt.encode({"alg": "RS256", "kid": "ehr-1"}, {"iss": cds.ehr.issuer, "aud": url,
-                             "exp": int(time.time()) + 300}, cds.ehr.key),
+        "no jti": jwt.encode(
+            {"alg": "RS256", "kid": "ehr-1"},
+            {"iss": cds.ehr.issuer, "aud": url, "exp": int(time.time()) + 300},
+            cds.ehr.key,
+        ),
         "not a jwt": "abc.def.ghi",
-        "the API's own token": jwt.encode({"alg": "RS256", "kid": "api-1"}, {
-            "iss": API_ISSUER, "aud": url, "exp": int(time.time()) + 300, "jti": "x"}, cds.api_key),
+        "the API's own token": jwt.encode(
+            {"alg": "RS256", "kid": "api-1"},
+            {"iss": API_ISSUER, "aud": url, "exp": int(time.time()) + 300, "jti": "x"},
+            cds.api_key,
+        ),
     }
     for name, token in refused.items():
         answer = cds.call("lbp-triage", body, token=token)
@@ -371,8 +450,13 @@ def test_hook_calls_are_audited(cds):
     deadline = time.monotonic() + 5
     while True:  # audit records are written just after the answer
         with cds.app.state.engine.connect() as conn:
-            rows = conn.execute(select(audit).where(audit.c.agent == f"cds:{cds.ehr.issuer}",
-                                                    audit.c.resource_id == made["id"])).mappings().all()
+            rows = (
+                conn.execute(
+                    select(audit).where(audit.c.agent == f"cds:{cds.ehr.issuer}", audit.c.resource_id == made["id"])
+                )
+                .mappings()
+                .all()
+            )
         if rows or time.monotonic() > deadline:
             break
         time.sleep(0.05)
@@ -386,8 +470,7 @@ def test_hook_calls_are_audited(cds):
     while True:
         with cds.app.state.engine.connect() as conn:
             statuses = {(r.agent, r.patient, r.status) for r in conn.execute(select(audit))}
-        if {("anonymous", None, 401), (f"cds:{cds.ehr.issuer}", "p7", 400)} <= statuses \
-                or time.monotonic() > deadline:
+        if {("anonymous", None, 401), (f"cds:{cds.ehr.issuer}", "p7", 400)} <= statuses or time.monotonic() > deadline:
             break
         time.sleep(0.05)
     assert {("anonymous", None, 401), (f"cds:{cds.ehr.issuer}", "p7", 400)} <= statuses
@@ -398,16 +481,21 @@ def test_none_mode_serves_this_machine_only(database_url):
 
     application = create_app(Settings(database_url=database_url, auth_mode="none", webhook_dispatcher="off"))
     body = hook_request("patient-view", patient="nobody", prefetch=None)
-    with TestClient(application, client=("127.0.0.1", 40000)) as local, \
-            TestClient(application, client=("198.51.100.9", 40000)) as remote:
+    with (
+        TestClient(application, client=("127.0.0.1", 40000)) as local,
+        TestClient(application, client=("198.51.100.9", 40000)) as remote,
+    ):
         assert local.post("/cds-services/lbp-triage", json=body).json() == {"cards": []}
         assert remote.post("/cds-services/lbp-triage", json=body).status_code == 403
-        assert local.post("/cds-services/lbp-triage", json=body,
-                          headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 403
+        assert (
+            local.post("/cds-services/lbp-triage", json=body, headers={"X-Forwarded-For": "203.0.113.9"}).status_code
+            == 403
+        )
         assert remote.get("/cds-services").status_code == 200  # discovery holds no patient data
 
 
 # --- feedback ------------------------------------------------------------------------------
+
 
 def _feedback_count(app, outcome: str) -> int:
     table = CdsFeedback.__table__
@@ -417,8 +505,11 @@ def _feedback_count(app, outcome: str) -> int:
 
 def _metric(cds, outcome: str) -> float:
     for line in cds.http.get("/metrics").text.splitlines():
-        if line.startswith("lbp_cds_feedback_total{") and f'outcome="{outcome}"' in line \
-                and 'service="lbp-imaging"' in line:
+        if (
+            line.startswith("lbp_cds_feedback_total{")
+            and f'outcome="{outcome}"' in line
+            and 'service="lbp-imaging"' in line
+        ):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
 
@@ -428,36 +519,60 @@ def test_feedback_is_stored_and_counted(cds):
     (card,) = cds.cards("lbp-imaging", hook_request("order-sign", prefetch=None))
     suggestion = card["suggestions"][0]["uuid"]
     before = _metric(cds, "accepted"), _metric(cds, "overridden")
-    feedback = {"feedback": [
-        {"card": card["uuid"], "outcome": "accepted", "acceptedSuggestions": [{"id": suggestion}],
-         "outcomeTimestamp": "2026-11-25T10:00:00Z"},
-        {"card": card["uuid"], "outcome": "overridden", "overrideReason": {
-            "reason": card["overrideReasons"][0], "userComment": "Progressive numbness on exam"},
-         "outcomeTimestamp": "2026-11-25T10:01:00.000+00:00"},
-    ]}
+    feedback = {
+        "feedback": [
+            {
+                "card": card["uuid"],
+                "outcome": "accepted",
+                "acceptedSuggestions": [{"id": suggestion}],
+                "outcomeTimestamp": "2026-11-25T10:00:00Z",
+            },
+            {
+                "card": card["uuid"],
+                "outcome": "overridden",
+                "overrideReason": {"reason": card["overrideReasons"][0], "userComment": "Progressive numbness on exam"},
+                "outcomeTimestamp": "2026-11-25T10:01:00.000+00:00",
+            },
+        ]
+    }
     assert_shape("Feedback", feedback)
     url = cds.url("lbp-imaging")
-    answer = cds.http.post("/cds-services/lbp-imaging/feedback", json=feedback,
-                           headers={"Authorization": f"Bearer {cds.ehr.token(url)}"})
+    answer = cds.http.post(
+        "/cds-services/lbp-imaging/feedback", json=feedback, headers={"Authorization": f"Bearer {cds.ehr.token(url)}"}
+    )
     assert answer.status_code == 200
     assert _feedback_count(cds.app, "accepted") == 1 and _feedback_count(cds.app, "overridden") == 1
     assert (_metric(cds, "accepted"), _metric(cds, "overridden")) == (before[0] + 1, before[1] + 1)
     with cds.app.state.engine.connect() as conn:
-        row = conn.execute(select(CdsFeedback.__table__).where(
-            CdsFeedback.__table__.c.outcome == "overridden")).mappings().one()
+        row = (
+            conn.execute(select(CdsFeedback.__table__).where(CdsFeedback.__table__.c.outcome == "overridden"))
+            .mappings()
+            .one()
+        )
     assert row["override_code"] == card["overrideReasons"][0]["code"] and row["card"] == card["uuid"]
 
 
 def test_feedback_needs_the_jwt_and_the_shape(cds):
     url = cds.url("lbp-imaging")
-    good = {"feedback": [{"card": str(uuid.uuid4()), "outcome": "accepted", "acceptedSuggestions": [],
-                          "outcomeTimestamp": "2026-11-25T10:00:00Z"}]}
+    good = {
+        "feedback": [
+            {
+                "card": str(uuid.uuid4()),
+                "outcome": "accepted",
+                "acceptedSuggestions": [],
+                "outcomeTimestamp": "2026-11-25T10:00:00Z",
+            }
+        ]
+    }
     assert cds.http.post("/cds-services/lbp-imaging/feedback", json=good).status_code == 401
-    for bad in ({"feedback": []}, {"feedback": [{"card": "c", "outcome": "ignored", "outcomeTimestamp":
-                                                "2026-11-25T10:00:00Z"}]},
-                {"feedback": [{"card": "c", "outcome": "accepted"}]}):
+    for bad in (
+        {"feedback": []},
+        {"feedback": [{"card": "c", "outcome": "ignored", "outcomeTimestamp": "2026-11-25T10:00:00Z"}]},
+        {"feedback": [{"card": "c", "outcome": "accepted"}]},
+    ):
         assert shape_errors("Feedback", bad)
-        answer = cds.http.post("/cds-services/lbp-imaging/feedback", json=bad,
-                               headers={"Authorization": f"Bearer {cds.ehr.token(url)}"})
+        answer = cds.http.post(
+            "/cds-services/lbp-imaging/feedback", json=bad, headers={"Authorization": f"Bearer {cds.ehr.token(url)}"}
+        )
         assert answer.status_code == 400, bad
     assert _feedback_count(cds.app, "accepted") == 0

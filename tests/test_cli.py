@@ -88,8 +88,13 @@ def test_score_ndjson_blank_line_answers_its_own_line(tmp_path):
     done = run("score", str(path), "--format", "ndjson")
     assert done.returncode == 1
     results = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [r["resourceType"] for r in results] == ["CarePlan", "OperationOutcome", "CarePlan",
-                                                    "OperationOutcome", "CarePlan"]
+    assert [r["resourceType"] for r in results] == [
+        "CarePlan",
+        "OperationOutcome",
+        "CarePlan",
+        "OperationOutcome",
+        "CarePlan",
+    ]
     assert results[2]["category"][0]["coding"][0]["code"] == "urgent"
     for index in (1, 3):
         assert_valid_r4(results[index])
@@ -103,7 +108,10 @@ def test_score_ndjson_detected_although_the_second_line_is_blank(tmp_path):
     path.write_bytes(good + b"\n\n" + good + b"\n")
     done = run("score", str(path))
     assert [json.loads(line)["resourceType"] for line in done.stdout.splitlines()] == [
-        "CarePlan", "OperationOutcome", "CarePlan"]
+        "CarePlan",
+        "OperationOutcome",
+        "CarePlan",
+    ]
 
 
 def test_score_unwritable_output_is_one_clear_line(tmp_path):
@@ -112,7 +120,8 @@ def test_score_unwritable_output_is_one_clear_line(tmp_path):
     done = run("score", str(example), "-o", str(tmp_path / "no-such-dir" / "out.json"))
     assert done.returncode == 2
     assert done.stderr.decode().strip().splitlines() == [
-        f"lbp-triage: cannot write {tmp_path / 'no-such-dir' / 'out.json'}: No such file or directory"]
+        f"lbp-triage: cannot write {tmp_path / 'no-such-dir' / 'out.json'}: No such file or directory"
+    ]
     assert done.stdout == b""
 
 
@@ -158,9 +167,16 @@ def _serve_answers(tmp_path, args, env_extra):
         port = s.getsockname()[1]
     root = Path(__file__).resolve().parents[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LBP_")} | {
-        "LBP_SECRET_KEY": os.environ.get("LBP_SECRET_KEY", ""), **env_extra(port)}
-    server = subprocess.Popen([str(root / "scripts" / "serve"), *args(port)], cwd=tmp_path, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        "LBP_SECRET_KEY": os.environ.get("LBP_SECRET_KEY", ""),
+        **env_extra(port),
+    }
+    server = subprocess.Popen(
+        [str(root / "scripts" / "serve"), *args(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         for _ in range(300):
             try:
@@ -202,11 +218,22 @@ def test_worker_logs_in_the_service_format_with_its_fields(tmp_path):
     import time
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("LBP_")} | {
-        "LBP_DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}", "LBP_LOG_FORMAT": "json"}
-    assert subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env=env, cwd=tmp_path,
-                          capture_output=True).returncode == 0
-    worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env, cwd=tmp_path,
-                              stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        "LBP_DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}",
+        "LBP_LOG_FORMAT": "json",
+    }
+    assert (
+        subprocess.run(
+            [sys.executable, "-m", "app.cli", "migrate"], env=env, cwd=tmp_path, capture_output=True
+        ).returncode
+        == 0
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker"],
+        env=env,
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+    )
     try:
         deadline, started = time.monotonic() + 30, None
         while started is None and time.monotonic() < deadline:

@@ -21,10 +21,20 @@ def _port():
 
 
 def _start(database_url, port, cwd):
-    env = {**os.environ, "LBP_DATABASE_URL": database_url, "LBP_AUTO_MIGRATE": "true",
-           "LBP_RATE_LIMIT_PER_MINUTE": "0", "LBP_LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)],
-                              env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "LBP_DATABASE_URL": database_url,
+        "LBP_AUTO_MIGRATE": "true",
+        "LBP_RATE_LIMIT_PER_MINUTE": "0",
+        "LBP_LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(200):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
@@ -50,9 +60,11 @@ def test_kill_9_under_load_loses_no_acknowledged_triage(database_url, tmp_path):
                 n += 1
                 ident = f"crash-{run}-{worker}-{n}"
                 try:
-                    r = http.post(TRIAGE, json=response(identifier={"system": "urn:crash", "value": ident},
-                                                        patient=f"crash{worker}"),
-                                  headers={"Content-Type": "application/fhir+json"})
+                    r = http.post(
+                        TRIAGE,
+                        json=response(identifier={"system": "urn:crash", "value": ident}, patient=f"crash{worker}"),
+                        headers={"Content-Type": "application/fhir+json"},
+                    )
                 except httpx.TransportError:
                     return  # the server died under us: this one was never acknowledged
                 if r.status_code in (200, 201):
@@ -79,9 +91,14 @@ def test_kill_9_under_load_loses_no_acknowledged_triage(database_url, tmp_path):
                 assert http.get(f"/fhir/{body['encounter']['reference']}").status_code == 200
                 assert http.get(f"/fhir/{body['supportingInfo'][0]['reference']}").status_code == 200
                 # resubmitting an acknowledged response gives the same CarePlan: it was stored whole
-                again = http.post(TRIAGE, json=response(identifier={"system": "urn:crash", "value": ident},
-                                                        patient=body["subject"]["reference"].split("/")[1]),
-                                  headers={"Content-Type": "application/fhir+json"})
+                again = http.post(
+                    TRIAGE,
+                    json=response(
+                        identifier={"system": "urn:crash", "value": ident},
+                        patient=body["subject"]["reference"].split("/")[1],
+                    ),
+                    headers={"Content-Type": "application/fhir+json"},
+                )
                 assert again.status_code == 200 and again.json()["id"] == careplan_id
     finally:
         server.terminate()

@@ -59,8 +59,13 @@ def test_dockerfile_is_multi_stage_non_root_and_healthchecked():
     assert "pyproject.toml" in text and "pip install --no-deps ." in text  # pinned dependencies, then the project
     assert "COPY app ./app" in text and "COPY migrations ./migrations" in text  # migrations ship in the package
     cmd = re.search(r"^CMD (.+)$", text, re.M).group(1)
-    for flag in ("uvicorn app.main:app", "--workers", "--no-proxy-headers", "--timeout-graceful-shutdown",
-                 "--no-access-log"):
+    for flag in (
+        "uvicorn app.main:app",
+        "--workers",
+        "--no-proxy-headers",
+        "--timeout-graceful-shutdown",
+        "--no-access-log",
+    ):
         assert flag in cmd
     ignored = (ROOT / ".dockerignore").read_text()
     assert ".venv" in ignored and ".git" in ignored
@@ -103,11 +108,21 @@ def test_an_empty_token_list_stops_the_api_with_one_line(tmp_path):
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("LBP_")}
-    env |= {"LBP_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "LBP_AUTH_MODE": "static",
-            "LBP_AUTH_TOKENS": "", "LBP_SECRET_KEY": "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM"}
+    env |= {
+        "LBP_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "LBP_AUTH_MODE": "static",
+        "LBP_AUTH_TOKENS": "",
+        "LBP_SECRET_KEY": "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM",
+    }
     for workers in ("1", "2"):
-        done = subprocess.run([sys.executable, "-m", "uvicorn", "app.main:app", "--workers", workers, "--port", "1"],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "uvicorn", "app.main:app", "--workers", workers, "--port", "1"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert "Traceback" not in done.stderr, done.stderr
         ours = [line for line in done.stderr.splitlines() if line.startswith("lbp-triage:")]
         assert len(ours) == int(workers) and "LBP_AUTH_TOKENS" in ours[0], done.stderr

@@ -26,13 +26,37 @@ def test_every_setting_is_in_the_configuration_table():
 
 # What each reader must find in their guide (a heading each), and the README links them all.
 GUIDE_SECTIONS = {
-    "integration-guide.md": ["The Questionnaire contract", "Triage: `POST /fhir/QuestionnaireResponse/$triage`",
-                             "A response's lifecycle", "Reading and searching", "Explaining a decision",
-                             "Errors", "Authorization", "Webhooks", "CDS Hooks"],
-    "clinician-guide.md": ["dispositions", "Findings (rules 2)", "Stratified care", "Directional preference",
-                           "activities", "Safety behaviour", "Rules 1", "What the service does not assess"],
-    "operator-guide.md": ["Install", "Secrets at rest", "Upgrade", "Backups and restore", "Runbooks", "Alerts",
-                          "Metrics", "Security operations"],
+    "integration-guide.md": [
+        "The Questionnaire contract",
+        "Triage: `POST /fhir/QuestionnaireResponse/$triage`",
+        "A response's lifecycle",
+        "Reading and searching",
+        "Explaining a decision",
+        "Errors",
+        "Authorization",
+        "Webhooks",
+        "CDS Hooks",
+    ],
+    "clinician-guide.md": [
+        "dispositions",
+        "Findings (rules 2)",
+        "Stratified care",
+        "Directional preference",
+        "activities",
+        "Safety behaviour",
+        "Rules 1",
+        "What the service does not assess",
+    ],
+    "operator-guide.md": [
+        "Install",
+        "Secrets at rest",
+        "Upgrade",
+        "Backups and restore",
+        "Runbooks",
+        "Alerts",
+        "Metrics",
+        "Security operations",
+    ],
 }
 
 

@@ -15,8 +15,16 @@ from tests.test_security import STATIC_TOKENS, bearer, wait_for_audit
 
 
 def _client(database_url, peer="127.0.0.1", **settings):
-    app = create_app(Settings(database_url=database_url, auto_migrate=True, auth_mode="static",
-                              auth_tokens=json.dumps(STATIC_TOKENS), webhook_dispatcher="off", **settings))
+    app = create_app(
+        Settings(
+            database_url=database_url,
+            auto_migrate=True,
+            auth_mode="static",
+            auth_tokens=json.dumps(STATIC_TOKENS),
+            webhook_dispatcher="off",
+            **settings,
+        )
+    )
     return TestClient(app, client=(peer, 40000))
 
 
@@ -36,9 +44,14 @@ def test_forwarded_headers_count_only_from_trusted_proxies(app, database_url):
         assert "203.0.113.66" not in _audited_addresses(client)
     _empty_tables(app)
     with _client(database_url, peer="10.0.0.5", trusted_proxies="10.0.0.0/8") as client:
-        r = client.get("/fhir/CarePlan", headers={**bearer("tok-reader"),
-                                                  "X-Forwarded-For": "198.51.100.1, 203.0.113.66, 10.0.0.9",
-                                                  "X-Forwarded-Proto": "https"})
+        r = client.get(
+            "/fhir/CarePlan",
+            headers={
+                **bearer("tok-reader"),
+                "X-Forwarded-For": "198.51.100.1, 203.0.113.66, 10.0.0.9",
+                "X-Forwarded-Proto": "https",
+            },
+        )
         assert r.json()["link"][0]["url"].startswith("https://")
         # the nearest address no trusted proxy vouches for: what the client before it wrote is not believed
         assert "203.0.113.66" in _audited_addresses(client)
@@ -76,15 +89,17 @@ def test_another_patients_identifier_answers_as_an_unknown_one_does(app, databas
 
     _empty_tables(app)
     with _client(database_url) as client:
-        post_triage(client, response(patient="p2", identifier={"system": "urn:ehr", "value": "taken"}),
-                    **bearer("tok-all"))
+        post_triage(
+            client, response(patient="p2", identifier={"system": "urn:ehr", "value": "taken"}), **bearer("tok-all")
+        )
         p1 = bearer("tok-p1")
         answers = {}
         for value in ("taken", "unknown"):
             body = response(patient="p1", identifier={"system": "urn:ehr", "value": value})
             first, again = post_triage(client, body, **p1), post_triage(client, body, **p1)
-            by_header = post_triage(client, response(patient="p1"), **p1,
-                                    **{"If-None-Exist": f"identifier=urn:ehr|{value}"})
+            by_header = post_triage(
+                client, response(patient="p1"), **p1, **{"If-None-Exist": f"identifier=urn:ehr|{value}"}
+            )
             answers[value] = (first.status_code, again.status_code, by_header.status_code)
             assert "Patient/p2" not in first.text + again.text + by_header.text
             assert "p2" not in by_header.text
@@ -93,11 +108,15 @@ def test_another_patients_identifier_answers_as_an_unknown_one_does(app, databas
         # is not that same response: 409 (issue 9) — alike for both, which is what matters here.
         assert answers["taken"] == answers["unknown"] == (201, 200, 409)
         # p2's own triage is untouched, and the system token still gets it back
-        replay = post_triage(client, response(patient="p2", identifier={"system": "urn:ehr", "value": "taken"}),
-                             **bearer("tok-all"))
+        replay = post_triage(
+            client, response(patient="p2", identifier={"system": "urn:ehr", "value": "taken"}), **bearer("tok-all")
+        )
         assert replay.status_code == 200 and "Patient/p2" in replay.text
         # reads: another patient's CarePlan and a missing one answer alike
         theirs = replay.json()["id"]
         a, b = client.get(f"/fhir/CarePlan/{theirs}", headers=p1), client.get("/fhir/CarePlan/nope", headers=p1)
-        assert (a.status_code, a.json()["issue"][0]["diagnostics"]) == (b.status_code, b.json()["issue"][0]["diagnostics"])
+        assert (a.status_code, a.json()["issue"][0]["diagnostics"]) == (
+            b.status_code,
+            b.json()["issue"][0]["diagnostics"],
+        )
         assert_fhir_response(a, 404, "OperationOutcome")

@@ -19,9 +19,18 @@ def findings(parameters):
 
 
 def test_each_finding_with_its_answers_rule_and_source():
-    explained = explain_response(response_v2(answers_v2(age=62, weight_loss=True, cancer_history=True,
-                                                        leg_numbness=True, pregnant=True,
-                                                        **startback_answers(agree=4))))
+    explained = explain_response(
+        response_v2(
+            answers_v2(
+                age=62,
+                weight_loss=True,
+                cancer_history=True,
+                leg_numbness=True,
+                pregnant=True,
+                **startback_answers(agree=4),
+            )
+        )
+    )
     assert_valid_r4(explained)
     top = {p["name"]: p for p in explained["parameter"]}
     assert top["rules"]["valueCanonical"].endswith("lbp-triage-rules|2.0.0")
@@ -32,7 +41,9 @@ def test_each_finding_with_its_answers_rule_and_source():
     assert "cancer-history = yes" in parts(cancer)["rule"]["valueString"]
     answers = [{a["name"]: a for a in p["part"]} for p in cancer["part"] if p["name"] == "answer"]
     assert {(a["linkId"]["valueString"], a["value"]["valueBoolean"]) for a in answers} == {
-        ("cancer-history", True), ("leg-numbness", True)}
+        ("cancer-history", True),
+        ("leg-numbness", True),
+    }
     assert answers[0]["question"]["valueString"] == "Have you ever had cancer?"
     assert parts(found["weight-loss-over-60"])["source"]["valueString"] == "NG12"
     assert top["startback"]["part"][0] == {"name": "total", "valueInteger": 4}
@@ -61,14 +72,18 @@ def test_cli_explain(tmp_path):
     assert done.returncode == 0, done.stderr
     explained = json.loads(done.stdout)
     assert set(findings(explained)) == {"rest-pain"}
-    bad = subprocess.run([sys.executable, "-m", "app.cli", "explain", "-"], capture_output=True,
-                         input=json.dumps(response_v2(answers_v2(fever=None))).encode())
+    bad = subprocess.run(
+        [sys.executable, "-m", "app.cli", "explain", "-"],
+        capture_output=True,
+        input=json.dumps(response_v2(answers_v2(fever=None))).encode(),
+    )
     assert bad.returncode == 1 and json.loads(bad.stdout)["resourceType"] == "OperationOutcome"
 
 
 def test_http_explain_of_a_stored_careplan(client):
-    careplan = assert_fhir_response(post_triage(client, response_v2(answers_v2(injury=True, injury_major=True))),
-                                    201, "CarePlan")
+    careplan = assert_fhir_response(
+        post_triage(client, response_v2(answers_v2(injury=True, injury_major=True))), 201, "CarePlan"
+    )
     explained = assert_fhir_response(client.get(f"/fhir/CarePlan/{careplan['id']}/$explain"), 200, "Parameters")
     assert set(findings(explained)) == {"major-trauma", "injury"}
     assert parts(findings(explained)["major-trauma"])["source"]["valueString"].startswith("Downie")
@@ -79,8 +94,8 @@ def test_http_explain_of_a_stored_careplan(client):
 
 
 def test_http_explain_keeps_to_the_patient_compartment(app, database_url):
-    from tests.test_security import STATIC_TOKENS, app_client, bearer, wait_for_audit
     from tests.conftest import _empty_tables
+    from tests.test_security import STATIC_TOKENS, app_client, bearer, wait_for_audit
 
     _empty_tables(app)
     with app_client(database_url, auth_mode="static", auth_tokens=json.dumps(STATIC_TOKENS)) as static:
@@ -89,6 +104,7 @@ def test_http_explain_keeps_to_the_patient_compartment(app, database_url):
         assert static.get(f"/fhir/CarePlan/{theirs['id']}/$explain", headers=bearer("tok-p1")).status_code == 404
         assert static.get(f"/fhir/CarePlan/{mine['id']}/$explain", headers=bearer("tok-p1")).status_code == 200
         assert static.get(f"/fhir/CarePlan/{mine['id']}/$explain", headers=bearer("tok-subs")).status_code == 403
+
         # audited as a read of the CarePlan, like GET /fhir/CarePlan/{id} (written after the answer)
         def names_it(bundle):
             return any(f"CarePlan/{mine['id']}" in json.dumps(e["resource"]) for e in bundle.get("entry", []))

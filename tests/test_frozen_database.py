@@ -23,8 +23,11 @@ from app.settings import Settings
 from tests.conftest import _free_port
 from tests.support import TRIAGE, response
 
-BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None) \
-    if Path("/usr/lib/postgresql").exists() else None
+BIN = (
+    next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
+    if Path("/usr/lib/postgresql").exists()
+    else None
+)
 INITDB = shutil.which("initdb") or (str(BIN / "initdb") if BIN else None)
 
 
@@ -63,11 +66,19 @@ def own_postgres():
         shutil.chown(tmp_path, "postgres")
         shutil.chown(data, "postgres")
     port = _free_port()
-    subprocess.run(_as_postgres([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]),
-                   check=True, capture_output=True)
+    subprocess.run(
+        _as_postgres([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]),
+        check=True,
+        capture_output=True,
+    )
     options = f"-p {port} -k {tmp_path} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(tmp_path / "log"),
-                                 "-w", "start"]), check=True, capture_output=True)
+    subprocess.run(
+        _as_postgres(
+            [str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(tmp_path / "log"), "-w", "start"]
+        ),
+        check=True,
+        capture_output=True,
+    )
     postmaster = int((data / "postmaster.pid").read_text().split()[0])
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres", postmaster
@@ -77,15 +88,17 @@ def own_postgres():
                 os.kill(pid, signal.SIGCONT)
             except ProcessLookupError:
                 pass
-        subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-                       capture_output=True)
+        subprocess.run(
+            _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]), capture_output=True
+        )
         shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 def test_a_frozen_postgresql_gives_503_not_a_hang_and_service_resumes(own_postgres):
     url, postmaster = own_postgres
-    app = create_app(Settings(database_url=url, auto_migrate=True, webhook_dispatcher="off", db_pool_size=1,
-                              db_timeout_seconds=1))
+    app = create_app(
+        Settings(database_url=url, auto_migrate=True, webhook_dispatcher="off", db_pool_size=1, db_timeout_seconds=1)
+    )
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -20,16 +20,31 @@ def installed(tmp_path_factory):
     then deleted, so whatever runs comes from the installed package alone."""
     where = tmp_path_factory.mktemp("install")
     source = where / "src"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", "*.db*", "__pycache__",
-                                                                 ".pytest_cache", ".hypothesis", "build", "*.egg-info"))
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".venv", ".git", "*.db*", "__pycache__", ".pytest_cache", ".hypothesis", "build", "*.egg-info"
+        ),
+    )
     target = where / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
-                    str(source)], check=True, cwd=where, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(source)],
+        check=True,
+        cwd=where,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )
     shutil.rmtree(source)
     # The installed copy comes first on the path (the dependencies come from the test environment).
     env = {**os.environ, "PYTHONPATH": str(target)}
-    located = subprocess.run([sys.executable, "-c", "import app; print(app.__file__)"], env=env, cwd=where,
-                             capture_output=True, text=True, check=True).stdout
+    located = subprocess.run(
+        [sys.executable, "-c", "import app; print(app.__file__)"],
+        env=env,
+        cwd=where,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert located.startswith(str(target))
     return target, env, where
 
@@ -37,8 +52,9 @@ def installed(tmp_path_factory):
 def test_cli_from_the_installed_package(installed):
     target, env, where = installed
     example = ROOT / "app/fhir/data/examples/urgent.json"
-    done = subprocess.run([str(target / "bin" / "lbp-triage"), "score", str(example)], capture_output=True,
-                          cwd=where, env=env)
+    done = subprocess.run(
+        [str(target / "bin" / "lbp-triage"), "score", str(example)], capture_output=True, cwd=where, env=env
+    )
     assert done.returncode == 0, done.stderr
     assert b'"urgent"' in done.stdout
 
@@ -47,8 +63,13 @@ def test_service_from_the_installed_package(installed, tmp_path):
     _, env, _ = installed
     port = 18000 + os.getpid() % 1000
     env = {**env, "LBP_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)],
-                              cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
@@ -58,8 +79,11 @@ def test_service_from_the_installed_package(installed, tmp_path):
             except httpx.TransportError:
                 time.sleep(0.1)
         example = (ROOT / "app/fhir/data/examples/emergency.json").read_bytes()
-        r = httpx.post(f"{base}/fhir/QuestionnaireResponse/$triage", content=example,
-                       headers={"Content-Type": "application/fhir+json"})
+        r = httpx.post(
+            f"{base}/fhir/QuestionnaireResponse/$triage",
+            content=example,
+            headers={"Content-Type": "application/fhir+json"},
+        )
         assert r.status_code == 201 and r.json()["category"][0]["coding"][0]["code"] == "emergency"
         assert httpx.get(f"{base}/fhir/Questionnaire/lbp-triage").status_code == 200
         assert httpx.get(f"{base}/docs").status_code == 200

@@ -35,7 +35,7 @@ class IdentityProvider:
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 provider.hits += 1
                 if provider.mode == "hang":
                     provider.hanging.set()
@@ -77,11 +77,20 @@ def running(tmp_path):
     """Starts the app on a real uvicorn (one event loop, as in production) against a JWKS URL."""
     database_url = f"sqlite:///{tmp_path / 'jwks.db'}"  # the engine does not matter here
     with contextlib.ExitStack() as servers:
+
         def start(jwks_url):
-            app = create_app(Settings(database_url=database_url, auto_migrate=True, auth_mode="jwt",
-                                      jwt_jwks_url=jwks_url, jwt_issuer="https://auth.example",
-                                      jwt_audience="lbp-triage", jwt_jwks_timeout_seconds=3,
-                                      webhook_dispatcher="off"))
+            app = create_app(
+                Settings(
+                    database_url=database_url,
+                    auto_migrate=True,
+                    auth_mode="jwt",
+                    jwt_jwks_url=jwks_url,
+                    jwt_issuer="https://auth.example",
+                    jwt_audience="lbp-triage",
+                    jwt_jwks_timeout_seconds=3,
+                    webhook_dispatcher="off",
+                )
+            )
             return servers.enter_context(live(app))
 
         yield start
@@ -94,8 +103,9 @@ def test_a_hung_identity_provider_stalls_no_other_request(idp, running, key):
     idp.mode = "hang"
     rotated = bearer(token(RSAKey.generate_key(2048, parameters={"kid": "key-2"})))
     waiting = {}
-    unknown = threading.Thread(target=lambda: waiting.update(
-        r=httpx.get(f"{base}/fhir/CarePlan", headers=rotated, timeout=30)))
+    unknown = threading.Thread(
+        target=lambda: waiting.update(r=httpx.get(f"{base}/fhir/CarePlan", headers=rotated, timeout=30))
+    )
     unknown.start()
     assert idp.hanging.wait(10)  # the unknown kid made the server refetch; the provider holds it
     # meanwhile everyone else is served, from the cached keys

@@ -5,7 +5,8 @@ import base64
 import html
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.fhir.canonical import PLANDEFINITION_URL
 from app.fhir.knowledge import MEDICINE_TABLES, activity_summaries, dispositions
@@ -13,8 +14,15 @@ from app.triage import triage
 from app.triage.rulesets import RULESETS
 from tests.strategies import valid_answers
 from tests.strategies_v2 import valid_answers_v2
-from tests.support import (FHIR_JSON, activity_codes, assert_fhir_response, assert_valid_r4, post_triage, response,
-                           stored_encounters)
+from tests.support import (
+    FHIR_JSON,
+    activity_codes,
+    assert_fhir_response,
+    assert_valid_r4,
+    post_triage,
+    response,
+    stored_encounters,
+)
 from tests.support_v2 import answers_v2, response_v2
 
 VERSIONS = ("1.0.0", "2.0.0")
@@ -38,6 +46,7 @@ def _markdown(library):
 
 # --- the artifacts -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_every_rules_table_row_is_stated_in_the_library(client, version):
     library = assert_fhir_response(client.get(f"/fhir/Library/lbp-triage-rules-{version}"), 200, "Library")
@@ -49,7 +58,7 @@ def test_every_rules_table_row_is_stated_in_the_library(client, version):
         line = next((line for line in lines if line.startswith(f"| {row.code} |")), None)
         assert line is not None, row.code
         # tier, condition in words and source, each in the row's own line (| escaped in markdown)
-        for cell in (row.tier.name, row.fires_when.words(), row.source, *(row.sign and [row.sign] or [])):
+        for cell in (row.tier.name, row.fires_when.words(), row.source, *((row.sign and [row.sign]) or [])):
             assert cell.replace("|", "\\|") in line, (row.code, cell)
         assert all(cell in html.unescape(div) for cell in (row.code, row.fires_when.words(), row.source))
     for tier in {row.tier for row in rules.findings}:
@@ -107,8 +116,11 @@ def test_fhirclient_parses_every_artifact(client):
     from fhirclient.models.library import Library
     from fhirclient.models.plandefinition import PlanDefinition
 
-    for rtype, model in (("PlanDefinition", PlanDefinition), ("ActivityDefinition", ActivityDefinition),
-                         ("Library", Library)):
+    for rtype, model in (
+        ("PlanDefinition", PlanDefinition),
+        ("ActivityDefinition", ActivityDefinition),
+        ("Library", Library),
+    ):
         bundle = client.get(f"/fhir/{rtype}", params={"_count": "100"}).json()
         assert bundle["total"] >= 2
         for entry in bundle["entry"]:
@@ -118,8 +130,11 @@ def test_fhirclient_parses_every_artifact(client):
 
 
 def test_an_unknown_artifact_is_a_404_outcome(client):
-    for path in ("/fhir/PlanDefinition/lbp-triage-rules-9.9.9", "/fhir/ActivityDefinition/nothing",
-                 "/fhir/Library/nothing"):
+    for path in (
+        "/fhir/PlanDefinition/lbp-triage-rules-9.9.9",
+        "/fhir/ActivityDefinition/nothing",
+        "/fhir/Library/nothing",
+    ):
         assert_fhir_response(client.get(path), 404, "OperationOutcome")
     assert client.get("/fhir/PlanDefinition", params={"colour": "red"}).status_code == 400
     # the canonical's last segment is no id: the answer names the ids of each version
@@ -164,8 +179,9 @@ def _comparable(careplan):
     if info:
         kept["supportingInfo"] = info
     if "contained" in kept:  # the STarT Back Observations: effective when made, derived from the stored response
-        kept["contained"] = [{k: v for k, v in obs.items() if k not in ("effectiveDateTime", "derivedFrom")}
-                             for obs in kept["contained"]]
+        kept["contained"] = [
+            {k: v for k, v in obs.items() if k not in ("effectiveDateTime", "derivedFrom")} for obs in kept["contained"]
+        ]
     return kept
 
 
@@ -180,8 +196,11 @@ def test_apply_answers_the_careplan_of_triage_and_stores_nothing(app, client, ve
     triaged = post_triage(client, qr).json()
     assert _comparable(applied) == _comparable(triaged)
     # the type level, by url (and version), and the parameter named as $triage names it
-    by_url = post(client, "/fhir/PlanDefinition/$apply",
-                  apply_body(qr, name="response", url={"valueUri": PLANDEFINITION_URL}, version={"valueString": version}))
+    by_url = post(
+        client,
+        "/fhir/PlanDefinition/$apply",
+        apply_body(qr, name="response", url={"valueUri": PLANDEFINITION_URL}, version={"valueString": version}),
+    )
     assert _comparable(assert_fhir_response(by_url, 200, "CarePlan")) == _comparable(triaged)
 
 
@@ -204,8 +223,11 @@ def test_apply_to_the_other_rules_version_is_a_422_saying_so(client):
     got = post(client, APPLY.format("2.0.0"), apply_body(response(patient="p1")))
     outcome = assert_fhir_response(got, 422, "OperationOutcome")
     assert "lbp-triage-rules-1.0.0" in outcome["issue"][0]["diagnostics"]
-    got = post(client, "/fhir/PlanDefinition/$apply",
-               apply_body(response_v2(patient="p1"), url={"valueUri": f"{PLANDEFINITION_URL}|1.0.0"}))
+    got = post(
+        client,
+        "/fhir/PlanDefinition/$apply",
+        apply_body(response_v2(patient="p1"), url={"valueUri": f"{PLANDEFINITION_URL}|1.0.0"}),
+    )
     assert_fhir_response(got, 422, "OperationOutcome")
 
 
@@ -223,14 +245,17 @@ def test_apply_validates_as_triage_does(app, client):
     assert stored_encounters(app) == before
 
 
-@pytest.mark.parametrize("body, status", [
-    ({"resourceType": "Parameters", "parameter": [{"name": "subject", "valueString": "Patient/p1"}]}, 400),
-    (apply_body(response_v2(patient="p1"), subject="Patient/p2"), 422),
-    (apply_body(response_v2(patient="p1"), colour={"valueString": "red"}), 400),
-    (apply_body(response_v2(patient="p1"), persist={"valueString": "yes"}), 400),
-    ({"resourceType": "Parameters", "parameter": [{"name": "data", "resource": response_v2(patient="p1")}]}, 400),
-    (response_v2(patient="p1"), 400),  # not a Parameters
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"resourceType": "Parameters", "parameter": [{"name": "subject", "valueString": "Patient/p1"}]}, 400),
+        (apply_body(response_v2(patient="p1"), subject="Patient/p2"), 422),
+        (apply_body(response_v2(patient="p1"), colour={"valueString": "red"}), 400),
+        (apply_body(response_v2(patient="p1"), persist={"valueString": "yes"}), 400),
+        ({"resourceType": "Parameters", "parameter": [{"name": "data", "resource": response_v2(patient="p1")}]}, 400),
+        (response_v2(patient="p1"), 400),  # not a Parameters
+    ],
+)
 def test_apply_refuses_what_it_does_not_take(client, body, status):
     assert_fhir_response(post(client, APPLY.format("2.0.0"), body), status, "OperationOutcome")
 
@@ -239,8 +264,11 @@ def test_apply_needs_a_plan_that_exists_and_post(client):
     body = apply_body(response_v2(patient="p1"))
     assert_fhir_response(post(client, "/fhir/PlanDefinition/nothing/$apply", body), 404, "OperationOutcome")
     assert_fhir_response(post(client, "/fhir/PlanDefinition/$apply", body), 400, "OperationOutcome")  # no url
-    got = post(client, "/fhir/PlanDefinition/$apply", apply_body(response_v2(patient="p1"),
-                                                                  url={"valueUri": "https://example.org/x"}))
+    got = post(
+        client,
+        "/fhir/PlanDefinition/$apply",
+        apply_body(response_v2(patient="p1"), url={"valueUri": "https://example.org/x"}),
+    )
     assert_fhir_response(got, 404, "OperationOutcome")
     got = client.get(APPLY.format("2.0.0"))
     assert got.status_code == 405 and got.headers["Allow"] == "POST"

@@ -24,12 +24,21 @@ def _port():
 
 def test_planted_phi_never_reaches_the_logs(tmp_path):
     port = _port()
-    env = {**os.environ, "LBP_DATABASE_URL": f"sqlite:///{tmp_path / 'phi.db'}", "LBP_AUTH_MODE": "static",
-           "LBP_AUTH_TOKENS": json.dumps({TOKEN: ["system/*.*"]}), "LBP_LOG_LEVEL": "DEBUG",
-           "LBP_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port),
-                               "--log-level", "debug"], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "LBP_DATABASE_URL": f"sqlite:///{tmp_path / 'phi.db'}",
+        "LBP_AUTH_MODE": "static",
+        "LBP_AUTH_TOKENS": json.dumps({TOKEN: ["system/*.*"]}),
+        "LBP_LOG_LEVEL": "DEBUG",
+        "LBP_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port), "--log-level", "debug"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/fhir+json"}
     try:
@@ -56,8 +65,10 @@ def test_planted_phi_never_reaches_the_logs(tmp_path):
             http.get(f"/fhir/CarePlan?date={NAME}")  # 400
             http.get(f"/fhir/CarePlan/{MRN}")  # 404
             http.get(f"/fhir/Encounter?patient=zq&_count=x{MRN}")
-            http.post("/fhir/Subscription", json={"resourceType": "Subscription", "reason": NAME,
-                                                  "criteria": NOTE, "status": "requested"})
+            http.post(
+                "/fhir/Subscription",
+                json={"resourceType": "Subscription", "reason": NAME, "criteria": NOTE, "status": "requested"},
+            )
             http.get("/fhir/Subscription")
             http.get("/fhir/AuditEvent")
             http.delete(f"/fhir/CarePlan/{MRN}")  # 405

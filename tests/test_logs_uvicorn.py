@@ -13,8 +13,12 @@ def test_uvicorn_lines_appear_once_and_without_ansi_codes(capsys):
     configure_logging("INFO", "json")
     try:
         logging.getLogger("uvicorn.error").info(
-            "Uvicorn running on %s://%s:%d (Press CTRL+C to quit)", "http", "127.0.0.1", 8000,
-            extra={"color_message": "Uvicorn running on \x1b[1m%s://%s:%d\x1b[0m (Press CTRL+C to quit)"})
+            "Uvicorn running on %s://%s:%d (Press CTRL+C to quit)",
+            "http",
+            "127.0.0.1",
+            8000,
+            extra={"color_message": "Uvicorn running on \x1b[1m%s://%s:%d\x1b[0m (Press CTRL+C to quit)"},
+        )
         lines = [line for line in capsys.readouterr().err.splitlines() if "Uvicorn running" in line]
     finally:
         for name in ("uvicorn", "uvicorn.error", "lbp_triage"):

@@ -8,8 +8,11 @@ from tests.support import answers_with, post_triage, response
 def samples(client):
     r = client.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(r.text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(r.text)
+        for s in family.samples
+    }
 
 
 def test_metrics_count_requests_by_route_and_triages_by_disposition(client):
@@ -48,8 +51,11 @@ def test_metrics_expose_webhook_queue_depth_and_delivery_counters(client):
     post_triage(client, response(answers_with()))  # and one notification
     assert depth() == 2
     found = families()
-    for name, kind in (("lbp_webhook_deliveries", "counter"), ("lbp_webhook_delivery_failures", "counter"),
-                       ("lbp_webhook_retries", "counter")):
+    for name, kind in (
+        ("lbp_webhook_deliveries", "counter"),
+        ("lbp_webhook_delivery_failures", "counter"),
+        ("lbp_webhook_retries", "counter"),
+    ):
         assert found[name].type == kind, name
 
 
@@ -70,8 +76,14 @@ def test_metrics_of_several_worker_processes_are_summed(tmp_path):
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     env["LBP_DATABASE_URL"] = f"sqlite:///{tmp_path / 'm.db'}"
-    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--workers", "2", "--port", str(port)],
-                              cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--workers", "2", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         announced = server.stderr.readline()
         shared = re.search(r"share their metrics in (\S+)", announced)
@@ -88,16 +100,27 @@ def test_metrics_of_several_worker_processes_are_summed(tmp_path):
             time.sleep(0.1)
         # both workers are up once each has its own files in the shared directory
         deadline = time.monotonic() + 60
-        while len({re.search(r"_(\d+)\.db$", f).group(1) for f in os.listdir(shared.group(1))
-                   if re.search(r"_(\d+)\.db$", f)}) < 2:
+        while (
+            len(
+                {
+                    re.search(r"_(\d+)\.db$", f).group(1)
+                    for f in os.listdir(shared.group(1))
+                    if re.search(r"_(\d+)\.db$", f)
+                }
+            )
+            < 2
+        ):
             assert time.monotonic() < deadline, os.listdir(shared.group(1))
             time.sleep(0.1)
         for _ in range(30):  # a new connection each: the workers share them out
             assert httpx.get(f"{base}/fhir/metadata").status_code == 200
         for _ in range(6):
-            counted = [s.value for family in text_string_to_metric_families(httpx.get(f"{base}/metrics").text)
-                       for s in family.samples if s.name == "lbp_http_requests_total"
-                       and s.labels.get("route") == "/fhir/metadata"]
+            counted = [
+                s.value
+                for family in text_string_to_metric_families(httpx.get(f"{base}/metrics").text)
+                for s in family.samples
+                if s.name == "lbp_http_requests_total" and s.labels.get("route") == "/fhir/metadata"
+            ]
             assert counted == [30.0], counted
     finally:
         server.terminate()

@@ -67,9 +67,12 @@ def test_the_models_match_the_migrations(database_url):
         migrate.upgrade(engine)
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
-            diff = [d for d in compare_metadata(context, Base.metadata)
-                    # alembic's own bookkeeping table is not a model
-                    if "alembic_version" not in repr(d)]
+            diff = [
+                d
+                for d in compare_metadata(context, Base.metadata)
+                # alembic's own bookkeeping table is not a model
+                if "alembic_version" not in repr(d)
+            ]
         assert diff == [], diff
     finally:
         engine.dispose()

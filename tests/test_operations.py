@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 
 from app.main import create_app
 from app.settings import Settings
@@ -25,9 +25,12 @@ def unmigrated(blank_database_url):
 
 
 def test_an_unmigrated_database_answers_503_not_migrated(unmigrated):
-    for answer in (post_triage(unmigrated, response()), unmigrated.get("/fhir/CarePlan/x"),
-                   unmigrated.get("/fhir/CarePlan", params={"subject": "Patient/p1"}),
-                   unmigrated.get("/fhir/Subscription")):
+    for answer in (
+        post_triage(unmigrated, response()),
+        unmigrated.get("/fhir/CarePlan/x"),
+        unmigrated.get("/fhir/CarePlan", params={"subject": "Patient/p1"}),
+        unmigrated.get("/fhir/Subscription"),
+    ):
         outcome = assert_fhir_response(answer, 503, "OperationOutcome")
         assert answer.headers["retry-after"]
         assert "database not migrated" in outcome["issue"][0]["diagnostics"]
@@ -38,8 +41,7 @@ def test_an_unmigrated_database_answers_503_not_migrated(unmigrated):
 @pytest.mark.parametrize("path", ["/fhir/QuestionnaireResponse/", "/fhir/QuestionnaireResponse"])
 def test_triage_without_its_operation_name_hints_at_shell_quoting(client, path):
     """`curl -X POST "…/QuestionnaireResponse/$triage"`: the shell turns $triage into nothing."""
-    r = client.post(path, content=b"{}", headers={"Content-Type": "application/fhir+json"},
-                    follow_redirects=False)
+    r = client.post(path, content=b"{}", headers={"Content-Type": "application/fhir+json"}, follow_redirects=False)
     outcome = assert_fhir_response(r, 405, "OperationOutcome")
     text = outcome["issue"][0]["diagnostics"]
     assert TRIAGE in text and "single quotes" in text
@@ -47,6 +49,7 @@ def test_triage_without_its_operation_name_hints_at_shell_quoting(client, path):
 
 
 # --- the audit trail while the database is down ---------------------------------------
+
 
 class Switch:
     """A TCP relay in front of PostgreSQL that can be cut and restored: the database goes down
@@ -157,8 +160,9 @@ def test_access_attempts_while_the_database_is_down_are_spooled_then_replayed(bl
     else:
         database_url, switch, outage = blank_database_url, None, SqliteOutage(blank_database_url)
     spool = tmp_path / "audit-spool.ndjson"
-    app = create_app(Settings(database_url=database_url, auto_migrate=True, webhook_dispatcher="off",
-                              audit_spool_path=str(spool)))
+    app = create_app(
+        Settings(database_url=database_url, auto_migrate=True, webhook_dispatcher="off", audit_spool_path=str(spool))
+    )
     with TestClient(app) as c:
         careplan = assert_fhir_response(post_triage(c, response(patient="p7")), 201, "CarePlan")
         engine = app.state.engine
@@ -176,8 +180,11 @@ def test_access_attempts_while_the_database_is_down_are_spooled_then_replayed(bl
         assert _metric(c, "lbp_audit_spool_records") == 0
         assert _metric(c, "lbp_database_up") == 1
         events = assert_fhir_response(c.get("/fhir/AuditEvent", params={"_count": 100}), 200, "Bundle")
-        outcomes = [(e["resource"]["entity"][0]["what"].get("reference"), e["resource"]["outcomeDesc"])
-                    for e in events.get("entry", ()) if e["resource"].get("entity")]
+        outcomes = [
+            (e["resource"]["entity"][0]["what"].get("reference"), e["resource"]["outcomeDesc"])
+            for e in events.get("entry", ())
+            if e["resource"].get("entity")
+        ]
         assert (f"CarePlan/{careplan['id']}", "HTTP 503") in outcomes
     if switch:
         switch.down()

@@ -7,11 +7,11 @@ rules-2 table prove the second; generated triages prove the first."""
 from dataclasses import replace
 
 import pytest
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from app.triage import Disposition, Preference
-from app.triage.activities_v2 import ACTIVITY_RULES_V2
-from app.triage.activities_v2 import medicine_decisions
+from app.triage.activities_v2 import ACTIVITY_RULES_V2, medicine_decisions
 from app.triage.plan import ActivityRule, FactsCache, PlanFacts, Planner, RecordingFacts, evaluate_rows
 from app.triage.rulesets import RULES_V2
 from tests.strategies_v2 import valid_answers_v2
@@ -20,8 +20,13 @@ from tests.support_v2 import answers_v2, triage_v2
 
 def facts_of(answers):
     result = triage_v2(answers)
-    return PlanFacts.of(result.disposition, result.preference, result.findings, answers,
-                        result.startback.risk if result.startback else None)
+    return PlanFacts.of(
+        result.disposition,
+        result.preference,
+        result.findings,
+        answers,
+        result.startback.risk if result.startback else None,
+    )
 
 
 def synthetic(code, included_when):
@@ -53,16 +58,23 @@ def test_a_row_reading_a_new_fact_changes_the_key():
     assert plan_a == evaluate_rows(planner.rows, a) and plan_b == evaluate_rows(planner.rows, b)
 
 
-@pytest.mark.parametrize("reads", [
-    lambda f: f.age is not None and f.age % 2 == 0,  # a raw field
-    lambda f: f.yes and "stops-activity" in f.yes,  # the whole set of yes-answers
-    lambda f: f.bmi is not None and f.bmi > 30,  # the unrounded BMI
-    lambda f: f.age_below(41),  # a question method with a new argument
-])
+@pytest.mark.parametrize(
+    "reads",
+    [
+        lambda f: f.age is not None and f.age % 2 == 0,  # a raw field
+        lambda f: f.yes and "stops-activity" in f.yes,  # the whole set of yes-answers
+        lambda f: f.bmi is not None and f.bmi > 30,  # the unrounded BMI
+        lambda f: f.age_below(41),  # a question method with a new argument
+    ],
+)
 def test_any_kind_of_read_is_recorded(reads):
     planner = Planner(ACTIVITY_RULES_V2 + (synthetic("synthetic", reads),))
-    facts = [facts_of(answers_v2(age=age, stops_activity=yes, height_cm=170.0, weight_kg=weight))
-             for age in (40, 41) for yes in (False, True) for weight in (60.0, 95.0)]
+    facts = [
+        facts_of(answers_v2(age=age, stops_activity=yes, height_cm=170.0, weight_kg=weight))
+        for age in (40, 41)
+        for yes in (False, True)
+        for weight in (60.0, 95.0)
+    ]
     for f in facts:
         assert planner.plan(f) == evaluate_rows(planner.rows, f)
     for f in facts:  # once every question is known, every key still gives its own plan
@@ -73,8 +85,9 @@ def test_any_kind_of_read_is_recorded(reads):
 def test_a_question_asked_only_on_some_paths_joins_the_key_when_first_asked():
     # The synthetic row reads `stops-activity` only for self-care plans: an urgent plan
     # cached first must not make a later self-care plan skip the question.
-    planner = Planner(ACTIVITY_RULES_V2 + (
-        synthetic("rest-from-work", lambda f: f.self_care and f.said_yes("stops-activity")),))
+    planner = Planner(
+        ACTIVITY_RULES_V2 + (synthetic("rest-from-work", lambda f: f.self_care and f.said_yes("stops-activity")),)
+    )
     urgent = facts_of(answers_v2(leg_weakness=True))
     assert urgent.disposition is Disposition.URGENT
     planner.plan(urgent)
@@ -96,8 +109,14 @@ def test_rows_see_nothing_but_the_facts():
 
 def test_the_medicine_decisions_cache_agrees_with_the_table():
     cached = FactsCache(medicine_decisions)
-    for answers in (answers_v2(), answers_v2(age=70), answers_v2(pregnant=True), answers_v2(age=15),
-                    answers_v2(nsaid_caution=True), answers_v2(age=71)):
+    for answers in (
+        answers_v2(),
+        answers_v2(age=70),
+        answers_v2(pregnant=True),
+        answers_v2(age=15),
+        answers_v2(nsaid_caution=True),
+        answers_v2(age=71),
+    ):
         facts = facts_of(answers)
         assert cached(facts) == medicine_decisions(facts)
 

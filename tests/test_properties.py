@@ -1,6 +1,7 @@
 """Safety properties over generated valid responses (triage-rules.md, "Dispositions")."""
 
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from app.scoring import careplan_for, score
 from app.triage import Disposition

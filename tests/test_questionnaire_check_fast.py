@@ -7,7 +7,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.fhir import validation
 from app.fhir.outcome import Rejected
@@ -61,9 +62,24 @@ def _break(draw: Any, items: list[Any], kind: str) -> None:
         answer["item"] = [{"linkId": "age"}]
 
 
-KINDS = ["wrong type", "two answers", "repeated", "nested", "removed", "no answer", "empty answer",
-         "out of range", "float for integer", "int for decimal", "unknown code", "flipped",
-         "unknown linkId", "wrong group", "text", "answer with items"]
+KINDS = [
+    "wrong type",
+    "two answers",
+    "repeated",
+    "nested",
+    "removed",
+    "no answer",
+    "empty answer",
+    "out of range",
+    "float for integer",
+    "int for decimal",
+    "unknown code",
+    "flipped",
+    "unknown linkId",
+    "wrong group",
+    "text",
+    "answer with items",
+]
 
 
 @st.composite

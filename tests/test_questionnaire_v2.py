@@ -12,12 +12,25 @@ from app.triage.stratification import STARTBACK_ITEMS
 from tests.support import assert_valid_r4
 from tests.support_v2 import ITEMS, answers_v2, response_v2, startback_answers
 
-NEW_LINK_IDS = ("pain-unbearable", "pain-at-rest", "leg-weakness-progressing", "leg-weakness-both",
-                "steroid-long-term", "bladder-bowel-new", "urination-new", "leg-symptoms-both",
-                "sexual-dysfunction", "injury-major", "osteoporosis", "iv-drug-use", "spinal-procedure-recent",
-                "very-unwell", "thoracic-pain", "abdominal-pain")
-STARTBACK_LOINC = ("91340-0", "91341-8", "91342-6", "91343-4", "91344-2", "91345-9", "91346-7", "91347-5",
-                   "91348-3")
+NEW_LINK_IDS = (
+    "pain-unbearable",
+    "pain-at-rest",
+    "leg-weakness-progressing",
+    "leg-weakness-both",
+    "steroid-long-term",
+    "bladder-bowel-new",
+    "urination-new",
+    "leg-symptoms-both",
+    "sexual-dysfunction",
+    "injury-major",
+    "osteoporosis",
+    "iv-drug-use",
+    "spinal-procedure-recent",
+    "very-unwell",
+    "thoracic-pain",
+    "abdominal-pain",
+)
+STARTBACK_LOINC = ("91340-0", "91341-8", "91342-6", "91343-4", "91344-2", "91345-9", "91346-7", "91347-5", "91348-3")
 
 
 def rejected(qr):
@@ -44,15 +57,18 @@ def test_new_link_ids_and_the_joined_ones_dropped():
         assert v1[link_id].type == ITEMS[link_id].type, link_id
 
 
-@pytest.mark.parametrize("link_id, enabler, behavior", [
-    ("leg-weakness-progressing", ("leg-weakness",), "all"),
-    ("leg-weakness-both", ("leg-weakness",), "all"),
-    ("bladder-bowel-new", ("bladder-bowel-control",), "all"),
-    ("urination-new", ("urination-difficulty",), "all"),
-    ("leg-symptoms-both", ("severe-leg-pain", "leg-tingling", "leg-numbness"), "any"),
-    ("injury-major", ("injury",), "all"),
-    ("very-unwell", ("fever",), "all"),
-])
+@pytest.mark.parametrize(
+    "link_id, enabler, behavior",
+    [
+        ("leg-weakness-progressing", ("leg-weakness",), "all"),
+        ("leg-weakness-both", ("leg-weakness",), "all"),
+        ("bladder-bowel-new", ("bladder-bowel-control",), "all"),
+        ("urination-new", ("urination-difficulty",), "all"),
+        ("leg-symptoms-both", ("severe-leg-pain", "leg-tingling", "leg-numbness"), "any"),
+        ("injury-major", ("injury",), "all"),
+        ("very-unwell", ("fever",), "all"),
+    ],
+)
 def test_enable_when_of_each_dependent_question(link_id, enabler, behavior):
     spec = ITEMS[link_id]
     assert spec.required and [rule.behavior for rule in spec.enabled_by] == [behavior]
@@ -71,7 +87,12 @@ def test_startback_group_codes_and_neutral_labels():
         assert item["code"] == [{"system": "http://loinc.org", "code": loinc}]
         assert item["text"] == f"STarT Back item {n} (LOINC {loinc})"  # a label, not the tool's wording
     assert [o["valueCoding"]["code"] for o in group["item"][8]["answerOption"]] == [
-        "not-at-all", "slightly", "moderately", "very-much", "extremely"]
+        "not-at-all",
+        "slightly",
+        "moderately",
+        "very-much",
+        "extremely",
+    ]
 
 
 def test_inflammatory_group_is_asked_only_after_12_weeks():
@@ -94,14 +115,23 @@ def test_a_disabled_question_answered_is_a_422_that_says_it_must_reach_a_clinici
 
 def test_enable_behavior_any_disables_only_when_none_holds():
     answers = dict(answers_v2(), **{"leg-symptoms-both": False})  # no leg symptom at all
-    assert "'severe-leg-pain' or 'leg-tingling' or 'leg-numbness'" in rejected(response_v2(answers)).faults[0].diagnostics
+    assert (
+        "'severe-leg-pain' or 'leg-tingling' or 'leg-numbness'" in rejected(response_v2(answers)).faults[0].diagnostics
+    )
 
 
-@pytest.mark.parametrize("link_id, enabler", [
-    ("bladder-bowel-new", "bladder_bowel_control"), ("urination-new", "urination_difficulty"),
-    ("leg-weakness-progressing", "leg_weakness"), ("leg-weakness-both", "leg_weakness"),
-    ("leg-symptoms-both", "leg_numbness"), ("injury-major", "injury"), ("very-unwell", "fever"),
-])
+@pytest.mark.parametrize(
+    "link_id, enabler",
+    [
+        ("bladder-bowel-new", "bladder_bowel_control"),
+        ("urination-new", "urination_difficulty"),
+        ("leg-weakness-progressing", "leg_weakness"),
+        ("leg-weakness-both", "leg_weakness"),
+        ("leg-symptoms-both", "leg_numbness"),
+        ("injury-major", "injury"),
+        ("very-unwell", "fever"),
+    ],
+)
 def test_a_required_when_enabled_question_missing_is_a_422_never_a_no(link_id, enabler):
     answers = answers_v2(**{enabler: True})
     del answers[link_id]
@@ -124,7 +154,8 @@ def test_startback_is_all_or_none():
     exc = rejected(response_v2(partial, nested=True))
     assert sorted(f.expression for f in exc.faults) == [
         "QuestionnaireResponse.repeat(item).where(linkId='sbt-3')",
-        "QuestionnaireResponse.repeat(item).where(linkId='sbt-9')"]
+        "QuestionnaireResponse.repeat(item).where(linkId='sbt-9')",
+    ]
     assert all("all or none" in f.diagnostics for f in exc.faults)
 
 
@@ -139,9 +170,13 @@ def test_a_v1_link_id_is_refused_in_a_v2_response_and_the_reverse():
     assert "'osteoporosis' is not a question" in rejected(qr).faults[0].diagnostics
 
 
-@pytest.mark.parametrize("canonical, version", [
-    (QUESTIONNAIRE_URL, "2.0.0"), (QUESTIONNAIRE_URL + "|2.0.0", "2.0.0"),
-])
+@pytest.mark.parametrize(
+    "canonical, version",
+    [
+        (QUESTIONNAIRE_URL, "2.0.0"),
+        (QUESTIONNAIRE_URL + "|2.0.0", "2.0.0"),
+    ],
+)
 def test_the_response_is_checked_against_the_version_it_names(canonical, version):
     assert validate_response(response_v2(questionnaire=canonical)).version == version
     assert rejected(response_v2(questionnaire=QUESTIONNAIRE_URL + "|1.0.0")).status == 422
@@ -162,14 +197,17 @@ def test_the_codesystems_gain_the_rules_2_codes_and_keep_the_rules_1_codes():
     used |= {r.row for r in ACTIVITY_RULES + ACTIVITY_RULES_V2} - {"directional-exercise"}
     used |= {"doctor-soon", "startback-medium-risk", "startback-high-risk"}
     assert used <= set(defined)
-    tier = {c["code"]: {p["code"]: p.get("valueCode") or p.get("valueString") for p in c.get("property", ())}
-            for c in defined.values()}
+    tier = {
+        c["code"]: {p["code"]: p.get("valueCode") or p.get("valueString") for p in c.get("property", ())}
+        for c in defined.values()
+    }
     assert tier["ces-urinary"]["tier"] == "E" and tier["urinary-difficulty"]["tier"] == "U"  # old code kept
-    versions = {c: [p["valueString"] for p in defined[c]["property"] if p["code"] == "rules-version"]
-                for c in ("leg-weakness", "ces-urinary-neuro", "rest-pain")}
+    versions = {
+        c: [p["valueString"] for p in defined[c]["property"] if p["code"] == "rules-version"]
+        for c in ("leg-weakness", "ces-urinary-neuro", "rest-pain")
+    }
     assert versions == {"leg-weakness": ["1.0.0", "2.0.0"], "ces-urinary-neuro": ["1.0.0"], "rest-pain": ["2.0.0"]}
     answer_codes = {c["code"] for c in systems["lbp-triage-answers"]["concept"]}
     for spec in ITEMS.values():
         for system, code in spec.options:
             assert system == ANSWERS_CODESYSTEM_URL and code in answer_codes
-

@@ -18,8 +18,9 @@ def test_invalid_tokens_are_rate_limited_per_address_before_authentication(app, 
     from tests.conftest import _empty_tables
 
     _empty_tables(app)
-    with app_client(database_url, auth_mode="static", auth_tokens=json.dumps(STATIC_TOKENS),
-                    rate_limit_per_minute=600) as client:
+    with app_client(
+        database_url, auth_mode="static", auth_tokens=json.dumps(STATIC_TOKENS), rate_limit_per_minute=600
+    ) as client:
         statuses = [client.get("/fhir/CarePlan", headers=bearer(f"forged-{n}")).status_code for n in range(300)]
     assert statuses[0] == 401 and statuses[-1] == 429
     assert statuses.count(401) <= 110  # the burst (a tenth of a minute's worth), then refused unauthenticated

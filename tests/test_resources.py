@@ -24,8 +24,15 @@ DISPOSITION_EXAMPLES = {
 
 def test_the_schema_check_is_real():
     assert schema_errors({"resourceType": "CarePlan", "status": "active"})  # intent and subject missing
-    assert schema_errors({"resourceType": "CarePlan", "status": "active", "intent": "proposal",
-                          "subject": {"reference": "Patient/1"}, "bogus": 1})
+    assert schema_errors(
+        {
+            "resourceType": "CarePlan",
+            "status": "active",
+            "intent": "proposal",
+            "subject": {"reference": "Patient/1"},
+            "bogus": 1,
+        }
+    )
 
 
 def test_questionnaire_is_valid_r4_and_matches_the_contract():
@@ -49,9 +56,18 @@ def test_codesystems_are_valid_and_define_every_code_the_rules_use():
     assert triage_cs["url"] == CODESYSTEM_URL
     defined = {c["code"]: c for g in triage_cs["concept"] for c in g["concept"]}
     used = {r.code for r in FINDING_RULES} | {r.row for r in ACTIVITY_RULES} - {"directional-exercise"}
-    used |= {"emergency", "urgent", "doctor", "self-care", "flexion-sensitive", "extension-sensitive",
-             "no-preference", "directional-exercise-extension", "directional-exercise-flexion",
-             "directional-exercise-neutral"}
+    used |= {
+        "emergency",
+        "urgent",
+        "doctor",
+        "self-care",
+        "flexion-sensitive",
+        "extension-sensitive",
+        "no-preference",
+        "directional-exercise-extension",
+        "directional-exercise-flexion",
+        "directional-exercise-neutral",
+    }
     assert used <= set(defined)
     assert all(c["display"] and c["definition"] for c in defined.values())
     answer_codes = {c["code"] for c in systems["lbp-triage-answers"]["concept"]}
@@ -95,8 +111,9 @@ def test_narrative_shows_red_flags_with_the_answers_behind_them():
 def test_careplan_references_a_response_by_identifier_when_it_has_no_id():
     qr = response(identifier={"system": "urn:ehr", "value": "abc"})
     careplan = careplan_for(score(qr))
-    assert careplan["supportingInfo"] == [{"type": "QuestionnaireResponse",
-                                           "identifier": {"system": "urn:ehr", "value": "abc"}}]
+    assert careplan["supportingInfo"] == [
+        {"type": "QuestionnaireResponse", "identifier": {"system": "urn:ehr", "value": "abc"}}
+    ]
     assert_valid_r4(careplan)
 
 

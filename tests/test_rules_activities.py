@@ -21,9 +21,15 @@ def plan(**answers):
 
 def test_every_activity_row_has_a_test():
     rows = {r.row for r in ACTIVITY_RULES} - {"directional-exercise"} | {
-        "directional-exercise-extension", "directional-exercise-flexion", "directional-exercise-neutral"}
-    tested = {name.removeprefix("test_activity_row_").replace("_", "-")
-              for name in globals() if name.startswith("test_activity_row_")}
+        "directional-exercise-extension",
+        "directional-exercise-flexion",
+        "directional-exercise-neutral",
+    }
+    tested = {
+        name.removeprefix("test_activity_row_").replace("_", "-")
+        for name in globals()
+        if name.startswith("test_activity_row_")
+    }
     assert rows == tested
 
 
@@ -164,8 +170,15 @@ def test_activity_row_safety_net():
 
 
 def test_emergency_plan_holds_only_referral_and_safety_net():
-    everything = dict(EMERGENCY, pain_duration="gt-12w", sleep_problems=True, previous_pt=True,
-                      land_exercise_painful=True, height_cm=160.0, weight_kg=100.0)
+    everything = dict(
+        EMERGENCY,
+        pain_duration="gt-12w",
+        sleep_problems=True,
+        previous_pt=True,
+        land_exercise_painful=True,
+        height_cm=160.0,
+        weight_kg=100.0,
+    )
     result, acts = plan(**everything)
     assert result.disposition is Disposition.EMERGENCY
     assert list(acts) == ["referral-emergency", "safety-net"]
@@ -179,15 +192,21 @@ def test_on_hold_items_carry_the_reason_in_the_careplan():
     assert activity(careplan, "relative-rest")["status"] == "not-started"
 
 
-@pytest.mark.parametrize("row, positions, expected", [
-    ("flexion-sensitive", dict(position_squatting="worse"), Preference.FLEXION_SENSITIVE),
-    ("flexion-sensitive", dict(position_bending="worse", position_arching="better"), Preference.FLEXION_SENSITIVE),
-    ("extension-sensitive", dict(position_arching="worse", position_sitting="better"),
-     Preference.EXTENSION_SENSITIVE),
-    ("no-preference", dict(), Preference.NO_PREFERENCE),
-    ("no-preference", dict(position_sitting="worse", position_standing="worse"), Preference.NO_PREFERENCE),
-    ("no-preference", dict(position_sitting="worse", position_bending="better"), Preference.NO_PREFERENCE),
-])
+@pytest.mark.parametrize(
+    "row, positions, expected",
+    [
+        ("flexion-sensitive", dict(position_squatting="worse"), Preference.FLEXION_SENSITIVE),
+        ("flexion-sensitive", dict(position_bending="worse", position_arching="better"), Preference.FLEXION_SENSITIVE),
+        (
+            "extension-sensitive",
+            dict(position_arching="worse", position_sitting="better"),
+            Preference.EXTENSION_SENSITIVE,
+        ),
+        ("no-preference", dict(), Preference.NO_PREFERENCE),
+        ("no-preference", dict(position_sitting="worse", position_standing="worse"), Preference.NO_PREFERENCE),
+        ("no-preference", dict(position_sitting="worse", position_bending="better"), Preference.NO_PREFERENCE),
+    ],
+)
 def test_directional_preference_row(row, positions, expected):
     result = triage_v1(answers_with(**positions))
     assert result.preference is expected and result.preference.value == row

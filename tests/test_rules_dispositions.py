@@ -6,12 +6,15 @@ from app.triage import Disposition
 from tests.support import answers_with, triage_v1
 
 
-@pytest.mark.parametrize("row, answers, expected", [
-    ("emergency", dict(saddle_numbness=True, leg_tingling=True, leg_weakness=True), Disposition.EMERGENCY),
-    ("urgent", dict(pain_intolerable=True, injury=True), Disposition.URGENT),
-    ("doctor", dict(injury=True, pain_duration="gt-12w"), Disposition.DOCTOR),
-    ("self-care", dict(), Disposition.SELF_CARE),
-])
+@pytest.mark.parametrize(
+    "row, answers, expected",
+    [
+        ("emergency", dict(saddle_numbness=True, leg_tingling=True, leg_weakness=True), Disposition.EMERGENCY),
+        ("urgent", dict(pain_intolerable=True, injury=True), Disposition.URGENT),
+        ("doctor", dict(injury=True, pain_duration="gt-12w"), Disposition.DOCTOR),
+        ("self-care", dict(), Disposition.SELF_CARE),
+    ],
+)
 def test_disposition_row(row, answers, expected):
     result = triage_v1(answers_with(**answers))
     assert result.disposition is expected

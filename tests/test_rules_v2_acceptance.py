@@ -25,17 +25,20 @@ def activities(careplan):
     return {a["detail"]["code"]["coding"][0]["code"]: a["detail"] for a in careplan["activity"]}
 
 
-@pytest.mark.parametrize("case, answers, expected", [
-    ("new difficulty passing urine alone", dict(urination_difficulty=True, urination_new=True), "emergency"),
-    ("cancer with leg weakness", dict(cancer_history=True, leg_weakness=True), "emergency"),
-    ("major trauma at 30", dict(age=30, injury=True, injury_major=True), "emergency"),
-    ("weight loss at 62", dict(age=62, weight_loss=True, previous_episodes=True), "doctor-soon"),
-    ("not eased by rest alone", dict(pain_at_rest=True), "doctor-soon"),
-    ("steroid inhaler (not long-term tablets) with new pain", dict(pain_new_or_worse=True), "self-care"),
-    ("long-standing urinary difficulty", dict(urination_difficulty=True, urination_new=False), "urgent"),
-    ("fever and very unwell", dict(fever=True, very_unwell=True), "emergency"),
-    ("abdominal pain at 70", dict(age=70, previous_episodes=True, abdominal_pain=True), "urgent"),
-])
+@pytest.mark.parametrize(
+    "case, answers, expected",
+    [
+        ("new difficulty passing urine alone", dict(urination_difficulty=True, urination_new=True), "emergency"),
+        ("cancer with leg weakness", dict(cancer_history=True, leg_weakness=True), "emergency"),
+        ("major trauma at 30", dict(age=30, injury=True, injury_major=True), "emergency"),
+        ("weight loss at 62", dict(age=62, weight_loss=True, previous_episodes=True), "doctor-soon"),
+        ("not eased by rest alone", dict(pain_at_rest=True), "doctor-soon"),
+        ("steroid inhaler (not long-term tablets) with new pain", dict(pain_new_or_worse=True), "self-care"),
+        ("long-standing urinary difficulty", dict(urination_difficulty=True, urination_new=False), "urgent"),
+        ("fever and very unwell", dict(fever=True, very_unwell=True), "emergency"),
+        ("abdominal pain at 70", dict(age=70, previous_episodes=True, abdominal_pain=True), "urgent"),
+    ],
+)
 def test_review_case(client, case, answers, expected):
     assert disposition(triage_http(client, **answers)) == expected, case
 
@@ -50,8 +53,9 @@ def test_review_case_first_back_pain_at_82_is_not_self_care_and_has_no_active_ns
 def test_review_case_bmi_160_cm_64_kg_gets_weight_management(client):
     assert "weight-management" in activities(triage_http(client, height_cm=160.0, weight_kg=64.0))
     # rules 1 keep their own arithmetic, so an old decision re-runs the same
-    v1 = assert_fhir_response(post_triage(client, response(answers_with(height_cm=160.0, weight_kg=64.0))),
-                              201, "CarePlan")
+    v1 = assert_fhir_response(
+        post_triage(client, response(answers_with(height_cm=160.0, weight_kg=64.0))), 201, "CarePlan"
+    )
     assert "weight-management" not in activities(v1)
 
 
@@ -75,11 +79,17 @@ def test_review_case_the_advice_line_plan_has_a_fallback(client):
 
 
 def test_both_versions_side_by_side_and_the_encounter_keeps_its_rules_version(client, app):
-    v1 = assert_fhir_response(post_triage(client, response(answers_with(steroid_use=True, pain_new_or_worse=True))),
-                              201, "CarePlan")
+    v1 = assert_fhir_response(
+        post_triage(client, response(answers_with(steroid_use=True, pain_new_or_worse=True))), 201, "CarePlan"
+    )
     v2 = triage_http(client, steroid_long_term=False, pain_new_or_worse=True)
-    unversioned = assert_fhir_response(post_triage(client, response_v2(
-        answers_v2(), questionnaire="https://lbp-triage.org/fhir/Questionnaire/lbp-triage")), 201, "CarePlan")
+    unversioned = assert_fhir_response(
+        post_triage(
+            client, response_v2(answers_v2(), questionnaire="https://lbp-triage.org/fhir/Questionnaire/lbp-triage")
+        ),
+        201,
+        "CarePlan",
+    )
     assert v1["instantiatesCanonical"] == ["https://lbp-triage.org/fhir/PlanDefinition/lbp-triage-rules|1.0.0"]
     assert v2["instantiatesCanonical"] == ["https://lbp-triage.org/fhir/PlanDefinition/lbp-triage-rules|2.0.0"]
     assert unversioned["instantiatesCanonical"] == v2["instantiatesCanonical"]
@@ -103,7 +113,8 @@ def test_startback_scores_are_contained_observations_in_supporting_info(client):
     assert_valid_r4(careplan)
     contained = {obs["id"]: obs for obs in careplan["contained"]}
     assert {"#startback-total", "#startback-distress", "#startback-risk"} <= {
-        ref.get("reference") for ref in careplan["supportingInfo"]}
+        ref.get("reference") for ref in careplan["supportingInfo"]
+    }
     assert contained["startback-total"]["code"]["coding"][0]["code"] == "91351-7"
     assert contained["startback-total"]["valueInteger"] == 6
     assert contained["startback-distress"]["code"]["coding"][0]["code"] == "91350-9"
@@ -115,10 +126,13 @@ def test_startback_scores_are_contained_observations_in_supporting_info(client):
     assert "total 6/9, distress subscale 4/5: high risk" in careplan["text"]["div"]
 
 
-@pytest.mark.parametrize("risk, answers, code", [
-    ("low", startback_answers(agree=1), "LA9194-7"),
-    ("medium", startback_answers(agree=4), "LA8982-6"),
-])
+@pytest.mark.parametrize(
+    "risk, answers, code",
+    [
+        ("low", startback_answers(agree=1), "LA9194-7"),
+        ("medium", startback_answers(agree=4), "LA8982-6"),
+    ],
+)
 def test_startback_risk_answer_codes(client, risk, answers, code):
     careplan = triage_http(client, **answers)
     obs = next(o for o in careplan["contained"] if o["id"] == "startback-risk")
@@ -126,16 +140,33 @@ def test_startback_risk_answer_codes(client, risk, answers, code):
 
 
 def test_the_clinician_narrative_uses_words_not_codes(client):
-    careplan = triage_http(client, age=52, pain_duration="gt-12w", pain_radiation="below-knee", pain_intensity=7,
-                           height_cm=170.0, weight_kg=80.0, pregnant=True, leg_tingling=True,
-                           **startback_answers(agree=3, distress_agree=1))
+    careplan = triage_http(
+        client,
+        age=52,
+        pain_duration="gt-12w",
+        pain_radiation="below-knee",
+        pain_intensity=7,
+        height_cm=170.0,
+        weight_kg=80.0,
+        pregnant=True,
+        leg_tingling=True,
+        **startback_answers(agree=3, distress_agree=1),
+    )
     div = careplan["text"]["div"]
     import xml.dom.minidom
 
     xml.dom.minidom.parseString(div)
-    for words in ("7/10", "below my knee", "more than 12 weeks", "BMI", "27.7", "STarT Back",
-                  "NSAID withheld: pregnancy", "acetaminophen offered, ask a doctor or pharmacist first: pregnancy",
-                  "Do you have tingling (pins and needles) in your legs or feet? <i>yes</i>"):
+    for words in (
+        "7/10",
+        "below my knee",
+        "more than 12 weeks",
+        "BMI",
+        "27.7",
+        "STarT Back",
+        "NSAID withheld: pregnancy",
+        "acetaminophen offered, ask a doctor or pharmacist first: pregnancy",
+        "Do you have tingling (pins and needles) in your legs or feet? <i>yes</i>",
+    ):
         assert words in div, words
     answer_codes = [c["code"] for c in answers_codesystem()["concept"]]
     for code in answer_codes + ["leg-tingling", "pain-duration", "older-first-episode", "persistent-pain"]:
@@ -158,6 +189,12 @@ def test_a_doctor_soon_encounter_is_asap(client):
 
 
 def test_every_rules_2_careplan_validates_with_the_schema_and_fhirclient(client):
-    for answers in (dict(saddle_numbness=True), dict(pain_unbearable=True), dict(cancer_history=True),
-                    dict(injury=True, injury_major=False), dict(), startback_answers(agree=4)):
+    for answers in (
+        dict(saddle_numbness=True),
+        dict(pain_unbearable=True),
+        dict(cancer_history=True),
+        dict(injury=True, injury_major=False),
+        dict(),
+        startback_answers(agree=4),
+    ):
         assert_valid_r4(triage_http(client, **answers))

@@ -41,6 +41,7 @@ def test_every_activity_row_has_a_test():
 
 # --- the disposition's own activity, then the safety net -----------------------------------
 
+
 def test_activity_row_referral_emergency():
     result, acts = plan(**EMERGENCY, leg_weakness=True, injury=True)
     item = acts["referral-emergency"]
@@ -95,6 +96,7 @@ def test_activity_row_safety_net():
 
 # --- stratified care ----------------------------------------------------------------------
 
+
 def test_activity_row_referral_physical_therapy():
     _, acts = plan(pain_duration="6-12w")  # without STarT Back: persistent pain, as in rules 1
     assert acts["referral-physical-therapy"].reasons == ("persistent-pain",)
@@ -120,19 +122,26 @@ def test_activity_row_referral_psychologically_informed_pt():
     assert "referral-psychologically-informed-pt" not in plan(**EMERGENCY, **high)[1]
 
 
-@pytest.mark.parametrize("row, answers, total, distress, risk", [
-    ("low", startback_answers(agree=3, bothersome="moderately"), 3, 0, RiskGroup.LOW),
-    ("medium", startback_answers(agree=1, distress_agree=3), 4, 3, RiskGroup.MEDIUM),
-    ("high", startback_answers(agree=0, distress_agree=3, bothersome="very-much"), 4, 4, RiskGroup.HIGH),
-])
+@pytest.mark.parametrize(
+    "row, answers, total, distress, risk",
+    [
+        ("low", startback_answers(agree=3, bothersome="moderately"), 3, 0, RiskGroup.LOW),
+        ("medium", startback_answers(agree=1, distress_agree=3), 4, 3, RiskGroup.MEDIUM),
+        ("high", startback_answers(agree=0, distress_agree=3, bothersome="very-much"), 4, 4, RiskGroup.HIGH),
+    ],
+)
 def test_stratified_care_row(row, answers, total, distress, risk):
     result, acts = plan(**answers)
     assert (result.startback.total, result.startback.distress, result.startback.risk) == (total, distress, risk)
     assert result.startback.risk.value == row
     assert result.disposition is Disposition.SELF_CARE  # stratification never changes the disposition
     referrals = {"referral-physical-therapy", "referral-psychologically-informed-pt"} & set(acts)
-    assert referrals == {"low": set(), "medium": {"referral-physical-therapy"},
-                         "high": {"referral-psychologically-informed-pt"}}[row]
+    assert (
+        referrals
+        == {"low": set(), "medium": {"referral-physical-therapy"}, "high": {"referral-psychologically-informed-pt"}}[
+            row
+        ]
+    )
 
 
 def test_stratified_care_without_startback_has_no_scores():
@@ -140,6 +149,7 @@ def test_stratified_care_without_startback_has_no_scores():
 
 
 # --- education, rest, medicines -------------------------------------------------------------
+
 
 def test_activity_row_education_back_pain():
     for answers in BELOW_EMERGENCY.values():
@@ -162,12 +172,15 @@ def test_activity_row_analgesia_nsaid():
     assert "analgesia-nsaid" not in plan(**EMERGENCY)[1]
 
 
-@pytest.mark.parametrize("row, answers", [
-    ("under 16", dict(age=15)),
-    ("pregnancy", dict(pregnant=True)),
-    ("a condition or medicine that may not mix with NSAIDs", dict(nsaid_caution=True)),
-    ("over-the-counter anti-inflammatories have not helped", dict(otc_meds_not_helping=True)),
-])
+@pytest.mark.parametrize(
+    "row, answers",
+    [
+        ("under 16", dict(age=15)),
+        ("pregnancy", dict(pregnant=True)),
+        ("a condition or medicine that may not mix with NSAIDs", dict(nsaid_caution=True)),
+        ("over-the-counter anti-inflammatories have not helped", dict(otc_meds_not_helping=True)),
+    ],
+)
 def test_nsaid_excluded_by_row(row, answers):
     result, acts = plan(**answers)
     assert "analgesia-nsaid" not in acts
@@ -175,10 +188,13 @@ def test_nsaid_excluded_by_row(row, answers):
     assert nsaid.decision == "withheld" and row in nsaid.reasons
 
 
-@pytest.mark.parametrize("row, answers", [
-    ("age 65 or over", dict(age=65, previous_episodes=True)),
-    ("long-term steroids", dict(steroid_long_term=True)),
-])
+@pytest.mark.parametrize(
+    "row, answers",
+    [
+        ("age 65 or over", dict(age=65, previous_episodes=True)),
+        ("long-term steroids", dict(steroid_long_term=True)),
+    ],
+)
 def test_nsaid_ask_first_for_row(row, answers):
     result, acts = plan(**answers)
     item = acts["analgesia-nsaid"]
@@ -200,10 +216,13 @@ def test_activity_row_analgesia_acetaminophen():
     assert "analgesia-acetaminophen" not in plan(**EMERGENCY)[1]
 
 
-@pytest.mark.parametrize("row, answers, says, not_says", [
-    ("pregnancy", dict(pregnant=True, nsaid_caution=True), "Because you are pregnant", "may not be safe for you"),
-    ("caution", dict(nsaid_caution=True), "may not be safe for you", "pregnant"),
-])
+@pytest.mark.parametrize(
+    "row, answers, says, not_says",
+    [
+        ("pregnancy", dict(pregnant=True, nsaid_caution=True), "Because you are pregnant", "may not be safe for you"),
+        ("caution", dict(nsaid_caution=True), "may not be safe for you", "pregnant"),
+    ],
+)
 def test_acetaminophen_ask_first_for_row(row, answers, says, not_says):
     item = plan(**answers)[1]["analgesia-acetaminophen"]
     assert item.ask_clinician_first is True
@@ -211,8 +230,11 @@ def test_acetaminophen_ask_first_for_row(row, answers, says, not_says):
 
 
 def test_every_medicine_safety_row_has_a_test():
-    ids = {"nsaid_excluded_by": NSAID_EXCLUDED_BY, "nsaid_ask_first_for": NSAID_ASK_FIRST_FOR,
-           "acetaminophen_ask_first_for": ACETAMINOPHEN_ASK_FIRST_FOR}
+    ids = {
+        "nsaid_excluded_by": NSAID_EXCLUDED_BY,
+        "nsaid_ask_first_for": NSAID_ASK_FIRST_FOR,
+        "acetaminophen_ask_first_for": ACETAMINOPHEN_ASK_FIRST_FOR,
+    }
     for name, table in ids.items():
         marks = globals()[f"test_{name}_row"].pytestmark
         tested = {case[0] for mark in marks if mark.name == "parametrize" for case in mark.args[1]}
@@ -225,6 +247,7 @@ def test_no_medicine_activity_under_16():
 
 
 # --- ice and heat, exercise -------------------------------------------------------------------
+
 
 def test_activity_row_ice_heat():
     text = plan()[1]["ice-heat"].description
@@ -286,22 +309,29 @@ def test_activity_row_directional_exercise_neutral():
     assert "suggestion" in text and "rock your knees" in text
 
 
-@pytest.mark.parametrize("row, positions, expected", [
-    ("flexion hurts", dict(position_bending="worse"), Preference.FLEXION_SENSITIVE),
-    ("extension relieves", dict(position_walking="better"), Preference.FLEXION_SENSITIVE),
-    ("extension hurts", dict(position_standing="worse"), Preference.EXTENSION_SENSITIVE),
-    ("flexion relieves", dict(position_squatting="better"), Preference.EXTENSION_SENSITIVE),
-    ("both directions", dict(position_bending="worse", position_standing="worse"), Preference.NO_PREFERENCE),
-    ("flexion hurts and relieves", dict(position_bending="worse", position_sitting="better",
-                                        position_arching="no-change"), Preference.NO_PREFERENCE),
-    ("nothing answered", dict(), Preference.NO_PREFERENCE),
-    ("pregnancy", dict(pregnant=True, position_bending="worse"), Preference.NO_PREFERENCE),
-])
+@pytest.mark.parametrize(
+    "row, positions, expected",
+    [
+        ("flexion hurts", dict(position_bending="worse"), Preference.FLEXION_SENSITIVE),
+        ("extension relieves", dict(position_walking="better"), Preference.FLEXION_SENSITIVE),
+        ("extension hurts", dict(position_standing="worse"), Preference.EXTENSION_SENSITIVE),
+        ("flexion relieves", dict(position_squatting="better"), Preference.EXTENSION_SENSITIVE),
+        ("both directions", dict(position_bending="worse", position_standing="worse"), Preference.NO_PREFERENCE),
+        (
+            "flexion hurts and relieves",
+            dict(position_bending="worse", position_sitting="better", position_arching="no-change"),
+            Preference.NO_PREFERENCE,
+        ),
+        ("nothing answered", dict(), Preference.NO_PREFERENCE),
+        ("pregnancy", dict(pregnant=True, position_bending="worse"), Preference.NO_PREFERENCE),
+    ],
+)
 def test_directional_preference_v2_row(row, positions, expected):
     assert triage_v2(answers_v2(**positions)).preference is expected, row
 
 
 # --- the rest ---------------------------------------------------------------------------------
+
 
 def test_activity_row_lifting_posture():
     for answers in BELOW_EMERGENCY.values():
@@ -316,11 +346,14 @@ def test_activity_row_sleep_support():
     assert "sleep-support" not in plan(sleep_problems=True, **EMERGENCY)[1]
 
 
-@pytest.mark.parametrize("height, weight, included", [
-    (160.0, 64.0, True),  # 25.0 exactly: rules 1's binary arithmetic made it 24.999…
-    (170.0, 72.1, False),  # 24.948 → 24.9
-    (170.0, 72.2, True),  # 24.983 → 25.0 (rounded to one decimal, then compared)
-])
+@pytest.mark.parametrize(
+    "height, weight, included",
+    [
+        (160.0, 64.0, True),  # 25.0 exactly: rules 1's binary arithmetic made it 24.999…
+        (170.0, 72.1, False),  # 24.948 → 24.9
+        (170.0, 72.2, True),  # 24.983 → 25.0 (rounded to one decimal, then compared)
+    ],
+)
 def test_activity_row_weight_management(height, weight, included):
     result, acts = plan(height_cm=height, weight_kg=weight)
     assert ("weight-management" in acts) is included

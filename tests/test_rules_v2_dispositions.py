@@ -6,13 +6,16 @@ from app.triage import Disposition
 from tests.support_v2 import answers_v2, triage_v2
 
 
-@pytest.mark.parametrize("row, answers, expected", [
-    ("emergency", dict(urination_difficulty=True, urination_new=True, leg_tingling=True), Disposition.EMERGENCY),
-    ("urgent", dict(pain_unbearable=True, injury=True), Disposition.URGENT),
-    ("doctor-soon", dict(weight_loss=True, age=62, previous_episodes=True), Disposition.DOCTOR_SOON),
-    ("doctor", dict(injury=True, pain_duration="gt-12w"), Disposition.DOCTOR),
-    ("self-care", dict(), Disposition.SELF_CARE),
-])
+@pytest.mark.parametrize(
+    "row, answers, expected",
+    [
+        ("emergency", dict(urination_difficulty=True, urination_new=True, leg_tingling=True), Disposition.EMERGENCY),
+        ("urgent", dict(pain_unbearable=True, injury=True), Disposition.URGENT),
+        ("doctor-soon", dict(weight_loss=True, age=62, previous_episodes=True), Disposition.DOCTOR_SOON),
+        ("doctor", dict(injury=True, pain_duration="gt-12w"), Disposition.DOCTOR),
+        ("self-care", dict(), Disposition.SELF_CARE),
+    ],
+)
 def test_disposition_row(row, answers, expected):
     result = triage_v2(answers_v2(**answers))
     assert result.disposition is expected

@@ -1,6 +1,7 @@
 """Safety properties of rules 2 over generated valid responses to Questionnaire 2.0.0."""
 
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from app.scoring import careplan_for, score
 from app.triage import ActivityStatus, Disposition
@@ -70,9 +71,14 @@ def test_no_weight_management_when_pregnant_or_under_18(answers):
 
 @given(valid_answers_v2())
 def test_no_active_nsaid_for_any_of_its_exclusions(answers):
-    excluded = (answers["age"] < 16 or answers["age"] >= 65 or answers.get("pregnant") is True
-                or answers.get("nsaid-caution") is True or answers.get("steroid-long-term") is True
-                or answers.get("otc-meds-not-helping") is True)
+    excluded = (
+        answers["age"] < 16
+        or answers["age"] >= 65
+        or answers.get("pregnant") is True
+        or answers.get("nsaid-caution") is True
+        or answers.get("steroid-long-term") is True
+        or answers.get("otc-meds-not-helping") is True
+    )
     assume(excluded)
     nsaid = [a for a in triage_v2(answers).activities if a.code == "analgesia-nsaid"]
     assert all(a.status is ActivityStatus.ON_HOLD for a in nsaid)
@@ -93,8 +99,13 @@ def test_the_cached_plan_equals_walking_the_table_afresh(answers):
     from app.triage.plan import PlanFacts, evaluate_rows
 
     result = triage_v2(answers)
-    facts = PlanFacts.of(result.disposition, result.preference, result.findings, answers,
-                         result.startback.risk if result.startback else None)
+    facts = PlanFacts.of(
+        result.disposition,
+        result.preference,
+        result.findings,
+        answers,
+        result.startback.risk if result.startback else None,
+    )
     assert result.activities == evaluate_rows(ACTIVITY_RULES_V2, facts)
 
 

@@ -16,11 +16,24 @@ MAX_GRADE = 7.0
 
 # Answers that between them reach every text variant of every activity row.
 PLANS = [
-    dict(), dict(pain_unbearable=True), dict(pain_at_rest=True), dict(injury=True), dict(saddle_numbness=True),
-    dict(pain_duration="6-12w"), dict(otc_meds_not_helping=True), dict(age=12), dict(age=70, previous_episodes=True),
-    dict(steroid_long_term=True), dict(pregnant=True), dict(nsaid_caution=True), dict(position_bending="worse"),
-    dict(position_standing="worse"), dict(land_exercise_painful=True, previous_pt=True, sleep_problems=True),
-    dict(height_cm=160.0, weight_kg=90.0), startback_answers(agree=4), startback_answers(agree=2, distress_agree=4),
+    dict(),
+    dict(pain_unbearable=True),
+    dict(pain_at_rest=True),
+    dict(injury=True),
+    dict(saddle_numbness=True),
+    dict(pain_duration="6-12w"),
+    dict(otc_meds_not_helping=True),
+    dict(age=12),
+    dict(age=70, previous_episodes=True),
+    dict(steroid_long_term=True),
+    dict(pregnant=True),
+    dict(nsaid_caution=True),
+    dict(position_bending="worse"),
+    dict(position_standing="worse"),
+    dict(land_exercise_painful=True, previous_pt=True, sleep_problems=True),
+    dict(height_cm=160.0, weight_kg=90.0),
+    startback_answers(agree=4),
+    startback_answers(agree=2, distress_agree=4),
 ]
 
 
@@ -55,8 +68,12 @@ def test_each_safety_net_sign_is_grade_7_or_below(rule):
 
 
 def test_the_safety_net_is_grade_7_or_below():
-    nets = {a.description for answers in PLANS for a in triage_v2(answers_v2(**answers)).activities
-            if a.code == "safety-net"}
+    nets = {
+        a.description
+        for answers in PLANS
+        for a in triage_v2(answers_v2(**answers)).activities
+        if a.code == "safety-net"
+    }
     assert len(nets) == 2  # with and without the 6-week review
     for net in nets:
         assert textstat.flesch_kincaid_grade(net) <= MAX_GRADE

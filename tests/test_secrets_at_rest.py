@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import os
 import stat
-from datetime import datetime, timezone
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -57,14 +57,20 @@ def test_each_secret_has_its_own_data_key():
 
 
 def _cli(*args, env):
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **env}, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, env={**os.environ, **env}, cwd=ROOT
+    )
 
 
 def test_rotating_the_key(blank_database_url):
     old, new = new_key(), new_key()
-    settings = Settings(database_url=blank_database_url, auto_migrate=True, webhook_dispatcher="off",
-                        webhook_allowed_hosts="127.0.0.1", secret_key=old)
+    settings = Settings(
+        database_url=blank_database_url,
+        auto_migrate=True,
+        webhook_dispatcher="off",
+        webhook_allowed_hosts="127.0.0.1",
+        secret_key=old,
+    )
     with TestClient(create_app(settings)) as c:
         given = secret()
         created = subscribe(c, "http://127.0.0.1:9/hook", secret_value=given, headers=(f"Authorization: {TOKEN}",))
@@ -89,27 +95,41 @@ def test_rotating_the_key(blank_database_url):
 
 def test_a_missing_key_in_production_refuses_to_start_with_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("LBP_")}
-    env |= {"LBP_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "LBP_AUTH_MODE": "static",
-            "LBP_AUTH_TOKENS": '{"t": ["system/*.*"]}'}
-    done = subprocess.run([sys.executable, "-m", "uvicorn", "app.main:app", "--port", "1"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    env |= {
+        "LBP_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "LBP_AUTH_MODE": "static",
+        "LBP_AUTH_TOKENS": '{"t": ["system/*.*"]}',
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--port", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 3
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert lines[0].startswith("lbp-triage: cannot start:") and "LBP_SECRET_KEY" in lines[0]
-    worker = subprocess.run([sys.executable, "-m", "app.cli", "worker"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=60)
+    worker = subprocess.run(
+        [sys.executable, "-m", "app.cli", "worker"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert worker.returncode == 3 and "LBP_SECRET_KEY" in worker.stderr and "Traceback" not in worker.stderr
     assert not list(tmp_path.glob("*.key"))  # production never invents a key
 
 
 def test_development_generates_a_key_says_so_and_keeps_it(tmp_path, caplog):
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'dev.db'}", secret_key=None, auth_mode="none",
-                        webhook_dispatcher="off", webhook_allowed_hosts="127.0.0.1")
-    with caplog.at_level("WARNING", logger="lbp_triage.keyring"):
-        with TestClient(create_app(settings)) as c:
-            given = secret()
-            created = subscribe(c, "http://127.0.0.1:9/hook", secret_value=given)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'dev.db'}",
+        secret_key=None,
+        auth_mode="none",
+        webhook_dispatcher="off",
+        webhook_allowed_hosts="127.0.0.1",
+    )
+    with caplog.at_level("WARNING", logger="lbp_triage.keyring"), TestClient(create_app(settings)) as c:
+        given = secret()
+        created = subscribe(c, "http://127.0.0.1:9/hook", secret_value=given)
     key_file = tmp_path / "dev.key"
     assert key_file.exists() and stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert any("generated a key" in r.getMessage() and str(key_file) in r.getMessage() for r in caplog.records)
@@ -124,17 +144,40 @@ def test_migration_seals_existing_plaintext_and_downgrade_opens_it(blank_databas
         migrate.upgrade(engine, "20261125_0003")
         table = WebhookSubscription.__table__
         given = secret()
-        resource = {"resourceType": "Subscription", "criteria": "x",
-                    "channel": {"type": "rest-hook", "endpoint": "https://r.example/h", "header": ["X-Key: receiver-api-key-7f3c"]}}
-        moment = datetime(2026, 11, 25, tzinfo=timezone.utc)
+        resource = {
+            "resourceType": "Subscription",
+            "criteria": "x",
+            "channel": {
+                "type": "rest-hook",
+                "endpoint": "https://r.example/h",
+                "header": ["X-Key: receiver-api-key-7f3c"],
+            },
+        }
+        moment = datetime(2026, 11, 25, tzinfo=UTC)
         with engine.begin() as conn:  # a subscription as revision 0003 stored it: all in clear
-            conn.execute(insert(table), {
-                "id": "s1", "status": "active", "topic": "t", "endpoint": "https://r.example/h", "content": "id-only",
-                "headers": ["X-Key: receiver-api-key-7f3c"], "secret": given, "base_url": "b", "resource": resource,
-                "created": moment, "updated": moment, "version_id": 1, "event_count": 0})
+            conn.execute(
+                insert(table),
+                {
+                    "id": "s1",
+                    "status": "active",
+                    "topic": "t",
+                    "endpoint": "https://r.example/h",
+                    "content": "id-only",
+                    "headers": ["X-Key: receiver-api-key-7f3c"],
+                    "secret": given,
+                    "base_url": "b",
+                    "resource": resource,
+                    "created": moment,
+                    "updated": moment,
+                    "version_id": 1,
+                    "event_count": 0,
+                },
+            )
         migrate.upgrade(engine, keyring=keyring)
         raw = _raw_rows(engine)
-        assert given not in raw and "receiver-api-key-7f3c" not in raw  # (a short value could turn up in ciphertext by chance)
+        assert (
+            given not in raw and "receiver-api-key-7f3c" not in raw
+        )  # (a short value could turn up in ciphertext by chance)
         with engine.connect() as conn:
             row = conn.execute(select(table)).one()
         assert sealing.open_secret(keyring, row.secret) == given
@@ -157,14 +200,30 @@ def test_migrate_seals_what_a_previous_release_wrote_in_clear_during_a_rolling_u
 
     keyring = app.state.keyring
     table = WebhookSubscription.__table__
-    moment = datetime(2026, 11, 25, tzinfo=timezone.utc)
+    moment = datetime(2026, 11, 25, tzinfo=UTC)
     given = secret()
     with app.state.engine.begin() as conn:
-        conn.execute(insert(table), {
-            "id": "old-release", "status": "active", "topic": "t", "endpoint": "https://r.example/h",
-            "content": "id-only", "headers": ["X-Key: receiver-api-key-91ad"], "secret": given, "base_url": "b",
-            "resource": {"resourceType": "Subscription", "channel": {"type": "rest-hook", "header": ["X-Key: receiver-api-key-91ad"]}},
-            "created": moment, "updated": moment, "version_id": 1, "event_count": 0})
+        conn.execute(
+            insert(table),
+            {
+                "id": "old-release",
+                "status": "active",
+                "topic": "t",
+                "endpoint": "https://r.example/h",
+                "content": "id-only",
+                "headers": ["X-Key: receiver-api-key-91ad"],
+                "secret": given,
+                "base_url": "b",
+                "resource": {
+                    "resourceType": "Subscription",
+                    "channel": {"type": "rest-hook", "header": ["X-Key: receiver-api-key-91ad"]},
+                },
+                "created": moment,
+                "updated": moment,
+                "version_id": 1,
+                "event_count": 0,
+            },
+        )
     assert rewrap_all(app.state.engine, keyring) == 1
     assert given not in _raw_rows(app.state.engine) and "receiver-api-key-91ad" not in _raw_rows(app.state.engine)
     row = app.state.subscriptions.read("old-release")

@@ -36,8 +36,15 @@ STATIC_TOKENS = {
 }
 SUBSCRIBERS = {"tok-all", "tok-subs", "tok-subs-careplan", "tok-subs-reader", "tok-p1-subs"}
 SUBSCRIPTION_MANAGERS = {"tok-all", "tok-subs", "tok-subs-careplan", "tok-subs-reader"}
-CAREPLAN_READERS = {"tok-all", "tok-reader", "tok-careplan-r", "tok-p1", "tok-subs-careplan", "tok-subs-reader",
-                    "tok-p1-subs"}
+CAREPLAN_READERS = {
+    "tok-all",
+    "tok-reader",
+    "tok-careplan-r",
+    "tok-p1",
+    "tok-subs-careplan",
+    "tok-subs-reader",
+    "tok-p1-subs",
+}
 ENCOUNTER_READERS = {"tok-all", "tok-reader", "tok-p1", "tok-subs-reader", "tok-p1-subs"}
 RECEIVER = "http://127.0.0.1:9/hook"  # allowlisted below; nothing needs to listen (dispatchers are off)
 
@@ -82,6 +89,7 @@ def interactions_and_outcomes(bundle):
 
 # --- every mode and scope on every endpoint ---------------------------------------------
 
+
 def _subscription(content, *filters):
     from tests.webhook_support import subscription_body
 
@@ -89,8 +97,14 @@ def _subscription(content, *filters):
 
 
 def _apply(qr, *extra):
-    return {"resourceType": "Parameters", "parameter": [
-        {"name": "subject", "valueString": qr["subject"]["reference"]}, {"name": "data", "resource": qr}, *extra]}
+    return {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "subject", "valueString": qr["subject"]["reference"]},
+            {"name": "data", "resource": qr},
+            *extra,
+        ],
+    }
 
 
 def endpoints(ids):
@@ -102,50 +116,86 @@ def endpoints(ids):
         # HEAD is checked as the GET it mirrors
         "HEAD CarePlan": ("HEAD", f"/fhir/CarePlan/{cp}", None, CAREPLAN_READERS),
         "HEAD AuditEvent": ("HEAD", "/fhir/AuditEvent", None, {"tok-all", "tok-auditor"}),
-        "read CarePlan page": ("GET", f"/fhir/CarePlan/{cp}?_format=html", None,
-                               CAREPLAN_READERS),
-        "explain CarePlan": ("GET", f"/fhir/CarePlan/{cp}/$explain", None,
-                             CAREPLAN_READERS),
-        "search CarePlan": ("GET", "/fhir/CarePlan", None, {"tok-all", "tok-reader", "tok-p1", "tok-subs-careplan",
-                                                            "tok-subs-reader", "tok-p1-subs"}),
-        "history CarePlan": ("GET", f"/fhir/CarePlan/{cp}/_history", None,
-                             CAREPLAN_READERS),
-        "vread CarePlan": ("GET", f"/fhir/CarePlan/{cp}/_history/1", None,
-                           CAREPLAN_READERS),
+        "read CarePlan page": ("GET", f"/fhir/CarePlan/{cp}?_format=html", None, CAREPLAN_READERS),
+        "explain CarePlan": ("GET", f"/fhir/CarePlan/{cp}/$explain", None, CAREPLAN_READERS),
+        "search CarePlan": (
+            "GET",
+            "/fhir/CarePlan",
+            None,
+            {"tok-all", "tok-reader", "tok-p1", "tok-subs-careplan", "tok-subs-reader", "tok-p1-subs"},
+        ),
+        "history CarePlan": ("GET", f"/fhir/CarePlan/{cp}/_history", None, CAREPLAN_READERS),
+        "vread CarePlan": ("GET", f"/fhir/CarePlan/{cp}/_history/1", None, CAREPLAN_READERS),
         "history Encounter": ("GET", f"/fhir/Encounter/{enc}/_history", None, ENCOUNTER_READERS),
-        "vread QuestionnaireResponse": ("GET", f"/fhir/QuestionnaireResponse/{qr}/_history/1", None,
-                                        {"tok-all", "tok-reader", "tok-p1", "tok-p1-subs"}),
+        "vread QuestionnaireResponse": (
+            "GET",
+            f"/fhir/QuestionnaireResponse/{qr}/_history/1",
+            None,
+            {"tok-all", "tok-reader", "tok-p1", "tok-p1-subs"},
+        ),
         "read Encounter": ("GET", f"/fhir/Encounter/{enc}", None, ENCOUNTER_READERS),
         "search Encounter": ("GET", "/fhir/Encounter", None, ENCOUNTER_READERS),
-        "read QuestionnaireResponse": ("GET", f"/fhir/QuestionnaireResponse/{qr}", None,
-                                       {"tok-all", "tok-reader", "tok-p1", "tok-p1-subs"}),
-        "search QuestionnaireResponse": ("GET", "/fhir/QuestionnaireResponse", None,
-                                         {"tok-all", "tok-reader", "tok-p1", "tok-p1-subs"}),
+        "read QuestionnaireResponse": (
+            "GET",
+            f"/fhir/QuestionnaireResponse/{qr}",
+            None,
+            {"tok-all", "tok-reader", "tok-p1", "tok-p1-subs"},
+        ),
+        "search QuestionnaireResponse": (
+            "GET",
+            "/fhir/QuestionnaireResponse",
+            None,
+            {"tok-all", "tok-reader", "tok-p1", "tok-p1-subs"},
+        ),
         "create Subscription": ("POST", "/fhir/Subscription", {"resourceType": "Subscription"}, SUBSCRIBERS),
         # A subscription notifies only what its creator may read: CarePlans (the focus) for id-only,
         # CarePlans and Encounters for full-resource; a patient token's, only its patient's.
-        "subscribe id-only": ("POST", "/fhir/Subscription", _subscription("id-only"),
-                              {"tok-all", "tok-subs-careplan", "tok-subs-reader", "tok-p1-subs"}),
-        "subscribe full-resource": ("POST", "/fhir/Subscription", _subscription("full-resource"),
-                                    {"tok-all", "tok-subs-reader", "tok-p1-subs"}),
-        "subscribe to own patient": ("POST", "/fhir/Subscription",
-                                     _subscription("full-resource", "CarePlan?patient=Patient/p1"),
-                                     {"tok-all", "tok-subs-reader", "tok-p1-subs"}),
-        "subscribe to another patient": ("POST", "/fhir/Subscription",
-                                         _subscription("id-only", "CarePlan?patient=Patient/p2"),
-                                         {"tok-all", "tok-subs-careplan", "tok-subs-reader"}),
+        "subscribe id-only": (
+            "POST",
+            "/fhir/Subscription",
+            _subscription("id-only"),
+            {"tok-all", "tok-subs-careplan", "tok-subs-reader", "tok-p1-subs"},
+        ),
+        "subscribe full-resource": (
+            "POST",
+            "/fhir/Subscription",
+            _subscription("full-resource"),
+            {"tok-all", "tok-subs-reader", "tok-p1-subs"},
+        ),
+        "subscribe to own patient": (
+            "POST",
+            "/fhir/Subscription",
+            _subscription("full-resource", "CarePlan?patient=Patient/p1"),
+            {"tok-all", "tok-subs-reader", "tok-p1-subs"},
+        ),
+        "subscribe to another patient": (
+            "POST",
+            "/fhir/Subscription",
+            _subscription("id-only", "CarePlan?patient=Patient/p2"),
+            {"tok-all", "tok-subs-careplan", "tok-subs-reader"},
+        ),
         "search Subscription": ("GET", "/fhir/Subscription", None, SUBSCRIPTION_MANAGERS),
         "read Subscription": ("GET", "/fhir/Subscription/none", None, SUBSCRIPTION_MANAGERS),
         "delete Subscription": ("DELETE", "/fhir/Subscription/none", None, SUBSCRIPTION_MANAGERS),
         "resend Subscription": ("POST", "/fhir/Subscription/none/$resend", None, SUBSCRIPTION_MANAGERS),
         "search AuditEvent": ("GET", "/fhir/AuditEvent", None, {"tok-all", "tok-auditor"}),
         # $apply: the scope of $triage, whether it stores (persist) or not, since it reads the same PHI
-        "apply PlanDefinition": ("POST", "/fhir/PlanDefinition/lbp-triage-rules-1.0.0/$apply",
-                                 _apply(response(patient="p1")), {"tok-all", "tok-triage", "tok-v1-write", "tok-p1"}),
+        "apply PlanDefinition": (
+            "POST",
+            "/fhir/PlanDefinition/lbp-triage-rules-1.0.0/$apply",
+            _apply(response(patient="p1")),
+            {"tok-all", "tok-triage", "tok-v1-write", "tok-p1"},
+        ),
         "apply PlanDefinition by url, stored": (
-            "POST", "/fhir/PlanDefinition/$apply",
-            _apply(response(patient="p1"), {"name": "url", "valueUri": f"{PLANDEFINITION_URL}|1.0.0"},
-                   {"name": "persist", "valueBoolean": True}), {"tok-all", "tok-triage", "tok-v1-write", "tok-p1"}),
+            "POST",
+            "/fhir/PlanDefinition/$apply",
+            _apply(
+                response(patient="p1"),
+                {"name": "url", "valueUri": f"{PLANDEFINITION_URL}|1.0.0"},
+                {"name": "persist", "valueBoolean": True},
+            ),
+            {"tok-all", "tok-triage", "tok-v1-write", "tok-p1"},
+        ),
         "PlanDefinition": ("GET", "/fhir/PlanDefinition/lbp-triage-rules-2.0.0", None, "public"),
         "search PlanDefinition": ("GET", f"/fhir/PlanDefinition?url={PLANDEFINITION_URL}", None, "public"),
         "ActivityDefinition": ("GET", "/fhir/ActivityDefinition/safety-net-2.0.0", None, "public"),
@@ -159,8 +209,11 @@ def endpoints(ids):
 
 def _check_table(client, bearer_for, names):
     made = post_triage(client, response(patient="p1"), **bearer_for("tok-all")).json()
-    ids = (made["id"], made["encounter"]["reference"].split("/")[1],
-           made["supportingInfo"][0]["reference"].split("/")[1])
+    ids = (
+        made["id"],
+        made["encounter"]["reference"].split("/")[1],
+        made["supportingInfo"][0]["reference"].split("/")[1],
+    )
     failures = []
     for name, (method, path, body, allowed) in endpoints(ids).items():
         for token in [*names, None, "not-a-token"]:
@@ -204,22 +257,34 @@ def test_every_jwt_scope_set_on_every_endpoint(app, database_url, signing_key):
         return bearer(minted.get(name, name))
 
     pem = signing_key.as_pem(private=False).decode()
-    with app_client(database_url, auth_mode="jwt", jwt_public_key=pem, jwt_issuer="https://auth.example",
-                    jwt_audience="lbp-triage") as client:
+    with app_client(
+        database_url, auth_mode="jwt", jwt_public_key=pem, jwt_issuer="https://auth.example", jwt_audience="lbp-triage"
+    ) as client:
         _check_table(client, jwt_bearer, list(STATIC_TOKENS))
 
 
 def test_none_mode_on_every_endpoint(app, database_url):
     """No tokens: every endpoint works for this machine's clients; others get 403 except the public ones."""
-    application = create_app(Settings(database_url=database_url, auth_mode="none", webhook_dispatcher="off",
-                                      webhook_allowed_hosts="127.0.0.1"))
-    with TestClient(application, client=("127.0.0.1", 40000)) as local, \
-            TestClient(application, client=("198.51.100.9", 40000)) as remote:
+    application = create_app(
+        Settings(
+            database_url=database_url, auth_mode="none", webhook_dispatcher="off", webhook_allowed_hosts="127.0.0.1"
+        )
+    )
+    with (
+        TestClient(application, client=("127.0.0.1", 40000)) as local,
+        TestClient(application, client=("198.51.100.9", 40000)) as remote,
+    ):
         made = post_triage(local, response(patient="p1")).json()
-        ids = (made["id"], made["encounter"]["reference"].split("/")[1],
-               made["supportingInfo"][0]["reference"].split("/")[1])
+        ids = (
+            made["id"],
+            made["encounter"]["reference"].split("/")[1],
+            made["supportingInfo"][0]["reference"].split("/")[1],
+        )
         for name, (method, path, body, allowed) in endpoints(ids).items():
-            kwargs = {"content": json.dumps(body) if body else None, "headers": {"Content-Type": "application/fhir+json"}}
+            kwargs = {
+                "content": json.dumps(body) if body else None,
+                "headers": {"Content-Type": "application/fhir+json"},
+            }
             near = local.request(method, path, **kwargs)
             assert near.status_code not in (401, 403), name
             assert near.status_code == 201 or not name.startswith("subscribe"), name
@@ -244,13 +309,15 @@ def test_none_mode_says_so_loudly_at_start_up(database_url, caplog):
 
 # --- JWT ----------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def signing_key():
     return RSAKey.generate_key(2048, parameters={"kid": "key-1"})
 
 
-def token(key, *, scope="system/CarePlan.rs", exp_in=300, iss="https://auth.example", aud="lbp-triage",
-          alg="RS256", **claims):
+def token(
+    key, *, scope="system/CarePlan.rs", exp_in=300, iss="https://auth.example", aud="lbp-triage", alg="RS256", **claims
+):
     payload = {"iss": iss, "aud": aud, "exp": int(time.time()) + exp_in, "sub": "client-1", "scope": scope, **claims}
     return jwt.encode({"alg": alg, "kid": key.kid}, payload, key)
 
@@ -258,8 +325,9 @@ def token(key, *, scope="system/CarePlan.rs", exp_in=300, iss="https://auth.exam
 @pytest.fixture
 def jwt_client(app, database_url, signing_key):
     pem = signing_key.as_pem(private=False).decode()
-    with app_client(database_url, auth_mode="jwt", jwt_public_key=pem, jwt_issuer="https://auth.example",
-                    jwt_audience="lbp-triage") as client:
+    with app_client(
+        database_url, auth_mode="jwt", jwt_public_key=pem, jwt_issuer="https://auth.example", jwt_audience="lbp-triage"
+    ) as client:
         yield client
 
 
@@ -295,12 +363,14 @@ def test_jwt_tokens(jwt_client, signing_key):
         "wrongly signed": token(other_key),
         "wrong audience": token(signing_key, aud="someone-else"),
         "wrong issuer": token(signing_key, iss="https://evil.example"),
-        "alg none": _unsigned({"iss": "https://auth.example", "aud": "lbp-triage", "exp": int(time.time()) + 300,
-                               "scope": "system/*.*"}),
+        "alg none": _unsigned(
+            {"iss": "https://auth.example", "aud": "lbp-triage", "exp": int(time.time()) + 300, "scope": "system/*.*"}
+        ),
         "garbage": "abc.def.ghi",
-        "HS256 keyed with the public key": _hs256_with(signing_key.as_pem(private=False), {
-            "iss": "https://auth.example", "aud": "lbp-triage", "exp": int(time.time()) + 300,
-            "scope": "system/*.*"}),
+        "HS256 keyed with the public key": _hs256_with(
+            signing_key.as_pem(private=False),
+            {"iss": "https://auth.example", "aud": "lbp-triage", "exp": int(time.time()) + 300, "scope": "system/*.*"},
+        ),
     }
     for name, value in bad.items():
         r = jwt_client.get("/fhir/CarePlan", headers=bearer(value))
@@ -326,11 +396,20 @@ def test_jwt_with_jwks_url(app, database_url, signing_key):
     server = HTTPServer(("127.0.0.1", 0), JWKS)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        with app_client(database_url, auth_mode="jwt", jwt_jwks_url=f"http://127.0.0.1:{server.server_port}/jwks",
-                        jwt_issuer="https://auth.example", jwt_audience="lbp-triage") as client:
+        with app_client(
+            database_url,
+            auth_mode="jwt",
+            jwt_jwks_url=f"http://127.0.0.1:{server.server_port}/jwks",
+            jwt_issuer="https://auth.example",
+            jwt_audience="lbp-triage",
+        ) as client:
             assert client.get("/fhir/CarePlan", headers=bearer(token(signing_key))).status_code == 200
-            assert client.get("/fhir/CarePlan", headers=bearer(token(
-                RSAKey.generate_key(2048, parameters={"kid": "key-2"})))).status_code == 401
+            assert (
+                client.get(
+                    "/fhir/CarePlan", headers=bearer(token(RSAKey.generate_key(2048, parameters={"kid": "key-2"})))
+                ).status_code
+                == 401
+            )
     finally:
         server.shutdown()
 
@@ -376,8 +455,11 @@ def test_patient_tokens_cannot_fetch_another_patients_careplan_by_identifier(sta
     assert "p2" not in r.text and original["id"] not in r.text
     # nor may a patient token read another patient's history
     made = post_triage(static, theirs, **bearer("tok-all")).json()
-    for path in (f"/fhir/CarePlan/{made['id']}/_history", f"/fhir/CarePlan/{made['id']}/_history/1",
-                 f"/fhir/{made['encounter']['reference']}/_history"):
+    for path in (
+        f"/fhir/CarePlan/{made['id']}/_history",
+        f"/fhir/CarePlan/{made['id']}/_history/1",
+        f"/fhir/{made['encounter']['reference']}/_history",
+    ):
         assert_fhir_response(static.get(path, headers=p1), 404, "OperationOutcome")
         assert static.get(path, headers=bearer("tok-reader")).status_code == 200
     # the system token still gets the idempotent answer
@@ -388,8 +470,7 @@ def test_patient_tokens_cannot_fetch_another_patients_careplan_by_identifier(sta
 def test_careplan_page_follows_the_json_reads_access_rules_and_audit(static):
     """The HTML page of a CarePlan: same scopes, same patient compartment, same audit trail."""
     mine = post_triage(static, response(patient="p1"), **bearer("tok-all")).json()
-    theirs = post_triage(static, response(answers_with(saddle_numbness=True), patient="p2"),
-                         **bearer("tok-all")).json()
+    theirs = post_triage(static, response(answers_with(saddle_numbness=True), patient="p2"), **bearer("tok-all")).json()
     p1 = bearer("tok-p1")
     for how in ({"params": {"_format": "html"}}, {"headers": {"Accept": "text/html"}}):
         headers = {**p1, **how.get("headers", {})}
@@ -398,15 +479,28 @@ def test_careplan_page_follows_the_json_reads_access_rules_and_audit(static):
         refused = static.get(f"/fhir/CarePlan/{theirs['id']}", params=how.get("params"), headers=headers)
         assert_fhir_response(refused, 404, "OperationOutcome")
         assert "p2" not in refused.text and "Emergency" not in refused.text
-        assert static.get(f"/fhir/CarePlan/{mine['id']}", params=how.get("params"),
-                          headers={**bearer("tok-subs"), **how.get("headers", {})}).status_code == 403
-        assert static.get(f"/fhir/CarePlan/{mine['id']}", params=how.get("params"),
-                          headers=how.get("headers", {})).status_code == 401
+        assert (
+            static.get(
+                f"/fhir/CarePlan/{mine['id']}",
+                params=how.get("params"),
+                headers={**bearer("tok-subs"), **how.get("headers", {})},
+            ).status_code
+            == 403
+        )
+        assert (
+            static.get(
+                f"/fhir/CarePlan/{mine['id']}", params=how.get("params"), headers=how.get("headers", {})
+            ).status_code
+            == 401
+        )
+
     # audited as the JSON reads are: under the token's patient, the refused ones as failures
     def reads_in(bundle):
-        return {(e["resource"]["entity"][0]["what"]["reference"], e["resource"]["outcome"])
-                for e in bundle.get("entry", ())
-                if e["resource"]["subtype"][0]["code"] == "read" and e["resource"].get("entity")}
+        return {
+            (e["resource"]["entity"][0]["what"]["reference"], e["resource"]["outcome"])
+            for e in bundle.get("entry", ())
+            if e["resource"]["subtype"][0]["code"] == "read" and e["resource"].get("entity")
+        }
 
     wanted = {(f"CarePlan/{mine['id']}", "0"), (f"CarePlan/{theirs['id']}", "4")}
     seen = reads_in(wait_for_audit(static, at_least=5, until=lambda b: wanted <= reads_in(b), patient="p1"))
@@ -423,6 +517,7 @@ def test_none_mode_refuses_forwarded_requests(app, database_url):
 
 # --- the audit trail -------------------------------------------------------------------------
 
+
 def test_every_access_is_audited(static):
     made = post_triage(static, response(patient="p7"), **bearer("tok-all")).json()
     static.get(f"/fhir/CarePlan/{made['id']}", headers=bearer("tok-reader"))
@@ -431,8 +526,14 @@ def test_every_access_is_audited(static):
     static.get("/fhir/CarePlan", headers=bearer("tok-subs"))  # 403
     static.get("/fhir/CarePlan")  # 401
     static.post("/fhir/Subscription", json={"resourceType": "Subscription"}, headers=bearer("tok-subs"))
-    expected = {("create", "HTTP 201"), ("read", "HTTP 200"), ("search-type", "HTTP 200"), ("create", "HTTP 422"),
-                ("search-type", "HTTP 403"), ("search-type", "HTTP 401")}
+    expected = {
+        ("create", "HTTP 201"),
+        ("read", "HTTP 200"),
+        ("search-type", "HTTP 200"),
+        ("create", "HTTP 422"),
+        ("search-type", "HTTP 403"),
+        ("search-type", "HTTP 401"),
+    }
 
     bundle = wait_for_audit(static, at_least=7, until=lambda b: expected <= interactions_and_outcomes(b))
     events = [e["resource"] for e in bundle["entry"]]
@@ -471,9 +572,13 @@ def test_a_failed_triage_rolls_back_but_its_audit_record_survives(static, app, m
     assert_fhir_response(r, 500, "OperationOutcome")
     monkeypatch.setattr(EncounterRepository, "triage", original)
     assert static.get("/fhir/CarePlan", params={"patient": "p9"}, headers=bearer("tok-all")).json()["total"] == 0
+
     def creates_in(bundle):
-        return [e["resource"]["outcomeDesc"] for e in bundle.get("entry", ())
-                if e["resource"]["subtype"][0]["code"] == "create"]
+        return [
+            e["resource"]["outcomeDesc"]
+            for e in bundle.get("entry", ())
+            if e["resource"]["subtype"][0]["code"] == "create"
+        ]
 
     outcomes = creates_in(wait_for_audit(static, at_least=1, until=creates_in, patient="p9"))
     assert outcomes == ["HTTP 500"]  # the failure is recorded; the rolled-back success is not
@@ -481,9 +586,15 @@ def test_a_failed_triage_rolls_back_but_its_audit_record_survives(static, app, m
 
 # --- limits, CORS ------------------------------------------------------------------------
 
+
 def test_rate_limit_answers_429_with_retry_after(app, database_url):
-    with app_client(database_url, auth_mode="static", auth_tokens=json.dumps(STATIC_TOKENS),
-                    rate_limit_per_minute=60, rate_limit_per_address_per_minute=6000) as client:
+    with app_client(
+        database_url,
+        auth_mode="static",
+        auth_tokens=json.dumps(STATIC_TOKENS),
+        rate_limit_per_minute=60,
+        rate_limit_per_address_per_minute=6000,
+    ) as client:
         statuses = [client.get("/fhir/CarePlan", headers=bearer("tok-reader")).status_code for _ in range(12)]
         assert statuses[:10] == [200] * 10 and statuses[-1] == 429
         r = client.get("/fhir/CarePlan", headers=bearer("tok-reader"))
@@ -525,8 +636,7 @@ def test_amendments_and_history_reads_are_audited_with_their_patient(static):
     replaced = made["replaces"][0]["reference"]
     static.get(f"/fhir/{replaced}/_history", headers=bearer("tok-reader"))
     static.get(f"/fhir/{replaced}/_history/1", headers=bearer("tok-reader"))
-    expected = {("create", "HTTP 201"), ("update", "HTTP 201"), ("history-instance", "HTTP 200"),
-                ("vread", "HTTP 200")}
+    expected = {("create", "HTTP 201"), ("update", "HTTP 201"), ("history-instance", "HTTP 200"), ("vread", "HTTP 200")}
 
     bundle = wait_for_audit(static, at_least=4, until=lambda b: expected <= interactions_and_outcomes(b), patient="p8")
     events = [e["resource"] for e in bundle["entry"]]
@@ -536,8 +646,11 @@ def test_amendments_and_history_reads_are_audited_with_their_patient(static):
 
 
 def test_an_apply_that_stores_nothing_is_audited_as_the_operation_with_its_patient(static):
-    got = static.post("/fhir/PlanDefinition/lbp-triage-rules-1.0.0/$apply",
-                      json=_apply(response(patient="p8")), headers=bearer("tok-triage"))
+    got = static.post(
+        "/fhir/PlanDefinition/lbp-triage-rules-1.0.0/$apply",
+        json=_apply(response(patient="p8")),
+        headers=bearer("tok-triage"),
+    )
     assert got.status_code == 200 and "id" not in got.json()
 
     def applied(bundle):

@@ -21,15 +21,27 @@ TOKEN = "https://auth.example.org/oauth2/token"
 @pytest.fixture(scope="module")
 def jwt_settings(database_url):
     key = RSAKey.generate_key(2048, parameters={"kid": "k"})
-    return dict(database_url=database_url, auto_migrate=True, webhook_dispatcher="off", auth_mode="jwt",
-                jwt_public_key=key.as_pem(private=False).decode(), jwt_issuer="https://auth.example.org",
-                jwt_audience="lbp-triage")
+    return dict(
+        database_url=database_url,
+        auto_migrate=True,
+        webhook_dispatcher="off",
+        auth_mode="jwt",
+        jwt_public_key=key.as_pem(private=False).decode(),
+        jwt_issuer="https://auth.example.org",
+        jwt_audience="lbp-triage",
+    )
 
 
 @pytest.fixture(scope="module")
 def smart_app(jwt_settings):
-    return create_app(Settings(**jwt_settings, smart_authorize_url=AUTHORIZE, smart_token_url=TOKEN,
-                               smart_revocation_url="https://auth.example.org/oauth2/revoke"))
+    return create_app(
+        Settings(
+            **jwt_settings,
+            smart_authorize_url=AUTHORIZE,
+            smart_token_url=TOKEN,
+            smart_revocation_url="https://auth.example.org/oauth2/revoke",
+        )
+    )
 
 
 def test_smart_configuration_at_the_root_and_under_fhir(smart_app):
@@ -57,8 +69,10 @@ def test_capability_statement_names_the_oauth_uris(smart_app):
 
 
 def test_no_smart_discovery_without_an_authorization_server(jwt_settings, database_url):
-    for settings in (Settings(**jwt_settings), Settings(database_url=database_url, auth_mode="none",
-                                                          smart_authorize_url=AUTHORIZE, smart_token_url=TOKEN)):
+    for settings in (
+        Settings(**jwt_settings),
+        Settings(database_url=database_url, auth_mode="none", smart_authorize_url=AUTHORIZE, smart_token_url=TOKEN),
+    ):
         with TestClient(create_app(settings)) as client:
             assert_fhir_response(client.get("/.well-known/smart-configuration"), 404, "OperationOutcome")
             assert_fhir_response(client.get("/fhir/.well-known/smart-configuration"), 404, "OperationOutcome")
@@ -70,8 +84,13 @@ def test_fhirclient_finds_the_authorize_url(smart_app):
     from fhirclient import client as fhirclient
 
     with live(smart_app) as base:
-        smart = fhirclient.FHIRClient(settings={"app_id": "lbp-test-app", "api_base": f"{base}/fhir",
-                                                "redirect_uri": "https://app.example.org/callback"})
+        smart = fhirclient.FHIRClient(
+            settings={
+                "app_id": "lbp-test-app",
+                "api_base": f"{base}/fhir",
+                "redirect_uri": "https://app.example.org/callback",
+            }
+        )
         url = smart.authorize_url
     assert url is not None and url.startswith(AUTHORIZE + "?")
     assert "client_id=lbp-test-app" in url and f"aud={base}/fhir".replace(":", "%3A").replace("/", "%2F") in url

@@ -72,16 +72,16 @@ def test_an_unwritable_shm_is_refused_at_start_not_mapped(data_dir):
 
     with serving(data_dir):
         pass
-    leave_behind = ("import os, sqlite3; c = sqlite3.connect(os.environ['DB']); c.execute('PRAGMA journal_mode=WAL'); "
-                    "c.execute('PRAGMA wal_autocheckpoint=0'); c.execute('CREATE TABLE IF NOT EXISTS scratch (x)'); "
-                    "c.execute('INSERT INTO scratch VALUES (1)'); c.commit(); os._exit(0)")
+    leave_behind = (
+        "import os, sqlite3; c = sqlite3.connect(os.environ['DB']); c.execute('PRAGMA journal_mode=WAL'); "
+        "c.execute('PRAGMA wal_autocheckpoint=0'); c.execute('CREATE TABLE IF NOT EXISTS scratch (x)'); "
+        "c.execute('INSERT INTO scratch VALUES (1)'); c.commit(); os._exit(0)"
+    )
     subprocess.run([sys.executable, "-c", leave_behind], env={"DB": str(data_dir / "lbp.db")}, check=True)
     shm = data_dir / "lbp.db-shm"
     assert shm.exists()
-    with immutable(shm):
-        with pytest.raises(RuntimeError, match="cannot write .*lbp.db-shm"):
-            with serving(data_dir):
-                pass
+    with immutable(shm), pytest.raises(RuntimeError, match="cannot write .*lbp.db-shm"), serving(data_dir):
+        pass
     with serving(data_dir) as client:  # writable again: serves
         assert client.get("/readyz").status_code == 200
 
@@ -99,10 +99,12 @@ def test_an_shm_made_unwritable_while_serving_does_not_kill_the_process(data_dir
         "assert post_triage(client, response(patient='p1')).status_code == 201; "
         f"subprocess.run(['chattr', '+i', '{data_dir / 'lbp.db-shm'}'], check=True); "
         "print('readyz', client.get('/readyz').status_code, flush=True); "
-        "client.__exit__(None, None, None); print('survived', flush=True)")
+        "client.__exit__(None, None, None); print('survived', flush=True)"
+    )
     try:
-        ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                             cwd=Path(__file__).parent.parent)
+        ran = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, cwd=Path(__file__).parent.parent
+        )
     finally:
         subprocess.run(["chattr", "-i", str(data_dir / "lbp.db-shm")])
     assert ran.returncode == 0, (ran.returncode, ran.stderr[-2000:])
@@ -112,7 +114,6 @@ def test_an_shm_made_unwritable_while_serving_does_not_kill_the_process(data_dir
 def test_start_up_refuses_a_data_directory_it_cannot_write(data_dir):
     with serving(data_dir):
         pass  # the database exists now
-    with immutable(data_dir):
-        with pytest.raises(RuntimeError, match="cannot write in the data directory"):
-            with serving(data_dir):
-                pass
+    with immutable(data_dir), pytest.raises(RuntimeError, match="cannot write in the data directory"):
+        with serving(data_dir):
+            pass

@@ -37,7 +37,9 @@ def static(app, database_url):
 
 
 def subscribe(client, token, endpoint, **options):
-    r = client.post("/fhir/Subscription", json=subscription_body(endpoint, **options), headers={**FHIR, **bearer(token)})
+    r = client.post(
+        "/fhir/Subscription", json=subscription_body(endpoint, **options), headers={**FHIR, **bearer(token)}
+    )
     return assert_fhir_response(r, 201, "Subscription")
 
 
@@ -61,15 +63,17 @@ def test_a_patient_tokens_subscription_delivers_only_its_patient(static, receive
         # Delivery checks again: a subscription whose stored criteria lost the patient filter
         # (stale cache, hand-edited row) still sends nothing outside its creator's authority.
         with static.app.state.engine.begin() as conn:
-            conn.execute(update(WebhookSubscription.__table__).where(WebhookSubscription.id == made["id"])
-                         .values(patient=None))
+            conn.execute(
+                update(WebhookSubscription.__table__).where(WebhookSubscription.id == made["id"]).values(patient=None)
+            )
         static.app.state.subscriptions.index.invalidate()
         later = triage_for(static, "p2")
         wait_until(lambda: drained(static.app))
         time.sleep(0.2)
         assert later["id"] not in str([e.body for e in receiver.at("/p1", accepted_only=False)])
-        dead = static.get(f"/fhir/Subscription/{made['id']}/$deliveries", params={"state": "dead"},
-                          headers=bearer("tok-all")).json()
+        dead = static.get(
+            f"/fhir/Subscription/{made['id']}/$deliveries", params={"state": "dead"}, headers=bearer("tok-all")
+        ).json()
         assert len(dead["parameter"]) == 1
     finally:
         running.stop()
@@ -80,8 +84,11 @@ def test_full_resource_carries_only_what_the_creator_could_read(static, receiver
     full-resource, the Encounter still does not travel."""
     made = subscribe(static, "tok-subs-careplan", f"{receiver.base_url}/cp", content="id-only")
     with static.app.state.engine.begin() as conn:
-        conn.execute(update(WebhookSubscription.__table__).where(WebhookSubscription.id == made["id"])
-                     .values(content="full-resource"))
+        conn.execute(
+            update(WebhookSubscription.__table__)
+            .where(WebhookSubscription.id == made["id"])
+            .values(content="full-resource")
+        )
     running = start_dispatcher(static.app)
     try:
         triage_for(static, "p1")
@@ -95,8 +102,13 @@ def test_full_resource_carries_only_what_the_creator_could_read(static, receiver
 def test_channel_headers_and_url_secrets_are_never_shown_after_creation_nor_logged(static, receiver, caplog):
     caplog.set_level(logging.DEBUG)
     endpoint = f"{receiver.base_url}/hook?api_key=url-secret-123&tenant=t-secret-9"
-    made = subscribe(static, "tok-all", endpoint, content="id-only",
-                     headers=("Authorization: Bearer header-secret-456", "X-Api-Key: header-secret-789"))
+    made = subscribe(
+        static,
+        "tok-all",
+        endpoint,
+        content="id-only",
+        headers=("Authorization: Bearer header-secret-456", "X-Api-Key: header-secret-789"),
+    )
     # the creator sees what it sent, once
     assert made["channel"]["header"] == ["Authorization: Bearer header-secret-456", "X-Api-Key: header-secret-789"]
     assert made["channel"]["endpoint"] == endpoint
@@ -110,8 +122,13 @@ def test_channel_headers_and_url_secrets_are_never_shown_after_creation_nor_logg
     assert got.headers["authorization"] == "Bearer header-secret-456"  # still delivered as given
     secrets = ("header-secret-456", "header-secret-789", "url-secret-123", "t-secret-9")
     sid = made["id"]
-    for path in (f"/fhir/Subscription/{sid}", "/fhir/Subscription", f"/fhir/Subscription/{sid}/$status",
-                 "/fhir/Subscription/$status", f"/fhir/Subscription/{sid}/$deliveries"):
+    for path in (
+        f"/fhir/Subscription/{sid}",
+        "/fhir/Subscription",
+        f"/fhir/Subscription/{sid}/$status",
+        "/fhir/Subscription/$status",
+        f"/fhir/Subscription/{sid}/$deliveries",
+    ):
         text = static.get(path, headers=bearer("tok-all")).text
         assert not [s for s in secrets if s in text], path
     read = static.get(f"/fhir/Subscription/{sid}", headers=bearer("tok-all")).json()

@@ -76,13 +76,15 @@ def test_status_operation_answers_backport_status_parameters(client):
     assert bundle["type"] == "searchset" and bundle["total"] == 1
     status = bundle["entry"][0]["resource"]
     assert status["resourceType"] == "Parameters" and status["meta"]["profile"][0].endswith(
-        "backport-subscription-status-r4")
+        "backport-subscription-status-r4"
+    )
     values = {p["name"]: next(v for k, v in p.items() if k.startswith("value")) for p in status["parameter"]}
     assert values["status"] == "requested" and values["type"] == "query-status"
     assert values["topic"] == TRIAGE_COMPLETED and values["events-since-subscription-start"] == "0"
     assert values["subscription"]["reference"].endswith(f"/Subscription/{created['id']}")
-    every = assert_fhir_response(client.get("/fhir/Subscription/$status", params={"status": "requested"}), 200,
-                                 "Bundle")
+    every = assert_fhir_response(
+        client.get("/fhir/Subscription/$status", params={"status": "requested"}), 200, "Bundle"
+    )
     assert every["total"] == 1
     assert_fhir_response(client.get("/fhir/Subscription/nothing-here/$status"), 404, "OperationOutcome")
 
@@ -93,8 +95,9 @@ def test_delivery_log_and_resend_answer_parameters(client):
     parts = {p["name"]: p for p in log["parameter"][0]["part"]}
     assert parts["type"]["valueCode"] == "handshake" and parts["state"]["valueCode"] == "pending"
     assert parts["webhook-id"]["valueString"].startswith("msg_")
-    assert_fhir_response(client.get(f"/fhir/Subscription/{created['id']}/$deliveries", params={"state": "lost"}),
-                         400, "OperationOutcome")
+    assert_fhir_response(
+        client.get(f"/fhir/Subscription/{created['id']}/$deliveries", params={"state": "lost"}), 400, "OperationOutcome"
+    )
     resent = assert_fhir_response(client.post(f"/fhir/Subscription/{created['id']}/$resend"), 200, "Parameters")
     assert resent["parameter"] == [{"name": "resent", "valueInteger": 0}]
     assert_fhir_response(client.post("/fhir/Subscription/unknown/$resend"), 404, "OperationOutcome")
@@ -108,22 +111,61 @@ def _with(body, path, value):
     return body
 
 
-@pytest.mark.parametrize("change, where", [
-    ((("criteria",), "https://example.org/SubscriptionTopic/admission"), "Subscription.criteria"),
-    ((("channel", "type"), "email"), "Subscription.channel.type"),
-    ((("channel", "payload"), "application/xml"), "Subscription.channel.payload"),
-    ((("channel", "_payload"), {"extension": [{"url": "http://hl7.org/fhir/uv/subscriptions-backport/"
-                                               "StructureDefinition/backport-payload-content",
-                                               "valueCode": "empty"}]}), "Subscription.channel.payload.extension"),
-    ((("channel", "header"), ["webhook-signature: v1,forged"]), "Subscription.channel.header[0]"),
-    ((("channel", "header"), ["Bad header\r\nInjected: 1"]), "Subscription.channel.header[0]"),
-    ((("_criteria",), {"extension": [{"url": "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
-                                      "backport-filter-criteria", "valueString": "CarePlan?category=urgent"}]}),
-     "Subscription.criteria.extension"),
-    ((("_criteria",), {"extension": [{"url": "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
-                                      "backport-filter-criteria", "valueString": "disposition=doctor"}]}),
-     "Subscription.criteria.extension"),  # red-flag-detected never reports a doctor disposition
-])  # an unknown modifierExtension is not valid FHIR to this server: 400 (test_api_strict_fhir.py)
+@pytest.mark.parametrize(
+    "change, where",
+    [
+        ((("criteria",), "https://example.org/SubscriptionTopic/admission"), "Subscription.criteria"),
+        ((("channel", "type"), "email"), "Subscription.channel.type"),
+        ((("channel", "payload"), "application/xml"), "Subscription.channel.payload"),
+        (
+            (
+                ("channel", "_payload"),
+                {
+                    "extension": [
+                        {
+                            "url": "http://hl7.org/fhir/uv/subscriptions-backport/"
+                            "StructureDefinition/backport-payload-content",
+                            "valueCode": "empty",
+                        }
+                    ]
+                },
+            ),
+            "Subscription.channel.payload.extension",
+        ),
+        ((("channel", "header"), ["webhook-signature: v1,forged"]), "Subscription.channel.header[0]"),
+        ((("channel", "header"), ["Bad header\r\nInjected: 1"]), "Subscription.channel.header[0]"),
+        (
+            (
+                ("_criteria",),
+                {
+                    "extension": [
+                        {
+                            "url": "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
+                            "backport-filter-criteria",
+                            "valueString": "CarePlan?category=urgent",
+                        }
+                    ]
+                },
+            ),
+            "Subscription.criteria.extension",
+        ),
+        (
+            (
+                ("_criteria",),
+                {
+                    "extension": [
+                        {
+                            "url": "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
+                            "backport-filter-criteria",
+                            "valueString": "disposition=doctor",
+                        }
+                    ]
+                },
+            ),
+            "Subscription.criteria.extension",
+        ),  # red-flag-detected never reports a doctor disposition
+    ],
+)  # an unknown modifierExtension is not valid FHIR to this server: 400 (test_api_strict_fhir.py)
 def test_subscriptions_this_server_cannot_serve_are_422(client, app, change, where):
     body = _with(subscription_body(RECEIVER, topic=RED_FLAG_DETECTED), *change)
     outcome = assert_fhir_response(post(client, body), 422, "OperationOutcome")
@@ -138,12 +180,22 @@ def test_a_malformed_secret_is_422_and_never_echoed(client):
     assert bad not in r.text
 
 
-@pytest.mark.parametrize("body, status", [
-    ({"resourceType": "Subscription", "status": "requested", "criteria": TRIAGE_COMPLETED,
-      "channel": {"type": "rest-hook", "endpoint": RECEIVER}}, 400),  # R4 requires a reason
-    ({"resourceType": "Patient"}, 400),
-    ([1, 2], 400),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        (
+            {
+                "resourceType": "Subscription",
+                "status": "requested",
+                "criteria": TRIAGE_COMPLETED,
+                "channel": {"type": "rest-hook", "endpoint": RECEIVER},
+            },
+            400,
+        ),  # R4 requires a reason
+        ({"resourceType": "Patient"}, 400),
+        ([1, 2], 400),
+    ],
+)
 def test_what_is_not_an_r4_subscription_is_400(client, body, status):
     assert_fhir_response(post(client, body), status, "OperationOutcome")
 
@@ -153,15 +205,25 @@ def test_what_is_not_an_r4_subscription_is_400(client, body, status):
 REFUSED_ENDPOINTS = [
     "http://127.0.0.2:8080/hook",  # loopback, though 127.0.0.1 is allowlisted
     "https://[::1]/hook",
-    "https://10.1.2.3/hook", "https://172.16.5.4/hook", "https://192.168.1.10/hook",  # private
+    "https://10.1.2.3/hook",
+    "https://172.16.5.4/hook",
+    "https://192.168.1.10/hook",  # private
     "https://100.64.0.1/hook",  # shared address space
     "https://169.254.169.254/latest/meta-data/",  # link-local metadata
-    "https://[fd00:ec2::254]/", "https://168.63.129.16/", "https://100.100.100.200/",  # cloud metadata
-    "https://[::ffff:10.0.0.1]/hook", "https://[::ffff:169.254.169.254]/",  # IPv4-mapped IPv6
-    "https://[64:ff9b::7f00:1]/", "https://[2002:a00:1::]/",  # NAT64 and 6to4 wrapping private IPv4
-    "https://[fe80::1]/hook", "https://0.0.0.0/hook", "https://[::]/hook",
-    "https://224.0.0.1/hook", "https://240.0.0.1/hook",  # multicast, reserved
-    "https://2130706434/hook", "https://0x7f.2/hook",  # 127.0.0.2 in other spellings
+    "https://[fd00:ec2::254]/",
+    "https://168.63.129.16/",
+    "https://100.100.100.200/",  # cloud metadata
+    "https://[::ffff:10.0.0.1]/hook",
+    "https://[::ffff:169.254.169.254]/",  # IPv4-mapped IPv6
+    "https://[64:ff9b::7f00:1]/",
+    "https://[2002:a00:1::]/",  # NAT64 and 6to4 wrapping private IPv4
+    "https://[fe80::1]/hook",
+    "https://0.0.0.0/hook",
+    "https://[::]/hook",
+    "https://224.0.0.1/hook",
+    "https://240.0.0.1/hook",  # multicast, reserved
+    "https://2130706434/hook",
+    "https://0x7f.2/hook",  # 127.0.0.2 in other spellings
     "http://93.184.216.34/hook",  # public, but http
     "https://user:password@93.184.216.34/hook",  # credentials in the URL
     "ftp://93.184.216.34/hook",
@@ -207,8 +269,10 @@ def test_a_public_name_is_accepted_and_the_checked_address_is_the_one_connected_
     assert str(target.url) == "https://93.184.216.34:8443/hook?x=1"
     assert target.host_header == "public.example:8443" and target.sni == "public.example"
     # ...while loopback.example, a name for an allowlisted address, is allowed
-    assert asyncio.run(OutboundPolicy.from_setting("127.0.0.1").resolve("http://loopback.example/")).url.host == \
-        "127.0.0.1"
+    assert (
+        asyncio.run(OutboundPolicy.from_setting("127.0.0.1").resolve("http://loopback.example/")).url.host
+        == "127.0.0.1"
+    )
 
 
 def test_the_allowlist_is_the_only_way_in(fake_dns):

@@ -68,17 +68,28 @@ def status_of(client, subscription_id: str) -> str:
 def test_every_triage_produces_exactly_the_notifications_its_subscriptions_match(client, app, receiver, dispatch):
     secrets = {name: secret() for name in ("all", "red", "p2", "p1-emergency", "routine")}
     url = receiver.base_url
-    subscribe(client, f"{url}/all", secret_value=secrets["all"], content="full-resource",
-              headers=("Authorization: Bearer all-token",))
+    subscribe(
+        client,
+        f"{url}/all",
+        secret_value=secrets["all"],
+        content="full-resource",
+        headers=("Authorization: Bearer all-token",),
+    )
     subscribe(client, f"{url}/red", secret_value=secrets["red"], topic=RED_FLAG_DETECTED)
     subscribe(client, f"{url}/p2", secret_value=secrets["p2"], filters=("CarePlan?patient=Patient/p2",))
-    subscribe(client, f"{url}/p1-emergency", secret_value=secrets["p1-emergency"], topic=RED_FLAG_DETECTED,
-              filters=("Encounter?patient=Patient/p1", "disposition=emergency"))
+    subscribe(
+        client,
+        f"{url}/p1-emergency",
+        secret_value=secrets["p1-emergency"],
+        topic=RED_FLAG_DETECTED,
+        filters=("Encounter?patient=Patient/p1", "disposition=emergency"),
+    )
     subscribe(client, f"{url}/routine", secret_value=secrets["routine"], filters=("disposition=doctor,self-care",))
     dispatch()
 
-    triaged = [(d, p, triage(client, d, p)) for p in ("p1", "p2", "p3")
-               for d in ("emergency", "urgent", "doctor", "self-care")]
+    triaged = [
+        (d, p, triage(client, d, p)) for p in ("p1", "p2", "p3") for d in ("emergency", "urgent", "doctor", "self-care")
+    ]
     expected = {
         "all": [c for _, _, c in triaged],
         "red": [c for d, _, c in triaged if d in ("emergency", "urgent")],
@@ -136,8 +147,9 @@ def test_signatures_verify_with_standardwebhooks_and_webhook_ids_let_receivers_d
     assert focus_ids(receiver.events("/hook")) == careplans
     tampered = every[1]
     with pytest.raises(WebhookVerificationError):
-        verify(type(tampered)(tampered.path, tampered.headers, tampered.body.replace(b"history", b"HISTORY")),
-               generated)
+        verify(
+            type(tampered)(tampered.path, tampered.headers, tampered.body.replace(b"history", b"HISTORY")), generated
+        )
     with pytest.raises(WebhookVerificationError):
         verify(tampered, secret())
 
@@ -161,6 +173,7 @@ def test_a_receiver_failing_half_its_requests_gets_every_event_in_order(client, 
     assert _sample("lbp_webhook_delivery_failures_total", reason="http_5xx") - before_failures >= 10
     assert _sample("lbp_webhook_retries_total") - before_retries >= 10
     wait_until(lambda: _sample("lbp_webhook_deliveries_total", type="event-notification") - before_deliveries == 20)
+
     # the metric counts when the receiver answered; the log row is written just after: wait for it
     def delivered_log():
         return client.get(f"/fhir/Subscription/{created['id']}/$deliveries", params={"state": "delivered"}).json()
@@ -233,8 +246,9 @@ def test_410_gone_turns_the_subscription_off(client, app, receiver, dispatch):
 
 def test_redirects_are_not_followed_and_dead_notifications_can_be_resent(client, receiver, dispatch):
     elsewhere = f"{receiver.base_url}/elsewhere"
-    receiver.behaviour = lambda request, n: Reply(307, (("Location", elsewhere),)) if request.path == "/moved" \
-        else Reply(204)
+    receiver.behaviour = lambda request, n: (
+        Reply(307, (("Location", elsewhere),)) if request.path == "/moved" else Reply(204)
+    )
     created = subscribe(client, f"{receiver.base_url}/moved")
     dispatch(webhook_retry_schedule="0.05,0.05")  # three attempts, then dead
     careplan = triage(client, "emergency", "p1")
@@ -291,8 +305,9 @@ def test_a_rolled_back_triage_sends_nothing(client, app, receiver, dispatch):
     time.sleep(0.2)
     assert focus_ids(receiver.events("/tx")) == [kept]
     with app.state.engine.connect() as conn:
-        rows = conn.execute(select(func.count()).select_from(WebhookOutbox)
-                            .where(WebhookOutbox.kind == "event-notification")).scalar_one()
+        rows = conn.execute(
+            select(func.count()).select_from(WebhookOutbox).where(WebhookOutbox.kind == "event-notification")
+        ).scalar_one()
     assert rows == 1
 
 
@@ -317,6 +332,7 @@ def test_deleting_a_subscription_stops_its_deliveries(client, app, receiver, dis
     wait_until(lambda: drained(app))
     assert receiver.at("/deleted", accepted_only=False) == []
     with app.state.engine.connect() as conn:
-        left = conn.execute(select(func.count()).select_from(WebhookOutbox)
-                            .where(WebhookOutbox.subscription_id == created["id"])).scalar_one()
+        left = conn.execute(
+            select(func.count()).select_from(WebhookOutbox).where(WebhookOutbox.subscription_id == created["id"])
+        ).scalar_one()
     assert left == 0 and kept["id"] != created["id"]

@@ -35,11 +35,20 @@ def triage(client, disposition: str = "urgent", patient: str = "p1") -> str:
 
 
 def worker(database_url: str) -> subprocess.Popen:
-    env = {**os.environ, "LBP_DATABASE_URL": database_url, "LBP_LOG_LEVEL": "WARNING",
-           "LBP_WEBHOOK_TIMEOUT_SECONDS": "1", **{f"LBP_{k.upper()}": str(v) for k, v in FAST.items()
-                                                  if k != "webhook_timeout_seconds"}}
-    return subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "LBP_DATABASE_URL": database_url,
+        "LBP_LOG_LEVEL": "WARNING",
+        "LBP_WEBHOOK_TIMEOUT_SECONDS": "1",
+        **{f"LBP_{k.upper()}": str(v) for k, v in FAST.items() if k != "webhook_timeout_seconds"},
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_a_worker_killed_mid_delivery_and_restarted_loses_nothing(client, app, database_url, receiver):
@@ -107,8 +116,9 @@ def test_the_in_process_dispatcher_delivers_and_stops_between_deliveries(client,
     from app.settings import Settings
 
     receiver.behaviour = lambda request, n: Reply(204, delay=0.5 if request.event_number == 2 else 0.0)
-    application = create_app(Settings(database_url=database_url, auto_migrate=True, webhook_dispatcher="inprocess",
-                                      **FAST))
+    application = create_app(
+        Settings(database_url=database_url, auto_migrate=True, webhook_dispatcher="inprocess", **FAST)
+    )
     with TestClient(application) as api:
         subscribe(api, f"{receiver.base_url}/inproc")
         first = triage(api)
@@ -119,8 +129,12 @@ def test_the_in_process_dispatcher_delivers_and_stops_between_deliveries(client,
         wait_until(lambda: any(receiver.in_flight.values()))  # event 2 is on its way
     # the lifespan has ended: event 2 finished and was recorded, nothing else was started
     with application.state.engine.connect() as conn:
-        states = [state for state, in conn.execute(select(WebhookOutbox.state).where(
-            WebhookOutbox.kind == "event-notification").order_by(WebhookOutbox.id))]
+        states = [
+            state
+            for (state,) in conn.execute(
+                select(WebhookOutbox.state).where(WebhookOutbox.kind == "event-notification").order_by(WebhookOutbox.id)
+            )
+        ]
     assert states == ["delivered", "delivered", "pending", "pending"]
     assert [r.event_number for r in receiver.at("/inproc", accepted_only=False)] == [None, 1, 2]
 

@@ -75,7 +75,8 @@ def test_triages_queued_together_are_committed_once(app, repository, commits):
     assert len(commits) == 1  # the five triages, one transaction
     assert inserts == [5]  # and one INSERT for their five rows
     assert _stored(app.state.engine, [p.row["encounter_id"] for p in prepared]) == {
-        p.row["encounter_id"] for p in prepared}
+        p.row["encounter_id"] for p in prepared
+    }
 
 
 def test_a_later_triage_in_the_group_sees_an_earlier_ones_rows(app, repository, commits):
@@ -90,7 +91,9 @@ def test_a_later_triage_in_the_group_sees_an_earlier_ones_rows(app, repository, 
     assert results[2].replaced == results[0].careplan["id"]
     assert len(commits) == 1
     with app.state.engine.connect() as connection:
-        assert connection.execute(select(func.count()).select_from(T).where(T.c.identifier_value == "same")).scalar() == 1
+        assert (
+            connection.execute(select(func.count()).select_from(T).where(T.c.identifier_value == "same")).scalar() == 1
+        )
         assert connection.execute(select(func.count()).select_from(V)).scalar() == 4  # the superseded versions
 
 
@@ -103,18 +106,25 @@ def test_a_refusal_in_the_group_leaves_its_neighbours_in_it(app, repository, com
     assert results[0].created and isinstance(results[1], Conflict) and results[2].created
     assert len(commits) == 1  # no rollback, no second transaction
     assert _stored(app.state.engine, [first.row["encounter_id"], after.row["encounter_id"]]) == {
-        first.row["encounter_id"], after.row["encounter_id"]}
+        first.row["encounter_id"],
+        after.row["encounter_id"],
+    }
 
 
 def test_a_failing_row_does_not_fail_its_neighbours(app, repository):
     good = [prepare(response(patient=f"n{i}")) for i in range(3)]
     clash = prepare(response(patient="n-clash"))
     clash.row["encounter_id"] = good[1].row["encounter_id"]  # the same primary key: the group is spoiled
-    results = _run([(store, good[0], repository), (store, good[1], repository), (store, clash, repository),
-                    (store, good[2], repository)])
+    results = _run(
+        [
+            (store, good[0], repository),
+            (store, good[1], repository),
+            (store, clash, repository),
+            (store, good[2], repository),
+        ]
+    )
     assert [type(r).__name__ for r in results] == ["Submitted", "Submitted", "IntegrityError", "Submitted"]
-    assert _stored(app.state.engine, [p.row["encounter_id"] for p in good]) == {
-        p.row["encounter_id"] for p in good}
+    assert _stored(app.state.engine, [p.row["encounter_id"] for p in good]) == {p.row["encounter_id"] for p in good}
     with app.state.engine.connect() as connection:  # the clash left nothing half-written
         assert connection.execute(select(func.count()).select_from(T).where(T.c.patient == "n-clash")).scalar() == 0
 
@@ -137,7 +147,9 @@ def test_a_refused_commit_is_never_answered_as_success(app, repository):
         event.remove(app.state.engine, "commit", refuse_two_commits)
     assert isinstance(results[0], RuntimeError) and results[1].created and results[2].created
     assert _stored(app.state.engine, [p.row["encounter_id"] for p in prepared]) == {
-        prepared[1].row["encounter_id"], prepared[2].row["encounter_id"]}
+        prepared[1].row["encounter_id"],
+        prepared[2].row["encounter_id"],
+    }
 
 
 _WRITER_PROCESS = """
@@ -183,8 +195,12 @@ def test_two_worker_processes_take_turns_on_sqlite_without_the_busy_handler(tmp_
     engine = make_engine(url)
     migrate.upgrade(engine)
     root = Path(__file__).resolve().parents[1]
-    workers = [subprocess.Popen([sys.executable, "-c", _WRITER_PROCESS, url, f"w{i}"], cwd=root,
-                                stderr=subprocess.PIPE, text=True) for i in range(2)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER_PROCESS, url, f"w{i}"], cwd=root, stderr=subprocess.PIPE, text=True
+        )
+        for i in range(2)
+    ]
     errors = [w.communicate(timeout=120)[1] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], errors
     with engine.connect() as connection:

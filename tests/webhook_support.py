@@ -10,9 +10,10 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 from standardwebhooks import Webhook
 
@@ -113,7 +114,7 @@ class Receiver:
                 receiver._connections.discard(self.connection)
                 super().finish()
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 request = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 reply = receiver._arrive(request)
@@ -168,7 +169,7 @@ class Receiver:
             self.requests.append(request)
             self._cond.notify_all()
 
-    def wait_for(self, predicate: Callable[["Receiver"], bool], timeout: float = 15.0) -> None:
+    def wait_for(self, predicate: Callable[[Receiver], bool], timeout: float = 15.0) -> None:
         with self._cond:
             ok = self._cond.wait_for(lambda: predicate(self), timeout)
         assert ok, f"the receiver did not get what was expected in {timeout} s ({len(self.requests)} requests)"
@@ -190,27 +191,41 @@ def secret() -> str:
     return "whsec_" + base64.b64encode(os.urandom(32)).decode()
 
 
-def subscription_body(endpoint: str, *, topic: str = TRIAGE_COMPLETED, filters: tuple[str, ...] = (),
-                      content: str = "id-only", secret_value: str | None = None,
-                      headers: tuple[str, ...] = ()) -> dict[str, Any]:
+def subscription_body(
+    endpoint: str,
+    *,
+    topic: str = TRIAGE_COMPLETED,
+    filters: tuple[str, ...] = (),
+    content: str = "id-only",
+    secret_value: str | None = None,
+    headers: tuple[str, ...] = (),
+) -> dict[str, Any]:
     channel: dict[str, Any] = {
-        "type": "rest-hook", "endpoint": endpoint, "payload": FHIR_JSON,
+        "type": "rest-hook",
+        "endpoint": endpoint,
+        "payload": FHIR_JSON,
         "_payload": {"extension": [{"url": PAYLOAD_CONTENT_URL, "valueCode": content}]},
     }
     if headers:
         channel["header"] = list(headers)
     if secret_value:
         channel["extension"] = [{"url": SECRET_EXTENSION_URL, "valueString": secret_value}]
-    body: dict[str, Any] = {"resourceType": "Subscription", "status": "requested", "reason": "Test receiver",
-                            "criteria": topic, "channel": channel}
+    body: dict[str, Any] = {
+        "resourceType": "Subscription",
+        "status": "requested",
+        "reason": "Test receiver",
+        "criteria": topic,
+        "channel": channel,
+    }
     if filters:
         body["_criteria"] = {"extension": [{"url": FILTER_CRITERIA_URL, "valueString": f} for f in filters]}
     return body
 
 
 def subscribe(client: Any, endpoint: str, **options: Any) -> dict[str, Any]:
-    r = client.post("/fhir/Subscription", json=subscription_body(endpoint, **options),
-                    headers={"Content-Type": FHIR_JSON})
+    r = client.post(
+        "/fhir/Subscription", json=subscription_body(endpoint, **options), headers={"Content-Type": FHIR_JSON}
+    )
     return assert_fhir_response(r, 201, "Subscription")
 
 
@@ -227,10 +242,12 @@ class RunningDispatcher:
     """A Dispatcher on its own event loop in a thread, as a worker would run it; `listeners`
     (an Outbox's) wake it up when rows are committed."""
 
-    def __init__(self, engine: Any, settings: Any, owner: str | None = None,
-                 listeners: list[Callable[[], None]] | None = None) -> None:
-        self.dispatcher = Dispatcher(engine, settings, OutboundPolicy.from_setting(settings.webhook_allowed_hosts),
-                                     owner=owner)
+    def __init__(
+        self, engine: Any, settings: Any, owner: str | None = None, listeners: list[Callable[[], None]] | None = None
+    ) -> None:
+        self.dispatcher = Dispatcher(
+            engine, settings, OutboundPolicy.from_setting(settings.webhook_allowed_hosts), owner=owner
+        )
         self.listeners = listeners
         if listeners is not None:
             listeners.append(self.dispatcher.wake)
@@ -257,8 +274,12 @@ def drained(app: Any) -> bool:
     from app.store.tables import WebhookOutbox
 
     with app.state.engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(WebhookOutbox)
-                            .where(WebhookOutbox.state == "pending")).scalar_one() == 0
+        return (
+            conn.execute(
+                select(func.count()).select_from(WebhookOutbox).where(WebhookOutbox.state == "pending")
+            ).scalar_one()
+            == 0
+        )
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 15.0, interval: float = 0.02) -> None:

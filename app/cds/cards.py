@@ -25,16 +25,18 @@ IMAGING_OVERRIDE_REASONS: tuple[tuple[str, str], ...] = (
 )
 IMAGING_ADVICE = (
     "Imaging rarely changes care in the first weeks of back pain without red flags. The patient guide "
-    "(§ Imaging Studies): \"We rarely need to obtain X-rays, MRIs, or other imaging studies to determine "
+    '(§ Imaging Studies): "We rarely need to obtain X-rays, MRIs, or other imaging studies to determine '
     "what is causing your low back pain and what to do to make it better. Imaging studies do not show "
-    "pain.\" Imaging in the first 6 weeks without red flags is what the quality measure CMS166 (Low Back "
+    'pain." Imaging in the first 6 weeks without red flags is what the quality measure CMS166 (Low Back '
     "Pain: Use of Imaging Studies) counts against."
 )
 
 
 def source(rules_version: str, topic: str | None = None) -> dict[str, Any]:
-    found: dict[str, Any] = {"label": f"{SERVICE_LABEL} (rules {rules_version})",
-                             "url": f"{PLANDEFINITION_URL}|{rules_version}"}
+    found: dict[str, Any] = {
+        "label": f"{SERVICE_LABEL} (rules {rules_version})",
+        "url": f"{PLANDEFINITION_URL}|{rules_version}",
+    }
     if topic:
         found["topic"] = {"system": CODESYSTEM_URL, "code": topic}
     return found
@@ -76,15 +78,23 @@ def careplan_for_ehr(careplan: dict[str, Any]) -> dict[str, Any]:
 
 def triage_card(triage: LatestTriage, careplan_page: str | None) -> dict[str, Any]:
     words = _disposition_words(triage)
-    where = ("the latest triage stored by lbp-triage" if triage.stored
-             else "the EHR's latest low back pain questionnaire, triaged now (not stored)")
-    detail = "\n".join([
-        f"**Disposition: {triage.disposition}** — {words}.", "",
-        *_findings_markdown(triage), "",
-        *_plan_markdown(triage.careplan), "",
-        f"From {where}; rules version {triage.rules_version}. The plan is a proposal awaiting a "
-        "clinician's review.",
-    ])
+    where = (
+        "the latest triage stored by lbp-triage"
+        if triage.stored
+        else "the EHR's latest low back pain questionnaire, triaged now (not stored)"
+    )
+    detail = "\n".join(
+        [
+            f"**Disposition: {triage.disposition}** — {words}.",
+            "",
+            *_findings_markdown(triage),
+            "",
+            *_plan_markdown(triage.careplan),
+            "",
+            f"From {where}; rules version {triage.rules_version}. The plan is a proposal awaiting a "
+            "clinician's review.",
+        ]
+    )
     card: dict[str, Any] = {
         "uuid": str(uuid.uuid4()),
         "summary": f"Low back pain triage: {words}"[:139],
@@ -92,16 +102,20 @@ def triage_card(triage: LatestTriage, careplan_page: str | None) -> dict[str, An
         "indicator": card_indicator(triage.disposition),
         "source": source(triage.rules_version, triage.disposition),
         "selectionBehavior": "at-most-one",
-        "suggestions": [{
-            "label": "Add the triage CarePlan to the chart",
-            "uuid": str(uuid.uuid4()),
-            "isRecommended": True,
-            "actions": [{
-                "type": "create",
-                "description": f"Create the low back pain CarePlan ({triage.disposition}).",
-                "resource": careplan_for_ehr(triage.careplan),
-            }],
-        }],
+        "suggestions": [
+            {
+                "label": "Add the triage CarePlan to the chart",
+                "uuid": str(uuid.uuid4()),
+                "isRecommended": True,
+                "actions": [
+                    {
+                        "type": "create",
+                        "description": f"Create the low back pain CarePlan ({triage.disposition}).",
+                        "resource": careplan_for_ehr(triage.careplan),
+                    }
+                ],
+            }
+        ],
     }
     if careplan_page:
         card["links"] = [{"label": "Read the CarePlan", "url": careplan_page, "type": "absolute"}]
@@ -134,29 +148,38 @@ def imaging_warning_card(triage: LatestTriage, order: dict[str, Any]) -> dict[st
     card: dict[str, Any] = {
         "uuid": str(uuid.uuid4()),
         "summary": "Imaging rarely changes care in the first weeks of back pain without red flags",
-        "detail": "\n".join([
-            IMAGING_ADVICE, "",
-            f"This patient's latest triage ({triage.disposition}, rules version {triage.rules_version}): pain "
-            "for less than 6 weeks and no finding of urgent tier or above.", "",
-            *_findings_markdown(triage),
-        ]),
+        "detail": "\n".join(
+            [
+                IMAGING_ADVICE,
+                "",
+                f"This patient's latest triage ({triage.disposition}, rules version {triage.rules_version}): pain "
+                "for less than 6 weeks and no finding of urgent tier or above.",
+                "",
+                *_findings_markdown(triage),
+            ]
+        ),
         "indicator": "warning",
         "source": source(triage.rules_version),
-        "overrideReasons": [{"system": OVERRIDE_SYSTEM, "code": code, "display": display}
-                            for code, display in IMAGING_OVERRIDE_REASONS],
+        "overrideReasons": [
+            {"system": OVERRIDE_SYSTEM, "code": code, "display": display} for code, display in IMAGING_OVERRIDE_REASONS
+        ],
     }
     if isinstance(order_id, str) and order_id:
         card["selectionBehavior"] = "at-most-one"
-        card["suggestions"] = [{
-            "label": "Remove the imaging order",
-            "uuid": str(uuid.uuid4()),
-            "isRecommended": True,
-            "actions": [{
-                "type": "delete",
-                "description": f"Remove the draft order for {_order_words(order)}.",
-                "resourceId": [f"ServiceRequest/{order_id}"],
-            }],
-        }]
+        card["suggestions"] = [
+            {
+                "label": "Remove the imaging order",
+                "uuid": str(uuid.uuid4()),
+                "isRecommended": True,
+                "actions": [
+                    {
+                        "type": "delete",
+                        "description": f"Remove the draft order for {_order_words(order)}.",
+                        "resourceId": [f"ServiceRequest/{order_id}"],
+                    }
+                ],
+            }
+        ]
     return card
 
 
@@ -165,11 +188,14 @@ def imaging_red_flags_card(triage: LatestTriage) -> dict[str, Any]:
     return {
         "uuid": str(uuid.uuid4()),
         "summary": f"Imaging may be indicated: red flags {names}"[:139],
-        "detail": "\n".join([
-            f"The patient's latest triage ({triage.disposition}, rules version {triage.rules_version}) found "
-            "red flags, for which imaging may be indicated:", "",
-            *(f"- **{f.display}** (`{f.code}`) — {f.answers}" for f in triage.red_flags),
-        ]),
+        "detail": "\n".join(
+            [
+                f"The patient's latest triage ({triage.disposition}, rules version {triage.rules_version}) found "
+                "red flags, for which imaging may be indicated:",
+                "",
+                *(f"- **{f.display}** (`{f.code}`) — {f.answers}" for f in triage.red_flags),
+            ]
+        ),
         "indicator": "info",
         "source": source(triage.rules_version),
     }

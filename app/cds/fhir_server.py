@@ -49,16 +49,20 @@ class FhirServers:
     async def latest_response(self, fhir_server: str, authorization: dict[str, Any] | None, patient: str) -> Any:
         """The prefetch template's query, run against the EHR: the Bundle it answers."""
         if not self.permits(fhir_server):
-            raise HttpProblem(412, "forbidden", "fhirServer is not an allowlisted FHIR server, so the "
-                              "missing prefetch lbpResponse cannot be fetched.")
+            raise HttpProblem(
+                412,
+                "forbidden",
+                "fhirServer is not an allowlisted FHIR server, so the missing prefetch lbpResponse cannot be fetched.",
+            )
         token = None
         if authorization is not None:  # without it the EHR's server must be open to this service
             token = authorization.get("access_token")
             if authorization.get("token_type") != "Bearer" or not isinstance(token, str) or not token:
-                raise HttpProblem(400, "invalid", "fhirAuthorization must carry token_type Bearer and an "
-                                  "access_token.")
-        query = (f"{_normalised(fhir_server)}/QuestionnaireResponse?subject={quote('Patient/' + patient, safe='/')}"
-                 "&_sort=-authored&_count=1")
+                raise HttpProblem(400, "invalid", "fhirAuthorization must carry token_type Bearer and an access_token.")
+        query = (
+            f"{_normalised(fhir_server)}/QuestionnaireResponse?subject={quote('Patient/' + patient, safe='/')}"
+            "&_sort=-authored&_count=1"
+        )
         try:
             target = await self.policy.resolve(query)
         except Refused as exc:
@@ -83,8 +87,9 @@ class FhirServers:
         except (TimeoutError, httpx.HTTPError, OSError):
             raise HttpProblem(412, "transient", "fhirServer did not answer the lbpResponse query.") from None
         if response.status_code != 200:
-            raise HttpProblem(412, "processing", f"fhirServer answered the lbpResponse query with HTTP "
-                              f"{response.status_code}.")
+            raise HttpProblem(
+                412, "processing", f"fhirServer answered the lbpResponse query with HTTP {response.status_code}."
+            )
         try:
             return orjson.loads(bytes(body))
         except orjson.JSONDecodeError:

@@ -7,7 +7,8 @@ The defaults are the lumbar spine X-ray, CT and MRI codes of the CMS166 measure'
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from app.fhir.canonical import BASE
 
@@ -65,8 +66,11 @@ def _codings(order: dict[str, Any]) -> Iterable[dict[str, Any]]:
 
 
 def is_lumbar_imaging(order: Any, codes: frozenset[str]) -> bool:
-    return (isinstance(order, dict) and order.get("resourceType") == "ServiceRequest"
-            and any(c.get("system") == CPT and c.get("code") in codes for c in _codings(order)))
+    return (
+        isinstance(order, dict)
+        and order.get("resourceType") == "ServiceRequest"
+        and any(c.get("system") == CPT and c.get("code") in codes for c in _codings(order))
+    )
 
 
 def imaging_orders(draft_orders: Any, codes: frozenset[str]) -> list[dict[str, Any]]:

@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from app.encounters import prepare
-from app.fhir.r4 import check_structure
 from app.fhir.canonical import CODESYSTEM_URL
 from app.fhir.outcome import Rejected
+from app.fhir.r4 import check_structure
 from app.kit.fhir_http import HttpProblem
 from app.store.tables import TriageEncounter
 from app.triage.findings import FINDING_RULES_BY_CODE
@@ -102,10 +102,7 @@ def _answer_code(items: list[Any], link_id: str) -> str | None:
 def from_row(row: Any) -> LatestTriage:
     careplan = row["careplan"]
     reasons = _reasons(careplan)
-    findings = tuple(
-        FindingSeen(code, _tier(code), *reasons.get(code, (code, "")))
-        for code in row["findings"]
-    )
+    findings = tuple(FindingSeen(code, _tier(code), *reasons.get(code, (code, ""))) for code in row["findings"])
     return LatestTriage(
         patient=row["patient"],
         disposition=row["disposition"],
@@ -119,10 +116,12 @@ def from_row(row: Any) -> LatestTriage:
 
 def stored_latest(engine: Engine, patient: str) -> LatestTriage | None:
     """The latest encounter stored here for the patient."""
-    query = (select(T.c.patient, T.c.disposition, T.c.findings, T.c.rules_version, T.c.careplan,
-                    T.c.questionnaire_response)
-             .where(T.c.patient == patient)
-             .order_by(T.c.created.desc(), T.c.encounter_id.desc()).limit(1))
+    query = (
+        select(T.c.patient, T.c.disposition, T.c.findings, T.c.rules_version, T.c.careplan, T.c.questionnaire_response)
+        .where(T.c.patient == patient)
+        .order_by(T.c.created.desc(), T.c.encounter_id.desc())
+        .limit(1)
+    )
     with engine.connect() as connection:
         row = connection.execute(query).mappings().first()
     if row is None:
@@ -145,16 +144,19 @@ def response_in(value: Any, patient: str) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise HttpProblem(400, "invalid", "Prefetch lbpResponse must be a Bundle or a QuestionnaireResponse.")
     if value.get("resourceType") == "Bundle":
-        responses = [e.get("resource") for e in value.get("entry") or () if isinstance(e, dict)
-                     and isinstance(e.get("resource"), dict)
-                     and e["resource"].get("resourceType") == "QuestionnaireResponse"]
+        responses = [
+            e.get("resource")
+            for e in value.get("entry") or ()
+            if isinstance(e, dict)
+            and isinstance(e.get("resource"), dict)
+            and e["resource"].get("resourceType") == "QuestionnaireResponse"
+        ]
     elif value.get("resourceType") == "QuestionnaireResponse":
         responses = [value]
     else:
         raise HttpProblem(400, "invalid", "Prefetch lbpResponse must be a Bundle or a QuestionnaireResponse.")
     if any(_subject_patient(r) != patient for r in responses):
-        raise HttpProblem(400, "invalid", "Prefetch lbpResponse holds a response that is not about "
-                          "context.patientId.")
+        raise HttpProblem(400, "invalid", "Prefetch lbpResponse holds a response that is not about context.patientId.")
     if not responses:
         return None
     # the newest by `authored`, whether or not the EHR honoured _sort

@@ -37,15 +37,22 @@ _ERRORS = {
 }
 _JSON_OBJECT = {"type": "object"}
 _CALL_EXAMPLE = {
-    "hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+    "hook": "patient-view",
+    "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
     "context": {"userId": "Practitioner/example", "patientId": "123"},
     "prefetch": {"lbpResponse": None},
 }
 
 
 def _body(description: str, schema: dict[str, Any], example: dict[str, Any]) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "description": description,
-                            "content": {"application/json": {"schema": schema, "example": example}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {"application/json": {"schema": schema, "example": example}},
+        }
+    }
+
 
 router = APIRouter(prefix="/cds-services", tags=["CDS Hooks"])
 valuesets = APIRouter(prefix="/fhir", tags=["Conformance"])
@@ -78,14 +85,25 @@ def _base(request: Request) -> str:
 async def _caller(request: Request, audiences: list[str]) -> CdsCaller:
     authenticator: CdsAuthenticator = request.app.state.cds_authenticator
     proxied = any(h in request.headers for h in _PROXY_HEADERS)
-    return await authenticator.authenticate(request.headers.get("authorization"),
-                                            request.client.host if request.client else None, proxied,
-                                            audiences, request.app.state.engine)
+    return await authenticator.authenticate(
+        request.headers.get("authorization"),
+        request.client.host if request.client else None,
+        proxied,
+        audiences,
+        request.app.state.engine,
+    )
 
 
-@router.get("", summary="CDS Hooks discovery: the services offered",
-            responses={200: {"description": "The services, their hooks and prefetch templates",
-                             "content": {"application/json": {"schema": _JSON_OBJECT}}}})
+@router.get(
+    "",
+    summary="CDS Hooks discovery: the services offered",
+    responses={
+        200: {
+            "description": "The services, their hooks and prefetch templates",
+            "content": {"application/json": {"schema": _JSON_OBJECT}},
+        }
+    },
+)
 async def cds_discovery() -> JSONResponse:
     return JSONResponse(discovery())
 
@@ -98,8 +116,11 @@ def _checked_request(service: Service, body: Any) -> dict[str, Any]:
     if not isinstance(body.get("hookInstance"), str) or not body["hookInstance"]:
         raise HttpProblem(400, "required", "hookInstance is required.")
     context = body.get("context")
-    if not isinstance(context, dict) or not isinstance(context.get("patientId"), str) \
-            or not _FHIR_ID.match(context["patientId"]):
+    if (
+        not isinstance(context, dict)
+        or not isinstance(context.get("patientId"), str)
+        or not _FHIR_ID.match(context["patientId"])
+    ):
         raise HttpProblem(400, "required", "context.patientId must be a Patient id.")
     for name in ("prefetch", "fhirAuthorization"):
         if body.get(name) is not None and not isinstance(body[name], dict):
@@ -111,8 +132,9 @@ def _checked_request(service: Service, body: Any) -> dict[str, Any]:
             raise HttpProblem(400, "required", "fhirAuthorization comes with a fhirServer.")
         bound = body["fhirAuthorization"].get("patient")
         if bound is not None and bound != context["patientId"]:
-            raise HttpProblem(400, "business-rule", "fhirAuthorization is bound to another patient than "
-                              "context.patientId.")
+            raise HttpProblem(
+                400, "business-rule", "fhirAuthorization is bound to another patient than context.patientId."
+            )
     if service.kind == IMAGING and not isinstance(context.get("draftOrders"), dict):
         raise HttpProblem(400, "required", "context.draftOrders (a Bundle) is required for order hooks.")
     return body
@@ -130,8 +152,9 @@ async def _latest(request: Request, body: dict[str, Any]) -> LatestTriage | None
         value = await servers.latest_response(body["fhirServer"], body.get("fhirAuthorization"), patient)
     else:
         # CDS Hooks 2.0 § Prefetch: the data is needed and cannot be fetched.
-        raise HttpProblem(412, "required", f"Prefetch {PREFETCH_KEY} is missing and there is no fhirServer "
-                          "to fetch it from.")
+        raise HttpProblem(
+            412, "required", f"Prefetch {PREFETCH_KEY} is missing and there is no fhirServer to fetch it from."
+        )
     response = response_in(value, patient)
     if response is not None:
         return triage_in_memory(response)
@@ -142,13 +165,20 @@ def _audit(request: Request, agent: str, patient: str | None, careplan_id: str |
     """Every hook call is an access to a patient's triage: recorded like a CarePlan read,
     refused and failed calls included (as the FHIR API records them)."""
     state = request.app.state
-    row = audit_row(interaction="read", resource_type="CarePlan", resource_id=careplan_id, patient=patient,
-                    agent=agent, client_address=request.client.host if request.client else None, status=status)
+    row = audit_row(
+        interaction="read",
+        resource_type="CarePlan",
+        resource_id=careplan_id,
+        patient=patient,
+        agent=agent,
+        client_address=request.client.host if request.client else None,
+        status=status,
+    )
     state.writer.submit(state.audit.record, row)
 
 
 def _triage_cards(request: Request, triage: LatestTriage) -> list[dict[str, Any]]:
-    page = (f"{_base(request)}/fhir/CarePlan/{triage.careplan['id']}?_format=html" if triage.stored else None)
+    page = f"{_base(request)}/fhir/CarePlan/{triage.careplan['id']}?_format=html" if triage.stored else None
     return [cards.triage_card(triage, page)]
 
 
@@ -168,17 +198,33 @@ def _imaging_cards(request: Request, body: dict[str, Any], triage: LatestTriage)
     return []  # pain for 6 weeks or more: the measure and the guide no longer advise against imaging
 
 
-@router.post("/{service_id}", summary="Call a CDS service (CDS Hooks 2.0 request)",
-             description="The EHR's hook request; answers `{\"cards\": [...]}`. See the integration guide's "
-             "CDS Hooks chapter for each hook.",
-             responses={200: {"description": "The cards", "content": {"application/json": {"schema": _JSON_OBJECT}}},
-                        **_ERRORS, 412: outcome_response("Prefetch lbpResponse is missing and cannot be fetched")},
-             openapi_extra=_body("A CDS Hooks 2.0 request", {
-                 "type": "object", "required": ["hook", "hookInstance", "context"],
-                 "properties": {"hook": {"type": "string"}, "hookInstance": {"type": "string"},
-                                "context": {"type": "object"}, "prefetch": {"type": "object"},
-                                "fhirServer": {"type": "string"}, "fhirAuthorization": {"type": "object"}}},
-                 _CALL_EXAMPLE))
+@router.post(
+    "/{service_id}",
+    summary="Call a CDS service (CDS Hooks 2.0 request)",
+    description="The EHR's hook request; answers `{\"cards\": [...]}`. See the integration guide's "
+    "CDS Hooks chapter for each hook.",
+    responses={
+        200: {"description": "The cards", "content": {"application/json": {"schema": _JSON_OBJECT}}},
+        **_ERRORS,
+        412: outcome_response("Prefetch lbpResponse is missing and cannot be fetched"),
+    },
+    openapi_extra=_body(
+        "A CDS Hooks 2.0 request",
+        {
+            "type": "object",
+            "required": ["hook", "hookInstance", "context"],
+            "properties": {
+                "hook": {"type": "string"},
+                "hookInstance": {"type": "string"},
+                "context": {"type": "object"},
+                "prefetch": {"type": "object"},
+                "fhirServer": {"type": "string"},
+                "fhirAuthorization": {"type": "object"},
+            },
+        },
+        _CALL_EXAMPLE,
+    ),
+)
 async def call_service(service_id: str, request: Request) -> JSONResponse:
     service = _service(service_id)
     agent, patient, careplan_id, status = "anonymous", None, None, 500
@@ -222,13 +268,25 @@ async def _cards(request: Request, service: Service, body: dict[str, Any]) -> An
     return Answer(_triage_cards(request, triage), careplan_id)
 
 
-@router.post("/{service_id}/feedback", summary="Feedback on cards: accepted or overridden",
-             responses={200: {"description": "Stored"}, **_ERRORS},
-             openapi_extra=_body("CDS Hooks 2.0 feedback", {
-                 "type": "object", "required": ["feedback"], "properties": {"feedback": {"type": "array"}}},
-                 {"feedback": [{"card": "9368d37b-283f-44a0-93ea-547cebab93ab", "outcome": "accepted",
-                                "acceptedSuggestions": [{"id": "e56e1945-20b3-4393-8503-a1a20fd73152"}],
-                                "outcomeTimestamp": "2026-11-25T12:00:00Z"}]}))
+@router.post(
+    "/{service_id}/feedback",
+    summary="Feedback on cards: accepted or overridden",
+    responses={200: {"description": "Stored"}, **_ERRORS},
+    openapi_extra=_body(
+        "CDS Hooks 2.0 feedback",
+        {"type": "object", "required": ["feedback"], "properties": {"feedback": {"type": "array"}}},
+        {
+            "feedback": [
+                {
+                    "card": "9368d37b-283f-44a0-93ea-547cebab93ab",
+                    "outcome": "accepted",
+                    "acceptedSuggestions": [{"id": "e56e1945-20b3-4393-8503-a1a20fd73152"}],
+                    "outcomeTimestamp": "2026-11-25T12:00:00Z",
+                }
+            ]
+        },
+    ),
+)
 async def feedback(service_id: str, request: Request) -> Response:
     _service(service_id)
     service_url = f"{_base(request)}/cds-services/{service_id}"
@@ -239,10 +297,14 @@ async def feedback(service_id: str, request: Request) -> Response:
     return Response(status_code=200)
 
 
-@valuesets.get("/ValueSet/{valueset_id}", summary="A ValueSet the CDS services use",
-               description="`lbp-lumbar-imaging`: the lumbar spine imaging orders `lbp-imaging` watches "
-               "(the default CPT codes and any added by `LBP_CDS_IMAGING_CODES`).",
-               response_class=FhirResponse, responses=fhir_ok("The ValueSet", "ValueSet"))
+@valuesets.get(
+    "/ValueSet/{valueset_id}",
+    summary="A ValueSet the CDS services use",
+    description="`lbp-lumbar-imaging`: the lumbar spine imaging orders `lbp-imaging` watches "
+    "(the default CPT codes and any added by `LBP_CDS_IMAGING_CODES`).",
+    response_class=FhirResponse,
+    responses=fhir_ok("The ValueSet", "ValueSet"),
+)
 async def read_valueset(valueset_id: str, request: Request) -> Response:
     if valueset_id != VALUESET_ID:
         raise HttpProblem(404, "not-found", "No such ValueSet; see GET /fhir/ValueSet.")
@@ -250,8 +312,13 @@ async def read_valueset(valueset_id: str, request: Request) -> Response:
     return FhirResponse(found, headers={"ETag": f'W/"{found["version"]}"'})
 
 
-@valuesets.get("/ValueSet", summary="List or find the ValueSets", description=SEARCH_RULES,
-               response_class=FhirResponse, responses=fhir_ok("A searchset Bundle", "Bundle"),
-               openapi_extra=search_parameters("ValueSet"))
+@valuesets.get(
+    "/ValueSet",
+    summary="List or find the ValueSets",
+    description=SEARCH_RULES,
+    response_class=FhirResponse,
+    responses=fhir_ok("A searchset Bundle", "Bundle"),
+    openapi_extra=search_parameters("ValueSet"),
+)
 async def search_valuesets(request: Request) -> Response:
     return search_published(request, "ValueSet", [value_set(request.app.state.settings.cds_imaging_codes)])

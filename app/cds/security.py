@@ -17,7 +17,7 @@ import base64
 import inspect
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -79,18 +79,31 @@ class CdsAuthenticator:
         # One JWT authenticator per allowlisted EHR: its JWKS cache, refresh and key rotation
         # are the project's (app.security.authn); only the claims below are CDS Hooks' own.
         self._key_sources = {
-            issuer: Authenticator(settings.model_copy(update={
-                "auth_mode": "jwt", "jwt_jwks_url": jwks_url, "jwt_public_key": None,
-                "jwt_issuer": issuer, "jwt_audience": "cds-hooks"}))
+            issuer: Authenticator(
+                settings.model_copy(
+                    update={
+                        "auth_mode": "jwt",
+                        "jwt_jwks_url": jwks_url,
+                        "jwt_public_key": None,
+                        "jwt_issuer": issuer,
+                        "jwt_audience": "cds-hooks",
+                    }
+                )
+            )
             for issuer, jwks_url in self.clients.items()
         }
 
-    async def authenticate(self, authorization: str | None, client_host: str | None, proxied: bool,
-                           audiences: list[str], engine: Engine) -> CdsCaller:
+    async def authenticate(
+        self, authorization: str | None, client_host: str | None, proxied: bool, audiences: list[str], engine: Engine
+    ) -> CdsCaller:
         if self.mode == "none":
             if proxied or not is_loopback(client_host):
-                raise HttpProblem(403, "forbidden", "This server runs without authentication "
-                                  "(LBP_AUTH_MODE=none) and serves only clients on the same machine.")
+                raise HttpProblem(
+                    403,
+                    "forbidden",
+                    "This server runs without authentication "
+                    "(LBP_AUTH_MODE=none) and serves only clients on the same machine.",
+                )
             return CdsCaller("local")
         try:
             token = _bearer(authorization)
@@ -117,7 +130,7 @@ class CdsAuthenticator:
         except Exception:  # the JWKS could not be fetched: the EHR cannot be trusted now
             raise _refused("The issuer's keys could not be fetched.") from None
         claims = decoded.claims
-        expires = datetime.fromtimestamp(int(claims["exp"]), timezone.utc) + timedelta(seconds=LEEWAY_SECONDS)
+        expires = datetime.fromtimestamp(int(claims["exp"]), UTC) + timedelta(seconds=LEEWAY_SECONDS)
         if not await anyio.to_thread.run_sync(_first_use, engine, issuer, str(claims["jti"]), expires):
             raise _refused("The token's jti was used before (replay).")
         return CdsCaller(issuer)
@@ -141,5 +154,5 @@ def _first_use(engine: Engine, issuer: str, jti: str, expires: datetime) -> bool
     except IntegrityError:
         return False
     with engine.begin() as connection:
-        connection.execute(delete(U).where(U.c.expires < datetime.now(timezone.utc) - timedelta(minutes=5)))
+        connection.execute(delete(U).where(U.c.expires < datetime.now(UTC) - timedelta(minutes=5)))
     return True

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def searchset(resources: list[dict[str, Any]], total: int, base: str, self_url: str,
-              next_url: str | None) -> dict[str, Any]:
+def searchset(
+    resources: list[dict[str, Any]], total: int, base: str, self_url: str, next_url: str | None
+) -> dict[str, Any]:
     links = [{"relation": "self", "url": self_url}]
     if next_url:
         links.append({"relation": "next", "url": next_url})
@@ -34,14 +35,22 @@ def history(versions: list[dict[str, Any]], base: str, self_url: str) -> dict[st
     for resource in versions:
         resource_type, resource_id, meta = resource["resourceType"], resource["id"], resource["meta"]
         first = meta["versionId"] == "1"
-        entries.append({
-            "fullUrl": f"{base}/{resource_type}/{resource_id}",
-            "resource": resource,
-            "request": ({"method": "POST", "url": resource_type} if first
-                        else {"method": "PUT", "url": f"{resource_type}/{resource_id}"}),
-            "response": {"status": "201 Created" if first else "200 OK", "etag": f'W/"{meta["versionId"]}"',
-                         "lastModified": meta["lastUpdated"]},
-        })
+        entries.append(
+            {
+                "fullUrl": f"{base}/{resource_type}/{resource_id}",
+                "resource": resource,
+                "request": (
+                    {"method": "POST", "url": resource_type}
+                    if first
+                    else {"method": "PUT", "url": f"{resource_type}/{resource_id}"}
+                ),
+                "response": {
+                    "status": "201 Created" if first else "200 OK",
+                    "etag": f'W/"{meta["versionId"]}"',
+                    "lastModified": meta["lastUpdated"],
+                },
+            }
+        )
     return {
         "resourceType": "Bundle",
         "type": "history",

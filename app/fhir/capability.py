@@ -19,17 +19,21 @@ from app.fhir.operations import OPERATIONS
 from app.fhir.search import COUNT_DOCUMENTATION, SEARCH_PARAMETERS
 
 TOPIC_CANONICAL_EXTENSION_URL = (
-    "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/capabilitystatement-subscriptiontopic-canonical")
+    "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/capabilitystatement-subscriptiontopic-canonical"
+)
 # (method, path after the type, with {…} for a variable) → interaction code
 _SHAPES = {
-    ("GET", ()): "search-type", ("POST", ()): "create",
-    ("GET", ("{}",)): "read", ("PUT", ("{}",)): "update", ("PATCH", ("{}",)): "patch",
+    ("GET", ()): "search-type",
+    ("POST", ()): "create",
+    ("GET", ("{}",)): "read",
+    ("PUT", ("{}",)): "update",
+    ("PATCH", ("{}",)): "patch",
     ("DELETE", ("{}",)): "delete",
-    ("GET", ("{}", "_history")): "history-instance", ("GET", ("{}", "_history", "{}")): "vread",
+    ("GET", ("{}", "_history")): "history-instance",
+    ("GET", ("{}", "_history", "{}")): "vread",
     ("GET", ("_history",)): "history-type",
 }
-_ORDER = ("read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create",
-          "search-type")
+_ORDER = ("read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type")
 _HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 # the capabilities interaction itself, and SMART discovery (a .well-known document, not a resource)
 _SYSTEM_PATHS = ("/fhir/metadata", "/fhir/.well-known/smart-configuration")
@@ -76,8 +80,10 @@ def routed_interactions(openapi_paths: dict[str, dict[str, Any]]) -> dict[str, d
 
 
 def _search_params(resource_type: str) -> list[dict[str, Any]]:
-    params = [{"name": name, "type": param.type, "documentation": param.documentation}
-              for name, param in SEARCH_PARAMETERS[resource_type].items()]
+    params = [
+        {"name": name, "type": param.type, "documentation": param.documentation}
+        for name, param in SEARCH_PARAMETERS[resource_type].items()
+    ]
     params.append({"name": "_count", "type": "number", "documentation": COUNT_DOCUMENTATION})
     return params
 
@@ -104,8 +110,7 @@ def _resource(resource_type: str, routed: dict[str, list[str]]) -> dict[str, Any
     if codes:  # FHIR JSON has no empty arrays
         resource["interaction"] = [{"code": code} for code in codes]
     if resource_type in _VERSIONED:
-        resource.update({"versioning": "versioned", "readHistory": "vread" in codes,
-                         "updateCreate": False})
+        resource.update({"versioning": "versioned", "readHistory": "vread" in codes, "updateCreate": False})
     if "search-type" in codes:
         resource["searchParam"] = _search_params(resource_type)
     if routed["operation"]:
@@ -114,8 +119,9 @@ def _resource(resource_type: str, routed: dict[str, list[str]]) -> dict[str, Any
             definition = OPERATIONS.get((resource_type, name))
             if definition is None:
                 raise LookupError(f"{resource_type}/${name} is routed but has no OperationDefinition")
-            resource["operation"].append({"name": name, "definition": definition["url"],
-                                          "documentation": definition["description"]})
+            resource["operation"].append(
+                {"name": name, "definition": definition["url"], "documentation": definition["description"]}
+            )
     return resource
 
 
@@ -124,7 +130,7 @@ def _security(auth_mode: str, cors: bool) -> dict[str, Any]:
         "none": "Authentication is off (development mode): only clients on the server's own machine are served.",
         "static": "Bearer tokens issued by the operator, each with SMART scopes.",
         "jwt": "Bearer JWTs from the configured authorization server; scopes from the `scope` claim, "
-               "a patient-level token's patient from the `patient` claim.",
+        "a patient-level token's patient from the `patient` claim.",
     }[auth_mode]
     security: dict[str, Any] = {
         "cors": cors,
@@ -135,13 +141,27 @@ def _security(auth_mode: str, cors: bool) -> dict[str, Any]:
         "OperationDefinition, PlanDefinition, ActivityDefinition and Library are public.",
     }
     if auth_mode != "none":
-        security["service"] = [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
-                                            "code": "SMART-on-FHIR", "display": "SMART-on-FHIR"}]}]
+        security["service"] = [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                        "code": "SMART-on-FHIR",
+                        "display": "SMART-on-FHIR",
+                    }
+                ]
+            }
+        ]
     return security
 
 
-def capability_statement(openapi_paths: dict[str, dict[str, Any]], base_url: str, software_date: str = "2026-11-25",
-                         auth_mode: str = "none", cors: bool = False) -> dict[str, Any]:
+def capability_statement(
+    openapi_paths: dict[str, dict[str, Any]],
+    base_url: str,
+    software_date: str = "2026-11-25",
+    auth_mode: str = "none",
+    cors: bool = False,
+) -> dict[str, Any]:
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -162,8 +182,10 @@ def capability_statement(openapi_paths: dict[str, dict[str, Any]], base_url: str
                 "subscribe to triage events (webhooks) with Subscription. Searches refuse (400) a "
                 "parameter, modifier or chain they do not support, unless sent with "
                 "Prefer: handling=lenient.",
-                "resource": [_resource(resource_type, routed)
-                             for resource_type, routed in routed_interactions(openapi_paths).items()],
+                "resource": [
+                    _resource(resource_type, routed)
+                    for resource_type, routed in routed_interactions(openapi_paths).items()
+                ],
             }
         ],
     }

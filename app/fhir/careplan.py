@@ -16,7 +16,8 @@ Codings that depend only on the code tables are built once at import.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from app.triage.concepts import DIRECTIONAL_CAUTION
 from app.triage.model import ActivityStatus, PlannedActivity, RiskGroup, StartBack, TriageResult
@@ -36,8 +37,17 @@ LOINC = "http://loinc.org"
 STARTBACK_TOTAL, STARTBACK_DISTRESS, STARTBACK_RISK = "91351-7", "91350-9", "91352-5"
 # LOINC answer codes of the STarT Back risk group (91352-5)
 RISK_ANSWER = {RiskGroup.LOW: "LA9194-7", RiskGroup.MEDIUM: "LA8982-6", RiskGroup.HIGH: "LA9193-9"}
-_SURVEY = [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                        "code": "survey", "display": "Survey"}]}]
+_SURVEY = [
+    {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                "code": "survey",
+                "display": "Survey",
+            }
+        ]
+    }
+]
 
 
 def _concept(code: str, text: str | None = None) -> dict[str, Any]:
@@ -81,9 +91,11 @@ def _detail(activity: PlannedActivity, evidence: dict[str, str]) -> dict[str, An
     return detail
 
 
-def startback_observations(scores: StartBack, subject: dict[str, Any], effective: str | None,
-                           derived_from: dict[str, Any] | None) -> list[dict[str, Any]]:
+def startback_observations(
+    scores: StartBack, subject: dict[str, Any], effective: str | None, derived_from: dict[str, Any] | None
+) -> list[dict[str, Any]]:
     """The STarT Back scores as Observations, to be contained in the CarePlan."""
+
     def observation(local_id: str, code: str, text: str, value: dict[str, Any]) -> dict[str, Any]:
         obs: dict[str, Any] = {
             "resourceType": "Observation",
@@ -102,11 +114,23 @@ def startback_observations(scores: StartBack, subject: dict[str, Any], effective
 
     return [
         observation("startback-total", STARTBACK_TOTAL, "STarT Back total score", {"valueInteger": scores.total}),
-        observation("startback-distress", STARTBACK_DISTRESS, "STarT Back distress subscale score",
-                    {"valueInteger": scores.distress}),
-        observation("startback-risk", STARTBACK_RISK, "STarT Back risk group",
-                    {"valueCodeableConcept": {"coding": [{"system": LOINC, "code": RISK_ANSWER[scores.risk]}],
-                                              "text": f"{scores.risk.value.capitalize()} risk"}}),
+        observation(
+            "startback-distress",
+            STARTBACK_DISTRESS,
+            "STarT Back distress subscale score",
+            {"valueInteger": scores.distress},
+        ),
+        observation(
+            "startback-risk",
+            STARTBACK_RISK,
+            "STarT Back risk group",
+            {
+                "valueCodeableConcept": {
+                    "coding": [{"system": LOINC, "code": RISK_ANSWER[scores.risk]}],
+                    "text": f"{scores.risk.value.capitalize()} risk",
+                }
+            },
+        ),
     ]
 
 

@@ -19,7 +19,7 @@ from .questionnaire import items
 
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; "
-                               "base-uri 'none'; form-action 'none'",
+    "base-uri 'none'; form-action 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",  # patient data: not kept by browsers or proxies
@@ -90,11 +90,11 @@ def careplan_page(careplan: dict[str, Any]) -> str:
     findings, preferences = _reasons(careplan)
     subject = str((careplan.get("subject") or {}).get("reference") or "")
     parts = [
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>Low back pain triage: {escape(shown)}</title><style>{_STYLE}</style></head><body><main>",
         "<h1>Low back pain triage</h1>",
-        f"<p class=\"disposition disposition-{escape(code)}\" id=\"disposition\"><strong>{escape(shown)}"
+        f'<p class="disposition disposition-{escape(code)}" id="disposition"><strong>{escape(shown)}'
         f"</strong> (<code>{escape(code)}</code>)</p>",
         "<dl>",
         f"<dt>Patient</dt><dd>{escape(subject)}</dd>",
@@ -108,9 +108,11 @@ def careplan_page(careplan: dict[str, Any]) -> str:
     if findings:
         parts.append("<table><thead><tr><th>Finding</th><th>Answers behind it</th></tr></thead><tbody>")
         for coding, answers in findings:
-            parts.append(f"<tr><td>{escape(str(coding.get('display') or coding.get('code')))} "
-                         f"(<code>{escape(str(coding.get('code')))}</code>)</td>"
-                         f"<td>{_answers_html(answers)}</td></tr>")
+            parts.append(
+                f"<tr><td>{escape(str(coding.get('display') or coding.get('code')))} "
+                f"(<code>{escape(str(coding.get('code')))}</code>)</td>"
+                f"<td>{_answers_html(answers)}</td></tr>"
+            )
         parts.append("</tbody></table>")
     else:
         parts.append("<p>No red flags or other findings.</p>")
@@ -125,8 +127,9 @@ def careplan_page(careplan: dict[str, Any]) -> str:
         held = detail.get("statusReason", {}).get("text") if status == "on-hold" else None
         parts.append(
             f"<li><strong>{escape(str(coding.get('display') or coding.get('code') or ''))}</strong> "
-            f"<span class=\"status\">[{escape(status)}{': ' + escape(str(held)) if held else ''}]</span>"
-            f"<br>{escape(str(detail.get('description') or ''))}</li>")
+            f'<span class="status">[{escape(status)}{": " + escape(str(held)) if held else ""}]</span>'
+            f"<br>{escape(str(detail.get('description') or ''))}</li>"
+        )
     parts.append("</ol>")
     for note in careplan.get("note") or ():
         if isinstance(note, dict) and note.get("text"):

@@ -19,15 +19,17 @@ _GROUPS = (
     ("finding", "Finding", "A clinical finding from the answers; its tier sets the disposition.", FINDINGS),
     ("activity", "Plan activity", "An item of the CarePlan.", ACTIVITIES),
     ("preference", "Directional preference", "Which movements make the pain worse.", PREFERENCES),
-    ("stratification", "Stratified care", "The STarT Back risk group behind a referral (rules 2).",
-     STRATIFICATION),
+    ("stratification", "Stratified care", "The STarT Back risk group behind a referral (rules 2).", STRATIFICATION),
 )
 
 
 def _finding_rows(code: str) -> list[tuple[str, Any]]:
     """(rules version, row) for every rules version whose findings table has the code."""
-    return [(version, rules.finding(code)) for version, rules in RULESETS.items()
-            if any(rule.code == code for rule in rules.findings)]
+    return [
+        (version, rules.finding(code))
+        for version, rules in RULESETS.items()
+        if any(rule.code == code for rule in rules.findings)
+    ]
 
 
 def _concept(code: str, display: str, definition: str) -> dict[str, Any]:
@@ -61,14 +63,28 @@ def triage_codesystem() -> dict[str, Any]:
         "content": "complete",
         "count": sum(len(table) for *_, table in _GROUPS) + len(_GROUPS),
         "property": [
-            {"code": "notSelectable", "uri": "http://hl7.org/fhir/concept-properties#notSelectable",
-             "description": "A grouping concept, not used in data.", "type": "boolean"},
-            {"code": "tier", "description": "Finding tier in the newest rules that use it: E emergency, "
-             "U urgent, S doctor soon (rules 2), D doctor.", "type": "code"},
-            {"code": "source", "description": "Where the rule comes from (newest rules that use it).",
-             "type": "string"},
-            {"code": "rules-version", "description": "A rules version whose findings table has this code.",
-             "type": "string"},
+            {
+                "code": "notSelectable",
+                "uri": "http://hl7.org/fhir/concept-properties#notSelectable",
+                "description": "A grouping concept, not used in data.",
+                "type": "boolean",
+            },
+            {
+                "code": "tier",
+                "description": "Finding tier in the newest rules that use it: E emergency, "
+                "U urgent, S doctor soon (rules 2), D doctor.",
+                "type": "code",
+            },
+            {
+                "code": "source",
+                "description": "Where the rule comes from (newest rules that use it).",
+                "type": "string",
+            },
+            {
+                "code": "rules-version",
+                "description": "A rules version whose findings table has this code.",
+                "type": "string",
+            },
         ],
         "concept": [
             {

@@ -20,8 +20,9 @@ _TYPE = [{"text": "Low back pain triage"}]
 _REASON = [{"text": "Low back pain"}]
 
 
-def render_encounter(encounter_id: str, disposition: Disposition, subject: dict[str, Any],
-                     at: str, meta: dict[str, Any]) -> dict[str, Any]:
+def render_encounter(
+    encounter_id: str, disposition: Disposition, subject: dict[str, Any], at: str, meta: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "resourceType": "Encounter",
         "id": encounter_id,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, NotRequired
 
 from pydantic import (
     AfterValidator,
@@ -25,19 +25,18 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
 )
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 # Stricter than FHIR string: no control characters, no leading/trailing whitespace.
-Text = Annotated[str, StringConstraints(
-    max_length=4096, pattern=r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$")]
+Text = Annotated[
+    str, StringConstraints(max_length=4096, pattern=r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$")
+]
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9\-.]{1,64}$")]
 Uri = Annotated[str, StringConstraints(pattern=r"^\S{1,4096}$")]
 Code = Annotated[str, StringConstraints(pattern=r"^[^\s]{1,256}$")]
 Integer32 = Annotated[StrictInt, Field(ge=-2147483648, le=2147483647)]
 
-_DATETIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2}))?$"
-)
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2}))?$")
 
 
 def _real_datetime(value: str) -> str:
@@ -47,9 +46,9 @@ def _real_datetime(value: str) -> str:
     if "." in text:  # fromisoformat takes at most 6 fractional digits
         head, _, tail = text.partition(".")
         digits = re.match(r"\d+", tail).group(0)  # type: ignore[union-attr]
-        text = head + "." + digits[:6].ljust(6, "0") + tail[len(digits):]
+        text = head + "." + digits[:6].ljust(6, "0") + tail[len(digits) :]
     parsed = dt.datetime.fromisoformat(text) if "T" in text else dt.date.fromisoformat(text)
-    if isinstance(parsed, dt.datetime) and not 1 <= parsed.year:
+    if isinstance(parsed, dt.datetime) and not parsed.year >= 1:
         raise ValueError("year out of range")
     return value
 
@@ -104,8 +103,7 @@ class CodingAnswer(TypedDict):
 
 
 # Tried in order, the commonest first; each shape takes exactly one key, so at most one matches.
-Answer = Annotated[Union[BooleanAnswer, CodingAnswer, IntegerAnswer, DecimalAnswer],
-                   Field(union_mode="left_to_right")]
+Answer = Annotated[BooleanAnswer | CodingAnswer | IntegerAnswer | DecimalAnswer, Field(union_mode="left_to_right")]
 
 
 class Item(TypedDict):
@@ -113,7 +111,7 @@ class Item(TypedDict):
     linkId: Text
     text: NotRequired[Text]
     answer: NotRequired[Annotated[list[Answer], Field(min_length=1, max_length=1)]]
-    item: NotRequired[Annotated[list["Item"], Field(min_length=1, max_length=200)]]
+    item: NotRequired[Annotated[list[Item], Field(min_length=1, max_length=200)]]
 
 
 class QuestionnaireResponse(TypedDict):

@@ -50,6 +50,7 @@ def activity_definition_id(code: str, version: str) -> str:
 
 # --- probing the activity rows ---------------------------------------------------------------
 
+
 def dispositions(rules: RuleSet) -> tuple[Disposition, ...]:
     """The dispositions a rules version can reach, most urgent first."""
     return tuple(sorted({rule.tier.disposition for rule in rules.findings} | {Disposition.SELF_CARE}, reverse=True))
@@ -73,10 +74,23 @@ def _variations(rules: RuleSet, base: PlanFacts) -> list[PlanFacts]:
 @cache
 def _probes(version: str) -> dict[Disposition, list[PlanFacts]]:
     rules = RULESETS[version]
-    return {disposition: _variations(rules, PlanFacts(
-        disposition=disposition, preference=Preference.NO_PREFERENCE, findings=(), yes=frozenset(), age=40,
-        bmi=None, bmi_rounded=None, pain_duration="lt-6w", startback_risk=None))
-        for disposition in dispositions(rules)}
+    return {
+        disposition: _variations(
+            rules,
+            PlanFacts(
+                disposition=disposition,
+                preference=Preference.NO_PREFERENCE,
+                findings=(),
+                yes=frozenset(),
+                age=40,
+                bmi=None,
+                bmi_rounded=None,
+                pain_duration="lt-6w",
+                startback_risk=None,
+            ),
+        )
+        for disposition in dispositions(rules)
+    }
 
 
 @dataclass(frozen=True)
@@ -99,8 +113,9 @@ def _summary(version: str, row: ActivityRule) -> ActivitySummary:
     texts: dict[str, str] = {}
     for disposition, probes in _probes(version).items():
         included = [facts for facts in probes if row.included_when(facts)]
-        inclusion[disposition] = ("always" if len(included) == len(probes) else "never" if not included
-                                  else "depending on the answers")
+        inclusion[disposition] = (
+            "always" if len(included) == len(probes) else "never" if not included else "depending on the answers"
+        )
         seen: list[str] = []
         for facts in included:
             code = row.code(facts) if row.code else row.row
@@ -125,6 +140,7 @@ def activity_summaries(version: str) -> tuple[ActivitySummary, ...]:
 
 # --- the rules in words: one set of tables, rendered as markdown and as the narrative ---------
 
+
 @dataclass(frozen=True)
 class Table:
     title: str
@@ -136,18 +152,29 @@ class Table:
 def _finding_table(rules: RuleSet) -> Table:
     with_signs = any(rule.sign for rule in rules.findings)
     header = ("Finding", "Tier", "Fires when", "Source") + (("Sign in the patient's words",) if with_signs else ())
-    rows = tuple((rule.code, rule.tier.name, rule.fires_when.words(), rule.source)
-                 + ((rule.sign or "",) if with_signs else ()) for rule in rules.findings)
-    return Table("Findings", "Every row whose condition holds fires, with the answers behind it as evidence. "
-                 "Answers are named by the Questionnaire's linkIds.", header, rows)
+    rows = tuple(
+        (rule.code, rule.tier.name, rule.fires_when.words(), rule.source) + ((rule.sign or "",) if with_signs else ())
+        for rule in rules.findings
+    )
+    return Table(
+        "Findings",
+        "Every row whose condition holds fires, with the answers behind it as evidence. "
+        "Answers are named by the Questionnaire's linkIds.",
+        header,
+        rows,
+    )
 
 
 def _disposition_table(rules: RuleSet) -> Table:
     tiers = [tier for tier in Tier if any(rule.tier is tier for rule in rules.findings)]
     rows = tuple((tier.name, tier.disposition.code) for tier in tiers) + (("(no finding)", Disposition.SELF_CARE.code),)
-    return Table("Disposition", "The disposition is the most urgent tier among the findings that fire "
-                 "(emergency > urgent > doctor-soon > doctor); with no finding it is self-care.",
-                 ("Tier", "Disposition"), rows)
+    return Table(
+        "Disposition",
+        "The disposition is the most urgent tier among the findings that fire "
+        "(emergency > urgent > doctor-soon > doctor); with no finding it is self-care.",
+        ("Tier", "Disposition"),
+        rows,
+    )
 
 
 def _activity_table(rules: RuleSet) -> Table:
@@ -155,22 +182,32 @@ def _activity_table(rules: RuleSet) -> Table:
     rows = []
     for summary in activity_summaries(rules.version):
         inclusion = "; ".join(f"{d.code}: {summary.inclusion[d]}" for d in order)
-        priority = "; ".join(f"{d.code}: {' or '.join(summary.priorities[d])}" for d in order
-                             if d in summary.priorities)
-        rows.append((summary.row, ", ".join(summary.codes), inclusion, priority or "-",
-                     " / ".join(summary.hold_reasons) or "-"))
-    return Table("Activities", "Each row, in plan order: the activity codes it plans, whether it is in the plan "
-                 "for each disposition, its priority (referrals), and why it may wait (on hold).",
-                 ("Row", "Activity codes", "In the plan", "Priority", "May wait (on hold) because"), tuple(rows))
+        priority = "; ".join(
+            f"{d.code}: {' or '.join(summary.priorities[d])}" for d in order if d in summary.priorities
+        )
+        rows.append(
+            (summary.row, ", ".join(summary.codes), inclusion, priority or "-", " / ".join(summary.hold_reasons) or "-")
+        )
+    return Table(
+        "Activities",
+        "Each row, in plan order: the activity codes it plans, whether it is in the plan "
+        "for each disposition, its priority (referrals), and why it may wait (on hold).",
+        ("Row", "Activity codes", "In the plan", "Priority", "May wait (on hold) because"),
+        tuple(rows),
+    )
 
 
 # The medicine safety tables the rules-2 medicine rows read (reason in words, test): stated by their words.
-MEDICINE_TABLES = {"2.0.0": (
-    ("NSAID not planned at all", activities_v2.NSAID_EXCLUDED_BY),
-    ("NSAID on hold: ask a pharmacist or doctor first", activities_v2.NSAID_ASK_FIRST_FOR),
-    ("Acetaminophen: ask a doctor or pharmacist first (the first reason that applies)",
-     activities_v2.ACETAMINOPHEN_ASK_FIRST_FOR),
-)}
+MEDICINE_TABLES = {
+    "2.0.0": (
+        ("NSAID not planned at all", activities_v2.NSAID_EXCLUDED_BY),
+        ("NSAID on hold: ask a pharmacist or doctor first", activities_v2.NSAID_ASK_FIRST_FOR),
+        (
+            "Acetaminophen: ask a doctor or pharmacist first (the first reason that applies)",
+            activities_v2.ACETAMINOPHEN_ASK_FIRST_FOR,
+        ),
+    )
+}
 
 
 def _medicine_table(rules: RuleSet) -> Table | None:
@@ -178,15 +215,24 @@ def _medicine_table(rules: RuleSet) -> Table | None:
     if not tables:
         return None
     rows = tuple((decision, reason) for decision, table in tables for reason, _ in table)
-    return Table("Medicine safety", "The medicine rows read these tables: any reason in a table leads to its "
-                 f"decision. Acetaminophen is planned from age {activities_v2.ACETAMINOPHEN_MIN_AGE}, when no "
-                 "NSAID is offered.", ("Decision", "When"), rows)
+    return Table(
+        "Medicine safety",
+        "The medicine rows read these tables: any reason in a table leads to its "
+        f"decision. Acetaminophen is planned from age {activities_v2.ACETAMINOPHEN_MIN_AGE}, when no "
+        "NSAID is offered.",
+        ("Decision", "When"),
+        rows,
+    )
 
 
 def rule_tables(rules: RuleSet) -> tuple[Table, ...]:
     medicine = _medicine_table(rules)
-    return (_finding_table(rules), _disposition_table(rules), _activity_table(rules),
-            *((medicine,) if medicine else ()))
+    return (
+        _finding_table(rules),
+        _disposition_table(rules),
+        _activity_table(rules),
+        *((medicine,) if medicine else ()),
+    )
 
 
 def _cell(text: str) -> str:
@@ -194,11 +240,21 @@ def _cell(text: str) -> str:
 
 
 def rules_markdown(rules: RuleSet) -> str:
-    lines = [f"# Low back pain triage rules, version {rules.version}", "",
-             f"Answers come from the Questionnaire {QUESTIONNAIRE_URL}|{rules.version}.", ""]
+    lines = [
+        f"# Low back pain triage rules, version {rules.version}",
+        "",
+        f"Answers come from the Questionnaire {QUESTIONNAIRE_URL}|{rules.version}.",
+        "",
+    ]
     for table in rule_tables(rules):
-        lines += [f"## {table.title}", "", table.lead, "",
-                  "| " + " | ".join(table.header) + " |", "|" + "---|" * len(table.header)]
+        lines += [
+            f"## {table.title}",
+            "",
+            table.lead,
+            "",
+            "| " + " | ".join(table.header) + " |",
+            "|" + "---|" * len(table.header),
+        ]
         lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in table.rows]
         lines.append("")
     return "\n".join(lines)
@@ -219,9 +275,19 @@ def rules_div(rules: RuleSet) -> str:
 
 # --- the resources ---------------------------------------------------------------------------
 
+
 def _common(resource_type: str, id_: str, url: str, version: str, name: str, title: str) -> dict[str, Any]:
-    return {"resourceType": resource_type, "id": id_, "url": url, "version": version,
-            "name": name, "title": title, "status": "active", "experimental": False, "publisher": "lbp-triage"}
+    return {
+        "resourceType": resource_type,
+        "id": id_,
+        "url": url,
+        "version": version,
+        "name": name,
+        "title": title,
+        "status": "active",
+        "experimental": False,
+        "publisher": "lbp-triage",
+    }
 
 
 def _narrative(text: str) -> dict[str, Any]:
@@ -239,9 +305,14 @@ def activity_definitions(version: str) -> tuple[dict[str, Any], ...]:
         all_priorities = {p for ps in summary.priorities.values() for p in ps}
         for code in summary.codes:
             title = display(code)
-            resource = _common("ActivityDefinition", activity_definition_id(code, version),
-                               f"{ACTIVITYDEFINITION_BASE}/{code}", version,
-                               "".join(word.capitalize() for word in code.split("-")), title)
+            resource = _common(
+                "ActivityDefinition",
+                activity_definition_id(code, version),
+                f"{ACTIVITYDEFINITION_BASE}/{code}",
+                version,
+                "".join(word.capitalize() for word in code.split("-")),
+                title,
+            )
             resource["text"] = _narrative(f"{title}: {summary.texts[code]}")
             resource["description"] = summary.texts[code]
             if all_priorities:
@@ -256,18 +327,32 @@ def activity_definitions(version: str) -> tuple[dict[str, Any], ...]:
 @cache
 def library(version: str) -> dict[str, Any]:
     rules = RULESETS[version]
-    resource = _common("Library", artifact_id(version), LIBRARY_URL, version, "LbpTriageRules",
-                       f"Low back pain triage rules {version}")
+    resource = _common(
+        "Library", artifact_id(version), LIBRARY_URL, version, "LbpTriageRules", f"Low back pain triage rules {version}"
+    )
     resource["text"] = {"status": "generated", "div": rules_div(rules)}
-    resource["type"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/library-type",
-                                    "code": "logic-library", "display": "Logic Library"}]}
-    resource["description"] = ("Every rule of this rules version in words, generated from the tables the "
-                               "service runs: the findings (tier, condition, source), the disposition, and the "
-                               "activity rows.")
+    resource["type"] = {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/library-type",
+                "code": "logic-library",
+                "display": "Logic Library",
+            }
+        ]
+    }
+    resource["description"] = (
+        "Every rule of this rules version in words, generated from the tables the "
+        "service runs: the findings (tier, condition, source), the disposition, and the "
+        "activity rows."
+    )
     resource["relatedArtifact"] = [{"type": "depends-on", "resource": f"{QUESTIONNAIRE_URL}|{version}"}]
-    resource["content"] = [{"contentType": "text/markdown",
-                            "data": base64.b64encode(rules_markdown(rules).encode()).decode(),
-                            "title": f"lbp-triage rules {version}"}]
+    resource["content"] = [
+        {
+            "contentType": "text/markdown",
+            "data": base64.b64encode(rules_markdown(rules).encode()).decode(),
+            "title": f"lbp-triage rules {version}",
+        }
+    ]
     return resource
 
 
@@ -275,15 +360,29 @@ def library(version: str) -> dict[str, Any]:
 def plan_definition(version: str) -> dict[str, Any]:
     rules = RULESETS[version]
     current = " (current)" if rules is CURRENT else ""
-    resource = _common("PlanDefinition", artifact_id(version), PLANDEFINITION_URL, version, "LbpTriageRules",
-                       f"Low back pain triage rules {version}{current}")
+    resource = _common(
+        "PlanDefinition",
+        artifact_id(version),
+        PLANDEFINITION_URL,
+        version,
+        "LbpTriageRules",
+        f"Low back pain triage rules {version}{current}",
+    )
     resource["text"] = {"status": "generated", "div": rules_div(rules)}
-    resource["type"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/plan-definition-type",
-                                    "code": "eca-rule", "display": "ECA Rule"}]}
+    resource["type"] = {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/plan-definition-type",
+                "code": "eca-rule",
+                "display": "ECA Rule",
+            }
+        ]
+    }
     resource["description"] = (
         f"Triage of low back pain from the answers to Questionnaire lbp-triage|{version}: the findings decide "
         "the disposition, the activity rows the plan (see the Library for every rule in words). "
-        "$apply this PlanDefinition to a QuestionnaireResponse for the CarePlan that $triage makes.")
+        "$apply this PlanDefinition to a QuestionnaireResponse for the CarePlan that $triage makes."
+    )
     resource["relatedArtifact"] = [{"type": "depends-on", "resource": f"{QUESTIONNAIRE_URL}|{version}"}]
     resource["library"] = [f"{LIBRARY_URL}|{version}"]
     order = dispositions(rules)
@@ -291,9 +390,14 @@ def plan_definition(version: str) -> dict[str, Any]:
     for summary in activity_summaries(version):
         for code in summary.codes:
             words = "; ".join(f"{d.code}: {summary.inclusion[d]}" for d in order)
-            actions.append({"title": display(code), "description": f"In the plan ({summary.row} row) — {words}.",
-                            "code": [{"coding": [_coding(code)]}],
-                            "definitionCanonical": f"{ACTIVITYDEFINITION_BASE}/{code}|{version}"})
+            actions.append(
+                {
+                    "title": display(code),
+                    "description": f"In the plan ({summary.row} row) — {words}.",
+                    "code": [{"coding": [_coding(code)]}],
+                    "definitionCanonical": f"{ACTIVITYDEFINITION_BASE}/{code}|{version}",
+                }
+            )
     resource["action"] = actions
     return resource
 

@@ -10,9 +10,10 @@ with its reason. Every text comes from the project's own tables or the Questionn
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from html import escape
-from typing import Any, Mapping
+from typing import Any
 
 from app.triage.concepts import DIRECTIONAL_CAUTION
 from app.triage.model import ActivityStatus, AnswerValue, Finding, MedicineDecision, TriageResult
@@ -28,7 +29,7 @@ class _Memo(dict):
     Its keys come from the rule tables and the Questionnaire (finding codes, answer words,
     medicine decisions), so few distinct ones occur; the bound only guards memory."""
 
-    __slots__ = ("make", "limit")
+    __slots__ = ("limit", "make")
 
     def __init__(self, make, limit: int = 4096) -> None:
         super().__init__()
@@ -90,8 +91,7 @@ def _fragments(version: str) -> dict[str, dict]:
     def finding_row(key: tuple[Finding, tuple[type, ...]]) -> str:
         finding = key[0]
         behind = "<br/>".join(evidence[link_id, value.__class__, value] for link_id, value in finding.evidence)
-        return (f"<tr><td>{_TIER_WORDS[finding.tier.name]}</td><td>{shown[finding.code]}</td>"
-                f"<td>{behind}</td></tr>")
+        return f"<tr><td>{_TIER_WORDS[finding.tier.name]}</td><td>{shown[finding.code]}</td><td>{behind}</td></tr>"
 
     def activity_item(key: tuple[str, str | None]) -> str:
         code, hold_reason = key
@@ -108,8 +108,10 @@ def _fragments(version: str) -> dict[str, dict]:
         "question": questions,
         "item": {
             (code, held): f"<li>{escape(display(code))}"
-            + (" (on hold until a doctor clears the patient)" if held else "") + "</li>"
-            for code in codes for held in (False, True)
+            + (" (on hold until a doctor clears the patient)" if held else "")
+            + "</li>"
+            for code in codes
+            for held in (False, True)
         },
         # rules 2 pieces, each made the first time it is needed
         "finding_row": _Memo(finding_row),  # keyed with the evidence's types: a yes is not a 1
@@ -138,12 +140,10 @@ def _careplan_div_v1(result: TriageResult) -> str:
         "This plan is a proposal awaiting a clinician's review.</p>",
     ]
     if result.findings:
-        parts.append("<table><thead><tr><th>Tier</th><th>Finding</th><th>Answers behind it</th></tr>"
-                     "</thead><tbody>")
+        parts.append("<table><thead><tr><th>Tier</th><th>Finding</th><th>Answers behind it</th></tr></thead><tbody>")
         for finding in result.findings:
             answers = "<br/>".join(
-                f"{questions[link_id]} <i>{escape(answer_words(value))}</i>"
-                for link_id, value in finding.evidence
+                f"{questions[link_id]} <i>{escape(answer_words(value))}</i>" for link_id, value in finding.evidence
             )
             parts.append(
                 f"<tr><td>{_TIER_WORDS[finding.tier.name]}</td>"
@@ -152,8 +152,7 @@ def _careplan_div_v1(result: TriageResult) -> str:
         parts.append("</tbody></table>")
     else:
         parts.append("<p>No red flags or other findings.</p>")
-    parts.append(f"<p>Directional preference: {shown[result.preference.value]}. "
-                 f"{escape(DIRECTIONAL_CAUTION)}</p><ul>")
+    parts.append(f"<p>Directional preference: {shown[result.preference.value]}. {escape(DIRECTIONAL_CAUTION)}</p><ul>")
     item = text["item"]
     for activity in result.activities:
         parts.append(item[activity.code, activity.status is ActivityStatus.ON_HOLD])
@@ -184,7 +183,9 @@ def _facts_rows(result: TriageResult, answers: Mapping[str, Any]) -> list[tuple[
         rows.append(("Pain travels", _answer_shown(version, "pain-radiation", answers["pain-radiation"])))
     if "pain-duration" in answers:
         rows.append(("Duration of this episode", _answer_shown(version, "pain-duration", answers["pain-duration"])))
-    rows.append(("BMI", f"{result.bmi:.1f} kg/m²" if result.bmi is not None else "not known (height or weight not given)"))
+    rows.append(
+        ("BMI", f"{result.bmi:.1f} kg/m²" if result.bmi is not None else "not known (height or weight not given)")
+    )
     if result.startback is not None:
         sb = result.startback
         rows.append(("STarT Back", f"total {sb.total}/9, distress subscale {sb.distress}/5: {sb.risk.value} risk"))
@@ -209,11 +210,14 @@ def _careplan_div_v2(result: TriageResult, answers: Mapping[str, Any]) -> str:
         parts.append(label_cell[label] + value_cell[value])
     parts.append("</tbody></table>")
     if result.findings:
-        parts.append("<p>Findings, most urgent first:</p><table><thead><tr><th>Tier</th><th>Finding</th>"
-                     "<th>Patient's answers behind it</th></tr></thead><tbody>")
+        parts.append(
+            "<p>Findings, most urgent first:</p><table><thead><tr><th>Tier</th><th>Finding</th>"
+            "<th>Patient's answers behind it</th></tr></thead><tbody>"
+        )
         finding_row = text["finding_row"]
-        parts.extend([finding_row[finding, tuple([v.__class__ for _, v in finding.evidence])]
-                      for finding in result.findings])
+        parts.extend(
+            [finding_row[finding, tuple([v.__class__ for _, v in finding.evidence])] for finding in result.findings]
+        )
         parts.append("</tbody></table>")
     else:
         parts.append("<p>No red flags or other findings.</p>")
@@ -223,8 +227,9 @@ def _careplan_div_v2(result: TriageResult, answers: Mapping[str, Any]) -> str:
         parts.extend([medicine_item[decision] for decision in result.medicines])
         parts.append("</ul>")
     if result.disposition.code != "emergency":  # no exercise in an emergency plan
-        parts.append(f"<p>Directional preference (from self-report, not an examination): "
-                     f"{shown[result.preference.value]}.</p>")
+        parts.append(
+            f"<p>Directional preference (from self-report, not an examination): {shown[result.preference.value]}.</p>"
+        )
     parts.append("<p>Plan:</p><ul>")
     activity_item = text["activity_item"]
     parts.extend([activity_item[activity.code, activity.hold_reason] for activity in result.activities])

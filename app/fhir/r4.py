@@ -41,6 +41,7 @@ DEFAULT_MAX_DEPTH = 64
 
 # --- JSON that cannot mean two things ---------------------------------------------------
 
+
 class _DuplicateKey(Exception):
     def __init__(self, key: str) -> None:
         self.key = key
@@ -65,8 +66,9 @@ def _duplicate_key(body: bytes) -> str | None:
     except _DuplicateKey as duplicate:
         return duplicate.key
     except (ValueError, RecursionError):  # what orjson took but this parser cannot (a 5,000-digit number)
-        raise Rejected([Fault("structure", "The body is not valid JSON (or not UTF-8, or nested too deeply).")],
-                       400) from None
+        raise Rejected(
+            [Fault("structure", "The body is not valid JSON (or not UTF-8, or nested too deeply).")], 400
+        ) from None
     return None
 
 
@@ -83,14 +85,23 @@ def parse_json(body: bytes) -> Any:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise Rejected([Fault("structure", "The body is not valid JSON (or not UTF-8, or nested too deeply).")],
-                       400) from None
+        raise Rejected(
+            [Fault("structure", "The body is not valid JSON (or not UTF-8, or nested too deeply).")], 400
+        ) from None
     if b"\\u" in body or body.count(b":") != orjson.dumps(data).count(b":"):
         key = _duplicate_key(body)
         if key is not None:
             name = f" '{key}'" if key in _element_names() else ""  # never echo free text
-            raise Rejected([Fault("structure", f"The JSON has a duplicate key{name} in one object: it could "
-                                  "mean two things, so it is refused.")], 400)
+            raise Rejected(
+                [
+                    Fault(
+                        "structure",
+                        f"The JSON has a duplicate key{name} in one object: it could "
+                        "mean two things, so it is refused.",
+                    )
+                ],
+                400,
+            )
     return data
 
 
@@ -99,12 +110,16 @@ def parse_json(body: bytes) -> Any:
 # How a property's value is checked; the first three are the common cases, checked inline.
 _STRING, _COMPLEX, _BOOLEAN, _NUMBER, _RESOURCE, _XHTML, _MODIFIER = range(7)
 _PRIMITIVE_KINDS = {"string": _STRING, "boolean": _BOOLEAN, "integer": _NUMBER, "number": _NUMBER}
-_INT32 = (-2**31, 2**31 - 1)
+_INT32 = (-(2**31), 2**31 - 1)
 _INTEGER_RANGES = {"integer": _INT32, "positiveInt": (1, _INT32[1]), "unsignedInt": (0, _INT32[1])}
 _INT64 = 2**63
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_JSON_WORDS = {"string": "a JSON string", "boolean": "a JSON boolean (true or false)",
-               "integer": "a JSON whole number", "number": "a JSON number"}
+_JSON_WORDS = {
+    "string": "a JSON string",
+    "boolean": "a JSON boolean (true or false)",
+    "integer": "a JSON whole number",
+    "number": "a JSON number",
+}
 
 
 class _Type:
@@ -184,8 +199,9 @@ def _primitive_fault(value: Any, primitive: tuple[str, Any, str], enum: frozense
 
 
 def _kind_of(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(value), "a number")
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
 
 
 Chain = Any  # the root's name, or (parent chain, key, index or None): a path made into text only on fault
@@ -242,16 +258,21 @@ def structure_faults(data: dict[str, Any], max_depth: int | None = DEFAULT_MAX_D
                 if problem:
                     faults.append(Fault("value", problem, _render(chain)))
         else:  # _MODIFIER
-            faults.append(Fault("not-supported", "This server understands no modifier extension, and FHIR "
-                                "forbids ignoring one: the resource cannot be accepted.", _render(chain)))
+            faults.append(
+                Fault(
+                    "not-supported",
+                    "This server understands no modifier extension, and FHIR "
+                    "forbids ignoring one: the resource cannot be accepted.",
+                    _render(chain),
+                )
+            )
 
     while stack:
         if len(faults) > MAX_FAULTS:
             break
         node, typ, chain, depth = stack.pop()
         if depth > limit:
-            faults.append(Fault("structure", f"The JSON is nested more than {max_depth} levels deep.",
-                                _render(chain)))
+            faults.append(Fault("structure", f"The JSON is nested more than {max_depth} levels deep.", _render(chain)))
             break
         if not node:
             fault("structure", "an element must not be an empty object", chain)
@@ -263,8 +284,11 @@ def structure_faults(data: dict[str, Any], max_depth: int | None = DEFAULT_MAX_D
                 if key == "resourceType" and typ.resource and value == typ.name:
                     continue
                 named = _NAME.match(key) is not None
-                fault("structure", "an unknown element" if named else "an element with an impossible name",
-                      (chain, key, None) if named else chain)
+                fault(
+                    "structure",
+                    "an unknown element" if named else "an element with an impossible name",
+                    (chain, key, None) if named else chain,
+                )
                 continue
             kind, target, is_array, enum, matches = spec
             if kind == _MODIFIER:  # whatever it holds: one fault for the element
@@ -288,8 +312,13 @@ def structure_faults(data: dict[str, Any], max_depth: int | None = DEFAULT_MAX_D
                     other(kind, target, enum, value, (chain, key, None), depth + 1)
                 continue
             if type(value) is not list or not value:
-                fault("structure", "an array must not be empty (leave the element out)" if value == [] else
-                      f"must be an array, not {_kind_of(value)}", (chain, key, None))
+                fault(
+                    "structure",
+                    "an array must not be empty (leave the element out)"
+                    if value == []
+                    else f"must be an array, not {_kind_of(value)}",
+                    (chain, key, None),
+                )
                 continue
             for index, item in enumerate(value):
                 if kind == _COMPLEX:
@@ -331,8 +360,9 @@ def expect_resource(data: Any, resource_type: str) -> None:
     if not isinstance(data, dict):
         raise Rejected([Fault("structure", "The body must be a JSON object (a FHIR resource).")], 400)
     if data.get("resourceType") != resource_type:
-        raise Rejected([Fault("structure", f"The resource must be a {resource_type}.",
-                              f"{resource_type}.resourceType")], 400)
+        raise Rejected(
+            [Fault("structure", f"The resource must be a {resource_type}.", f"{resource_type}.resourceType")], 400
+        )
 
 
 def loc_to_fhirpath(root: str, loc: tuple[Any, ...]) -> str:
@@ -351,10 +381,16 @@ def check_r4(model: Any, data: dict[str, Any]) -> None:
     try:
         model.model_validate(data)
     except ValidationError as exc:
-        raise Rejected([
-            Fault(_ISSUE_CODE.get(err["type"], "invalid"), f"Not valid FHIR R4: {err['msg']}.",
-                  loc_to_fhirpath(root, err["loc"]))
-            for err in exc.errors(include_input=False, include_url=False)
-        ], 400) from None
+        raise Rejected(
+            [
+                Fault(
+                    _ISSUE_CODE.get(err["type"], "invalid"),
+                    f"Not valid FHIR R4: {err['msg']}.",
+                    loc_to_fhirpath(root, err["loc"]),
+                )
+                for err in exc.errors(include_input=False, include_url=False)
+            ],
+            400,
+        ) from None
     except (TypeError, ValueError) as exc:  # fhir.resources raises some of these directly
         raise Rejected([Fault("structure", f"Not valid FHIR R4: {type(exc).__name__}.")], 400) from None

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from app.fhir.canonical import CODESYSTEM_URL
@@ -38,37 +39,57 @@ _URL = SearchParameter("uri", "The canonical URL, optionally |version; several, 
 
 SEARCH_PARAMETERS: dict[str, dict[str, SearchParameter]] = {
     "CarePlan": {
-        "_id": _ID_PARAM, "subject": _PATIENT_REF, "patient": _PATIENT_REF,
-        "date": SearchParameter("date", "When the triage happened, with a prefix: eq, ge, gt, le, lt "
-                                "(e.g. ge2026-01-01); repeatable"),
-        "category": SearchParameter("token", "The disposition: emergency, urgent, doctor-soon, doctor or self-care "
-                                    "(system|code accepted; several, comma-separated: any of them)"),
+        "_id": _ID_PARAM,
+        "subject": _PATIENT_REF,
+        "patient": _PATIENT_REF,
+        "date": SearchParameter(
+            "date", "When the triage happened, with a prefix: eq, ge, gt, le, lt (e.g. ge2026-01-01); repeatable"
+        ),
+        "category": SearchParameter(
+            "token",
+            "The disposition: emergency, urgent, doctor-soon, doctor or self-care "
+            "(system|code accepted; several, comma-separated: any of them)",
+        ),
     },
     "Encounter": {
-        "_id": _ID_PARAM, "subject": _PATIENT_REF, "patient": _PATIENT_REF,
+        "_id": _ID_PARAM,
+        "subject": _PATIENT_REF,
+        "patient": _PATIENT_REF,
         "date": SearchParameter("date", "When the triage happened, with a prefix as for CarePlan; repeatable"),
     },
     "QuestionnaireResponse": {
-        "_id": _ID_PARAM, "subject": _PATIENT_REF, "patient": _PATIENT_REF,
-        "authored": SearchParameter("date", "When the response was authored, with a prefix: eq, ge, gt, le, "
-                                    "lt; repeatable"),
+        "_id": _ID_PARAM,
+        "subject": _PATIENT_REF,
+        "patient": _PATIENT_REF,
+        "authored": SearchParameter(
+            "date", "When the response was authored, with a prefix: eq, ge, gt, le, lt; repeatable"
+        ),
     },
     "AuditEvent": {
-        "_id": _ID_PARAM, "patient": SearchParameter("reference", "Records about this patient: Patient/{id}"),
+        "_id": _ID_PARAM,
+        "patient": SearchParameter("reference", "Records about this patient: Patient/{id}"),
         "date": SearchParameter("date", "When recorded, with a prefix (ge2026-01-01); repeatable"),
     },
     "Subscription": {
-        "_id": _ID_PARAM, "status": SearchParameter("token", "requested, active, error or off (several, "
-                                              "comma-separated: any of them)"),
+        "_id": _ID_PARAM,
+        "status": SearchParameter("token", "requested, active, error or off (several, comma-separated: any of them)"),
     },
-    "Questionnaire": {"_id": _ID_PARAM, "url": _URL,
-                      "version": SearchParameter("token", "The business version: 1.0.0 or 2.0.0")},
+    "Questionnaire": {
+        "_id": _ID_PARAM,
+        "url": _URL,
+        "version": SearchParameter("token", "The business version: 1.0.0 or 2.0.0"),
+    },
     "CodeSystem": {"_id": _ID_PARAM, "url": _URL},
     "OperationDefinition": {"_id": _ID_PARAM, "url": _URL},
     # the rules as knowledge artifacts, one per rules version (app.fhir.knowledge)
-    **{kind: {"_id": _ID_PARAM, "url": _URL,
-              "version": SearchParameter("token", "The business version (the rules version): 1.0.0 or 2.0.0")}
-       for kind in ("PlanDefinition", "ActivityDefinition", "Library")},
+    **{
+        kind: {
+            "_id": _ID_PARAM,
+            "url": _URL,
+            "version": SearchParameter("token", "The business version (the rules version): 1.0.0 or 2.0.0"),
+        }
+        for kind in ("PlanDefinition", "ActivityDefinition", "Library")
+    },
     "ValueSet": {"_id": _ID_PARAM, "url": _URL},
 }
 # Types stored in the database, searched newest first with a keyset cursor; the others are few,
@@ -93,8 +114,9 @@ class Search:
     cursor: str | None = None
 
 
-def read_search(resource_type: str, params: Iterable[tuple[str, str]], *, lenient: bool,
-                max_count: int | None = None) -> Search:
+def read_search(
+    resource_type: str, params: Iterable[tuple[str, str]], *, lenient: bool, max_count: int | None = None
+) -> Search:
     """Check every parameter against the table: 400 for one not supported (ignored if lenient)."""
     supported = SEARCH_PARAMETERS[resource_type]
     search = Search()
@@ -124,11 +146,13 @@ def read_search(resource_type: str, params: Iterable[tuple[str, str]], *, lenien
             search.applied.append((name, value))
         elif not lenient:
             raise HttpProblem(
-                400, "not-supported",
+                400,
+                "not-supported",
                 f"The search parameter '{name[:60]}' is not supported for {resource_type} (no modifiers or "
                 f"chains). Supported: {', '.join(supported)}"
                 + ", _count. Send 'Prefer: handling=lenient' to have unsupported "
-                "parameters ignored instead.")
+                "parameters ignored instead.",
+            )
     return search
 
 
@@ -138,8 +162,11 @@ def check_operation_parameters(operation: str, params: Iterable[tuple[str, str]]
     seen: set[str] = set()
     for name, _ in params:
         if name not in repeatable and name != "_format":
-            raise HttpProblem(400, "not-supported", f"${operation} takes no parameter '{name[:60]}'; it takes "
-                              + (", ".join(repeatable) or "none") + ".")
+            raise HttpProblem(
+                400,
+                "not-supported",
+                f"${operation} takes no parameter '{name[:60]}'; it takes " + (", ".join(repeatable) or "none") + ".",
+            )
         if name in seen and not repeatable.get(name, False):
             raise _bad(f"The parameter {name} of ${operation} may be given only once.")
         seen.add(name)
@@ -158,19 +185,24 @@ def id_values(value: str) -> set[str]:
 def filter_resources(resources: list[dict[str, Any]], criteria: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """Criteria over resources held in memory (conformance resources, subscriptions): _id, url and
     status, each comma-separated value an alternative, each repeated parameter one more condition."""
+
     def matches(resource: dict[str, Any], name: str, value: str) -> bool:
         if name == "_id":
             return resource.get("id") in id_values(value)
         if name == "url":
-            return any(resource.get("url") == canonical and (not version or resource.get("version") == version)
-                       for canonical, _, version in (v.partition("|") for v in value.split(",")))
+            return any(
+                resource.get("url") == canonical and (not version or resource.get("version") == version)
+                for canonical, _, version in (v.partition("|") for v in value.split(","))
+            )
         return resource.get(name) in value.split(",")
 
     return [r for r in resources if all(matches(r, name, value) for name, value in criteria)]
 
 
-_DATE = re.compile(r"^(eq|ne|gt|lt|ge|le|sa|eb|ap)?(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?"
-                   r"(Z|[+-]\d{2}:\d{2})?)?)?)?$")
+_DATE = re.compile(
+    r"^(eq|ne|gt|lt|ge|le|sa|eb|ap)?(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?"
+    r"(Z|[+-]\d{2}:\d{2})?)?)?)?$"
+)
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _PATIENT = re.compile(r"^(?:.*/)?(?:Patient/)?([A-Za-z0-9\-.]{1,64})$")
 
@@ -190,23 +222,24 @@ def date_range(value: str) -> tuple[str, datetime, datetime]:
         raise _bad(f"The date prefix '{prefix}' is not supported; use eq, ge, gt, le or lt.")
     try:
         if hour is not None:
-            tz = timezone.utc if zone in (None, "Z") else datetime.strptime(zone, "%z").tzinfo
-            start = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
-                             tzinfo=tz).astimezone(timezone.utc)
+            tz = UTC if zone in (None, "Z") else datetime.strptime(zone, "%z").tzinfo
+            start = datetime(
+                int(year), int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=tz
+            ).astimezone(UTC)
             end = start + (timedelta(minutes=1) if second is None else timedelta(seconds=1))
             if fraction:
                 start = start.replace(microsecond=int(float(fraction) * 1_000_000))
                 end = start + timedelta(microseconds=1)
         elif day is not None:
             start_d = date(int(year), int(month), int(day))
-            start = datetime(start_d.year, start_d.month, start_d.day, tzinfo=timezone.utc)
+            start = datetime(start_d.year, start_d.month, start_d.day, tzinfo=UTC)
             end = start + timedelta(days=1)
         elif month is not None:
-            start = datetime(int(year), int(month), 1, tzinfo=timezone.utc)
-            end = datetime(int(year) + (int(month) == 12), int(month) % 12 + 1, 1, tzinfo=timezone.utc)
+            start = datetime(int(year), int(month), 1, tzinfo=UTC)
+            end = datetime(int(year) + (int(month) == 12), int(month) % 12 + 1, 1, tzinfo=UTC)
         else:
-            start = datetime(int(year), 1, 1, tzinfo=timezone.utc)
-            end = datetime(int(year) + 1, 1, 1, tzinfo=timezone.utc)
+            start = datetime(int(year), 1, 1, tzinfo=UTC)
+            end = datetime(int(year) + 1, 1, 1, tzinfo=UTC)
     except (ValueError, OverflowError):
         raise _bad("The date parameter is not a real date.") from None
     return prefix, start, end
@@ -215,7 +248,11 @@ def date_range(value: str) -> tuple[str, datetime, datetime]:
 def narrow_range(bounds: list[datetime | None], prefix: str, start: datetime, end: datetime) -> None:
     """Intersect [bounds[0], bounds[1]) with what the prefix admits."""
     low, high = {
-        "eq": (start, end), "ge": (start, None), "gt": (end, None), "lt": (None, start), "le": (None, end),
+        "eq": (start, end),
+        "ge": (start, None),
+        "gt": (end, None),
+        "lt": (None, start),
+        "le": (None, end),
     }[prefix]
     if low is not None and (bounds[0] is None or low > bounds[0]):
         bounds[0] = low
@@ -245,9 +282,9 @@ def decode_offset(token: str) -> int:
 def page_of(found: list[dict[str, Any]], search: Search) -> tuple[list[dict[str, Any]], str | None]:
     """One page of resources searched in memory, and the cursor of the next page if any."""
     if search.count is None:
-        return found[search.offset:], None
+        return found[search.offset :], None
     end = search.offset + search.count
-    return found[search.offset:end], (encode_offset(end) if end < len(found) and search.count else None)
+    return found[search.offset : end], (encode_offset(end) if end < len(found) and search.count else None)
 
 
 def decode_cursor(token: str) -> tuple[datetime, str]:
@@ -312,14 +349,17 @@ def read_criteria(resource_type: str, criteria: list[tuple[str, str]]) -> Criter
     return found
 
 
-def parse_search(resource_type: str, params: list[tuple[str, str]], *, default_count: int, max_count: int,
-                 lenient: bool) -> tuple[SearchQuery, Search]:
+def parse_search(
+    resource_type: str, params: list[tuple[str, str]], *, default_count: int, max_count: int, lenient: bool
+) -> tuple[SearchQuery, Search]:
     """The repository query, and the search as read (its `applied` for the self and next links)."""
     search = read_search(resource_type, params, lenient=lenient, max_count=max_count)
     found = read_criteria(resource_type, search.criteria)
-    dates = ({"authored_from": found.bounds[0], "authored_before": found.bounds[1]}
-             if found.date_parameter == "authored"
-             else {"created_from": found.bounds[0], "created_before": found.bounds[1]})
+    dates = (
+        {"authored_from": found.bounds[0], "authored_before": found.bounds[1]}
+        if found.date_parameter == "authored"
+        else {"created_from": found.bounds[0], "created_before": found.bounds[1]}
+    )
     query = SearchQuery(
         resource_type=resource_type,
         ids=frozenset(found.ids) if found.ids is not None else None,
@@ -333,8 +373,7 @@ def parse_search(resource_type: str, params: list[tuple[str, str]], *, default_c
     return query, search
 
 
-def search_url(base: str, resource_type: str, applied: list[tuple[str, str]],
-               cursor: str | None = None) -> str:
+def search_url(base: str, resource_type: str, applied: list[tuple[str, str]], cursor: str | None = None) -> str:
     params: list[tuple[str, Any]] = list(applied)
     if cursor:
         params.append(("_cursor", cursor))

@@ -14,10 +14,10 @@ from typing import Any
 from app.triage.model import AnswerValue
 
 from . import fastpath
-from .outcome import Fault, Rejected
-from .r4 import check_r4, expect_resource
 from .canonical import QUESTIONNAIRE_URL
+from .outcome import Fault, Rejected
 from .questionnaire import CURRENT_VERSION, VERSIONS, ItemSpec, QuestionnaireIndex, questionnaire_index, version_named
+from .r4 import check_r4, expect_resource
 
 ACCEPTED_STATUSES = ("completed", "amended")
 _PATIENT_REFERENCE = re.compile(r"^(?:.*/)?Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$")
@@ -59,6 +59,7 @@ def _where(link_id: str) -> str:
 
 
 # --- FHIR R4 structure -------------------------------------------------------------
+
 
 def check_fhir(data: Any) -> None:
     """Raise Rejected(400) unless `data` is a valid R4 QuestionnaireResponse.
@@ -173,26 +174,27 @@ class _Checker:
         spec = self.specs.get(link_id) if isinstance(link_id, str) else None
         if spec is None:
             place = "inside another group" if link_id in self.groups else "in the triage Questionnaire"
-            self.fault("structure", f"The linkId {_named(link_id)} is not a question {place}.",
-                       _path(where, ".linkId"))
+            self.fault("structure", f"The linkId {_named(link_id)} is not a question {place}.", _path(where, ".linkId"))
             return
         if group is not None and spec.group != group:
-            self.fault("structure",
-                       f"The question '{link_id}' belongs in the group '{spec.group}', not '{group}'.",
-                       _path(where))
+            self.fault(
+                "structure",
+                f"The question '{link_id}' belongs in the group '{spec.group}', not '{group}'.",
+                _path(where),
+            )
         if link_id in self.seen:
             self.fault("structure", f"The question '{link_id}' is answered more than once.", _path(where))
             return
         self.seen[link_id] = where
         if item.get("item"):
-            self.fault("structure", f"The question '{link_id}' cannot contain nested items.",
-                       _path(where, ".item"))
+            self.fault("structure", f"The question '{link_id}' cannot contain nested items.", _path(where, ".item"))
         answers = item.get("answer")
         if not answers:
             return
         if len(answers) > 1:
-            self.fault("structure", f"The question '{link_id}' takes a single answer.",
-                       _path(where, ".answer"), link_id)
+            self.fault(
+                "structure", f"The question '{link_id}' takes a single answer.", _path(where, ".answer"), link_id
+            )
             return
         self.answer(spec, answers[0], where)
 
@@ -200,11 +202,19 @@ class _Checker:
         key = spec.answer_key
         if not (isinstance(answer, dict) and len(answer) == 1 and key in answer):  # the common case
             if isinstance(answer, dict) and answer.get("item"):
-                self.fault("structure", f"The answer to '{spec.link_id}' cannot contain nested items.",
-                           _path(where, ".answer[0].item"), spec.link_id)
+                self.fault(
+                    "structure",
+                    f"The answer to '{spec.link_id}' cannot contain nested items.",
+                    _path(where, ".answer[0].item"),
+                    spec.link_id,
+                )
             if not isinstance(answer, dict) or set(answer) - {"item"} != {key}:
-                self.fault("value", f"The question '{spec.link_id}' takes {TYPE_WORDS[spec.type]}.",
-                           _path(where, ".answer[0]"), spec.link_id)
+                self.fault(
+                    "value",
+                    f"The question '{spec.link_id}' takes {TYPE_WORDS[spec.type]}.",
+                    _path(where, ".answer[0]"),
+                    spec.link_id,
+                )
                 return
         checked = self.typed_value(spec, answer[key], where)
         if checked is not None:
@@ -220,25 +230,36 @@ class _Checker:
                 if (value.get("system"), value.get("code")) in spec.options:
                     return value["code"]
                 codes = ", ".join(sorted(code for _, code in spec.options))
-                self.fault("code-invalid",
-                           f"The answer to '{spec.link_id}' must be a Coding from the Questionnaire's "
-                           f"answerOption (system and code), one of: {codes}.",
-                           _path(where, f".answer[0].{spec.answer_key}"), spec.link_id)
+                self.fault(
+                    "code-invalid",
+                    f"The answer to '{spec.link_id}' must be a Coding from the Questionnaire's "
+                    f"answerOption (system and code), one of: {codes}.",
+                    _path(where, f".answer[0].{spec.answer_key}"),
+                    spec.link_id,
+                )
                 return None
-        elif isinstance(value, (int, float)) and not isinstance(value, bool) and (
-            kind == "decimal" or isinstance(value, int)
+        elif (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and (kind == "decimal" or isinstance(value, int))
         ):
             if (spec.min_value is not None and value < spec.min_value) or (
                 spec.max_value is not None and value > spec.max_value
             ):
-                self.fault("value",
-                           f"The answer to '{spec.link_id}' must be between "
-                           f"{spec.min_value:g} and {spec.max_value:g}.",
-                           _path(where, f".answer[0].{spec.answer_key}"), spec.link_id)
+                self.fault(
+                    "value",
+                    f"The answer to '{spec.link_id}' must be between {spec.min_value:g} and {spec.max_value:g}.",
+                    _path(where, f".answer[0].{spec.answer_key}"),
+                    spec.link_id,
+                )
                 return None
             return float(value) if kind == "decimal" else value
-        self.fault("value", f"The question '{spec.link_id}' takes {TYPE_WORDS[spec.type]}.",
-                   _path(where, f".answer[0].{spec.answer_key}"), spec.link_id)
+        self.fault(
+            "value",
+            f"The question '{spec.link_id}' takes {TYPE_WORDS[spec.type]}.",
+            _path(where, f".answer[0].{spec.answer_key}"),
+            spec.link_id,
+        )
         return None
 
     def completeness(self) -> None:
@@ -251,41 +272,53 @@ class _Checker:
                     # The answer may be a "yes" to a warning sign given against a "no" to the
                     # question that enables it: never drop it silently, never triage around it.
                     conditions = " and ".join(rule.words() for rule in spec.enabled_by)
-                    self.fault("business-rule",
-                               f"The question '{link_id}' is only asked depending on the answer to "
-                               f"{conditions}, so it must not be answered here. The response may hold a "
-                               "'yes' to a warning sign: it was not triaged, and must reach a clinician.",
-                               _path(self.seen[link_id]))
+                    self.fault(
+                        "business-rule",
+                        f"The question '{link_id}' is only asked depending on the answer to "
+                        f"{conditions}, so it must not be answered here. The response may hold a "
+                        "'yes' to a warning sign: it was not triaged, and must reach a clinician.",
+                        _path(self.seen[link_id]),
+                    )
                 continue
             if link_id not in answers and link_id not in bad and self.index.required_now(spec, answered):
                 warning_sign = spec.group == "warning-signs"
                 where = self.seen.get(link_id)
                 all_or_none = spec.group in self.index.all_or_none
-                self.fault("required",
-                           f"The {'warning sign' if warning_sign else 'question'} '{link_id}' is required "
-                           "and has no answer"
-                           + (": a missing warning sign is never taken as a no." if warning_sign else
-                              f": the group '{spec.group}' is answered all or none." if all_or_none else "."),
-                           _path(where) if where is not None else _where(link_id))
+                self.fault(
+                    "required",
+                    f"The {'warning sign' if warning_sign else 'question'} '{link_id}' is required "
+                    "and has no answer"
+                    + (
+                        ": a missing warning sign is never taken as a no."
+                        if warning_sign
+                        else f": the group '{spec.group}' is answered all or none."
+                        if all_or_none
+                        else "."
+                    ),
+                    _path(where) if where is not None else _where(link_id),
+                )
 
 
 def _check_header(qr: dict[str, Any], checker: _Checker) -> tuple[str | None, dict[str, Any]]:
     """Status and subject (the Questionnaire named is read first, by `_version`)."""
     status = qr.get("status")
     if status not in ACCEPTED_STATUSES:
-        checker.fault("business-rule",
-                      "Only a completed or amended QuestionnaireResponse can be triaged; "
-                      f"this one is {_named(status)}.",
-                      "QuestionnaireResponse.status")
+        checker.fault(
+            "business-rule",
+            f"Only a completed or amended QuestionnaireResponse can be triaged; this one is {_named(status)}.",
+            "QuestionnaireResponse.status",
+        )
     subject = qr.get("subject") or {}
     patient_id = None
     match = _PATIENT_REFERENCE.match(subject.get("reference") or "")
     if match:
         patient_id = match.group(1)
     elif not (subject.get("type") == "Patient" and subject.get("identifier") and not subject.get("reference")):
-        checker.fault("required" if not subject else "business-rule",
-                      "The response's subject must reference a Patient (e.g. 'Patient/123').",
-                      "QuestionnaireResponse.subject")
+        checker.fault(
+            "required" if not subject else "business-rule",
+            "The response's subject must reference a Patient (e.g. 'Patient/123').",
+            "QuestionnaireResponse.subject",
+        )
     return patient_id, subject
 
 
@@ -299,10 +332,12 @@ def check_against_questionnaire(qr: dict[str, Any], version: str | None = None) 
     version = version or version_named(qr.get("questionnaire"))
     checker = _Checker(questionnaire_index(version or CURRENT_VERSION))
     if version is None:
-        checker.fault("business-rule",
-                      "The response must name the triage Questionnaire in 'questionnaire' "
-                      f"({QUESTIONNAIRE_URL}, optionally with |version: {', '.join(VERSIONS)}).",
-                      "QuestionnaireResponse.questionnaire")
+        checker.fault(
+            "business-rule",
+            "The response must name the triage Questionnaire in 'questionnaire' "
+            f"({QUESTIONNAIRE_URL}, optionally with |version: {', '.join(VERSIONS)}).",
+            "QuestionnaireResponse.questionnaire",
+        )
     patient_id, subject = _check_header(qr, checker)
     if version is not None:
         checker.root_items(qr.get("item") or [])

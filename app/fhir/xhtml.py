@@ -17,19 +17,94 @@ XHTML_NS = "http://www.w3.org/1999/xhtml"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 _SEP = "\x1f"  # between namespace and local name in expat's names (never in a valid name)
 
-ELEMENTS = frozenset({
-    "p", "br", "div", "h1", "h2", "h3", "h4", "h5", "h6", "a", "span", "b", "em", "i", "strong",
-    "small", "big", "tt", "dfn", "q", "var", "abbr", "acronym", "cite", "blockquote", "hr",
-    "address", "bdo", "kbd", "sub", "sup", "ul", "ol", "li", "dl", "dt", "dd", "pre", "table",
-    "caption", "colgroup", "col", "thead", "tr", "tfoot", "tbody", "th", "td", "code", "samp",
-    "img", "map", "area",
-})
-COMMON_ATTRIBUTES = frozenset({
-    "title", "style", "class", "id", "lang", "dir", "accesskey", "tabindex",
-    # tables
-    "span", "width", "align", "valign", "char", "charoff", "abbr", "axis", "headers", "scope",
-    "rowspan", "colspan", "border", "cellpadding", "cellspacing", "summary", "frame", "rules",
-})
+ELEMENTS = frozenset(
+    {
+        "p",
+        "br",
+        "div",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "a",
+        "span",
+        "b",
+        "em",
+        "i",
+        "strong",
+        "small",
+        "big",
+        "tt",
+        "dfn",
+        "q",
+        "var",
+        "abbr",
+        "acronym",
+        "cite",
+        "blockquote",
+        "hr",
+        "address",
+        "bdo",
+        "kbd",
+        "sub",
+        "sup",
+        "ul",
+        "ol",
+        "li",
+        "dl",
+        "dt",
+        "dd",
+        "pre",
+        "table",
+        "caption",
+        "colgroup",
+        "col",
+        "thead",
+        "tr",
+        "tfoot",
+        "tbody",
+        "th",
+        "td",
+        "code",
+        "samp",
+        "img",
+        "map",
+        "area",
+    }
+)
+COMMON_ATTRIBUTES = frozenset(
+    {
+        "title",
+        "style",
+        "class",
+        "id",
+        "lang",
+        "dir",
+        "accesskey",
+        "tabindex",
+        # tables
+        "span",
+        "width",
+        "align",
+        "valign",
+        "char",
+        "charoff",
+        "abbr",
+        "axis",
+        "headers",
+        "scope",
+        "rowspan",
+        "colspan",
+        "border",
+        "cellpadding",
+        "cellspacing",
+        "summary",
+        "frame",
+        "rules",
+    }
+)
 ELEMENT_ATTRIBUTES = {
     "a": frozenset({"href", "name", "rel", "rev", "hreflang", "type", "shape", "coords"}),
     "img": frozenset({"src", "alt", "longdesc", "height", "usemap", "ismap"}),
@@ -40,17 +115,20 @@ ELEMENT_ATTRIBUTES = {
     "ol": frozenset({"start", "type", "compact"}),
     "ul": frozenset({"type", "compact"}),
     "li": frozenset({"value", "type"}),
-    "col": frozenset(), "colgroup": frozenset(), "td": frozenset({"nowrap", "bgcolor", "height"}),
-    "th": frozenset({"nowrap", "bgcolor", "height"}), "tr": frozenset({"bgcolor"}),
-    "table": frozenset({"bgcolor"}), "pre": frozenset({"xml:space"}),
+    "col": frozenset(),
+    "colgroup": frozenset(),
+    "td": frozenset({"nowrap", "bgcolor", "height"}),
+    "th": frozenset({"nowrap", "bgcolor", "height"}),
+    "tr": frozenset({"bgcolor"}),
+    "table": frozenset({"bgcolor"}),
+    "pre": frozenset({"xml:space"}),
 }
 URL_ATTRIBUTES = frozenset({"href", "src", "longdesc", "cite", "usemap"})
 # Schemes that run code or stand in for a document: never in a narrative's links.
 _ACTIVE_URL = re.compile(r"^(?:javascript|vbscript|livescript|data|file|blob):", re.IGNORECASE)
 _IMAGE_DATA_URL = re.compile(r"^data:image/(?:png|gif|jpeg|webp)[;,]", re.IGNORECASE)
 _IGNORED_IN_URL = re.compile(r"[\x00-\x20\x7f]+")
-_ACTIVE_STYLE = re.compile(r"url\s*\(|expression\s*\(|javascript:|@import|behavior\s*:|-moz-binding",
-                           re.IGNORECASE)
+_ACTIVE_STYLE = re.compile(r"url\s*\(|expression\s*\(|javascript:|@import|behavior\s*:|-moz-binding", re.IGNORECASE)
 
 
 class _Unsafe(Exception):
@@ -74,16 +152,20 @@ def xhtml_fault(text: str) -> str | None:
         if namespace != XHTML_NS:
             raise _Unsafe("A narrative holds only XHTML elements.")
         if local not in ELEMENTS:
-            raise _Unsafe("A narrative holds only FHIR's basic XHTML formatting elements (no scripts, "
-                          "forms, frames, objects or style sheets).")
+            raise _Unsafe(
+                "A narrative holds only FHIR's basic XHTML formatting elements (no scripts, "
+                "forms, frames, objects or style sheets)."
+            )
         allowed = ELEMENT_ATTRIBUTES.get(local, frozenset())
         for attribute, value in attributes.items():
             attr_ns, _, attr = attribute.rpartition(_SEP)
             if attr_ns == XML_NS and attr in ("lang", "space"):
                 continue
             if attr_ns or (attr not in COMMON_ATTRIBUTES and attr not in allowed):
-                raise _Unsafe("A narrative's elements carry only FHIR's basic XHTML attributes "
-                              "(no event handlers such as onclick).")
+                raise _Unsafe(
+                    "A narrative's elements carry only FHIR's basic XHTML attributes "
+                    "(no event handlers such as onclick)."
+                )
             if attr in URL_ATTRIBUTES:
                 url = _IGNORED_IN_URL.sub("", value)
                 if _ACTIVE_URL.match(url) and not (local == "img" and attr == "src" and _IMAGE_DATA_URL.match(url)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Iterable
+from collections.abc import Iterable
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -25,9 +25,19 @@ log = logging.getLogger("lbp_triage.errors")
 MAX_ISSUES = 100
 
 _STATUS_CODES = {  # HTTP status → FHIR issue type
-    400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
-    406: "not-supported", 408: "timeout", 409: "conflict", 412: "conflict", 413: "too-costly", 415: "not-supported",
-    422: "processing", 429: "throttled",
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    406: "not-supported",
+    408: "timeout",
+    409: "conflict",
+    412: "conflict",
+    413: "too-costly",
+    415: "not-supported",
+    422: "processing",
+    429: "throttled",
 }
 
 
@@ -40,8 +50,14 @@ def capped(faults: Iterable[Fault]) -> list[Fault]:
     if len(faults) <= MAX_ISSUES:
         return faults
     more = len(faults) - MAX_ISSUES
-    return [*faults[:MAX_ISSUES], Fault("informational", f"{more} more issue{'s' if more > 1 else ''} not listed; "
-                                        "fix those above and send again.", severity="information")]
+    return [
+        *faults[:MAX_ISSUES],
+        Fault(
+            "informational",
+            f"{more} more issue{'s' if more > 1 else ''} not listed; fix those above and send again.",
+            severity="information",
+        ),
+    ]
 
 
 async def _problem(request: Request, exc: HttpProblem) -> Response:
@@ -69,8 +85,7 @@ async def _http_exception(request: Request, exc: HTTPException) -> Response:
 
 
 async def _validation(request: Request, exc: RequestValidationError) -> Response:
-    faults = [Fault("invalid", f"Invalid request {'.'.join(map(str, e['loc']))}: {e['msg']}.")
-              for e in exc.errors()]
+    faults = [Fault("invalid", f"Invalid request {'.'.join(map(str, e['loc']))}: {e['msg']}.") for e in exc.errors()]
     return _outcome_response(400, operation_outcome(capped(faults)))
 
 
@@ -84,14 +99,21 @@ def _missing_table(exc: Exception) -> bool:
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
     if isinstance(exc, DBAPIError) and _missing_table(exc):
         log.error("database not migrated", extra={"error": type(exc).__name__})
-        return _outcome_response(503, single_outcome(
-            "transient", "The service is unavailable: database not migrated (its tables are missing). The "
-            "operator must run `lbp-triage migrate` (see the operator's guide)."), {"Retry-After": "30"})
+        return _outcome_response(
+            503,
+            single_outcome(
+                "transient",
+                "The service is unavailable: database not migrated (its tables are missing). The "
+                "operator must run `lbp-triage migrate` (see the operator's guide).",
+            ),
+            {"Retry-After": "30"},
+        )
     if isinstance(exc, DBAPIError) and not isinstance(exc, OperationalError) and not exc.connection_invalidated:
         return await _unexpected(request, exc)
     log.error("database unavailable", extra={"error": type(exc).__name__})
-    return _outcome_response(503, single_outcome("transient", "The database is unavailable; try again shortly."),
-                             {"Retry-After": "5"})
+    return _outcome_response(
+        503, single_outcome("transient", "The database is unavailable; try again shortly."), {"Retry-After": "5"}
+    )
 
 
 async def _unstorable(request: Request, exc: DataError) -> Response:
@@ -102,10 +124,12 @@ async def _unstorable(request: Request, exc: DataError) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     reference = uuid.uuid4().hex[:12]
-    log.error("unhandled error", extra={"reference": reference, "error": type(exc).__name__},
-              exc_info=(type(exc), exc, None))  # no traceback locals, no request data
-    return _outcome_response(500, single_outcome(
-        "exception", f"An internal error occurred (reference {reference}); it has been logged."))
+    log.error(
+        "unhandled error", extra={"reference": reference, "error": type(exc).__name__}, exc_info=(type(exc), exc, None)
+    )  # no traceback locals, no request data
+    return _outcome_response(
+        500, single_outcome("exception", f"An internal error occurred (reference {reference}); it has been logged.")
+    )
 
 
 def install(app: FastAPI) -> None:

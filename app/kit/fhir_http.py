@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from email.utils import format_datetime
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from email.utils import format_datetime
+from typing import Any
 
 import anyio
 import orjson
@@ -34,8 +35,14 @@ class FhirResponse(Response):
 class HttpProblem(Exception):
     """An error answered with an OperationOutcome and the given HTTP status."""
 
-    def __init__(self, status: int, code: str, diagnostics: str, headers: dict[str, str] | None = None,
-                 faults: Iterable[Fault] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        diagnostics: str,
+        headers: dict[str, str] | None = None,
+        faults: Iterable[Fault] | None = None,
+    ) -> None:
         self.status = status
         self.faults = tuple(faults) if faults is not None else (Fault(code, diagnostics),)
         self.headers = headers or {}
@@ -94,8 +101,7 @@ def _media_type(header: str) -> str:
 def check_request_media_type(request: Request) -> None:
     content_type = request.headers.get("content-type")
     if content_type is None or _media_type(content_type) not in ACCEPTED_REQUEST_TYPES:
-        raise HttpProblem(415, "not-supported",
-                          "Send the resource as application/fhir+json (or application/json).")
+        raise HttpProblem(415, "not-supported", "Send the resource as application/fhir+json (or application/json).")
     charset = content_type.lower().partition("charset=")[2].strip().strip('"')
     if charset and charset not in ("utf-8", "utf8"):
         raise HttpProblem(415, "not-supported", "Only UTF-8 encoded JSON is accepted.")
@@ -136,8 +142,9 @@ def check_acceptable(request: Request, html_allowed: bool = False) -> None:
         return
     for part in accept.split(","):
         media = _media_type(part)
-        if media in ("*/*", "application/*", "application/fhir+json", "application/json",
-                     "application/json+fhir") or (html_allowed and media in HTML_FORMATS):
+        if media in ("*/*", "application/*", "application/fhir+json", "application/json", "application/json+fhir") or (
+            html_allowed and media in HTML_FORMATS
+        ):
             return
     raise HttpProblem(406, "not-supported", "Only application/fhir+json is served.")
 
@@ -185,9 +192,12 @@ async def read_resource(request: Request, max_bytes: int, *resource_types: str) 
     data = parse_json(await _read_body(request, max_bytes))
     if not isinstance(data, dict) or data.get("resourceType") not in resource_types:
         names = " or ".join(resource_types)
-        raise HttpProblem(400, "structure", f"The body must be a FHIR {names} resource.",
-                          faults=[Fault("structure", f"The resource must be a {names}.",
-                                        f"{resource_types[0]}.resourceType")])
+        raise HttpProblem(
+            400,
+            "structure",
+            f"The body must be a FHIR {names} resource.",
+            faults=[Fault("structure", f"The resource must be a {names}.", f"{resource_types[0]}.resourceType")],
+        )
     check_structure(data, _max_depth(request))
     return data
 

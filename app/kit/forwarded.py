@@ -10,7 +10,7 @@ from the right); addresses further left were written by that client and prove no
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterable
+from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 

@@ -11,20 +11,33 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from starlette.requests import Request
 from starlette.responses import Response
 
 REQUESTS = Counter("lbp_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
-    "lbp_http_request_duration_seconds", "Time to answer an HTTP request", ["method", "route"],
+    "lbp_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 TRIAGES = Counter("lbp_triages_total", "Triages stored, by disposition", ["disposition"])
 # Gauges keep the most recent value of a live process when several workers share
 # PROMETHEUS_MULTIPROC_DIR (one series, not one per process id).
-DATABASE_UP = Gauge("lbp_database_up", "1 when the database answered (and is migrated) at the last /readyz or "
-                    "/metrics, else 0.", multiprocess_mode="livemostrecent")
+DATABASE_UP = Gauge(
+    "lbp_database_up",
+    "1 when the database answered (and is migrated) at the last /readyz or /metrics, else 0.",
+    multiprocess_mode="livemostrecent",
+)
 
 
 class RequestMetrics:
@@ -38,8 +51,10 @@ class RequestMetrics:
         key = (method, template, status)
         children = self._children.get(key)
         if children is None:
-            children = self._children[key] = (REQUESTS.labels(method, template, str(status)),
-                                              LATENCY.labels(method, template))
+            children = self._children[key] = (
+                REQUESTS.labels(method, template, str(status)),
+                LATENCY.labels(method, template),
+            )
         children[0].inc()
         children[1].observe(seconds)
 

@@ -18,31 +18,46 @@ from .docs import SEARCH_RULES, fhir_ok, search_parameters
 router = APIRouter(prefix="/fhir", tags=["Audit"])
 
 
-@router.get("/AuditEvent", summary="Search the audit trail", response_class=FhirResponse,
-            description="Every read, search, triage and subscription change: who, what, when, outcome and "
-            "from where, newest first. Needs the scope system/AuditEvent.rs (or .read). " + SEARCH_RULES,
-            responses=fhir_ok("A searchset Bundle of AuditEvents", "Bundle"),
-            openapi_extra=search_parameters("AuditEvent"))
+@router.get(
+    "/AuditEvent",
+    summary="Search the audit trail",
+    response_class=FhirResponse,
+    description="Every read, search, triage and subscription change: who, what, when, outcome and "
+    "from where, newest first. Needs the scope system/AuditEvent.rs (or .read). " + SEARCH_RULES,
+    responses=fhir_ok("A searchset Bundle of AuditEvents", "Bundle"),
+    openapi_extra=search_parameters("AuditEvent"),
+)
 async def search_audit(request: Request) -> Response:
     settings = request.app.state.settings
-    search = read_search("AuditEvent", request.query_params.multi_items(), lenient=is_lenient(request),
-                         max_count=settings.max_page_size)
+    search = read_search(
+        "AuditEvent", request.query_params.multi_items(), lenient=is_lenient(request), max_count=settings.max_page_size
+    )
     found = read_criteria("AuditEvent", search.criteria)
     base = fhir_base(request, settings.public_base_url)
     self_url = search_url(base, "AuditEvent", search.applied, search.cursor)
     if found.impossible:
         return FhirResponse(searchset([], 0, base, self_url, None))
-    page = await anyio.to_thread.run_sync(partial(
-        request.app.state.audit.search, ids=found.ids, patient=found.patient, since=found.bounds[0],
-        before=found.bounds[1], count=search.count if search.count is not None else settings.page_size,
-        after=search.after))
-    next_url = (search_url(base, "AuditEvent", search.applied, encode_cursor(page.last_key))
-                if page.last_key else None)
+    page = await anyio.to_thread.run_sync(
+        partial(
+            request.app.state.audit.search,
+            ids=found.ids,
+            patient=found.patient,
+            since=found.bounds[0],
+            before=found.bounds[1],
+            count=search.count if search.count is not None else settings.page_size,
+            after=search.after,
+        )
+    )
+    next_url = search_url(base, "AuditEvent", search.applied, encode_cursor(page.last_key)) if page.last_key else None
     return FhirResponse(searchset([audit_event(r) for r in page.rows], page.total, base, self_url, next_url))
 
 
-@router.get("/AuditEvent/{audit_id}", summary="Read one audit record", response_class=FhirResponse,
-            responses=fhir_ok("The AuditEvent", "AuditEvent"))
+@router.get(
+    "/AuditEvent/{audit_id}",
+    summary="Read one audit record",
+    response_class=FhirResponse,
+    responses=fhir_ok("The AuditEvent", "AuditEvent"),
+)
 async def read_audit(audit_id: str, request: Request) -> Response:
     row = await anyio.to_thread.run_sync(request.app.state.audit.read, audit_id)
     if row is None:

@@ -19,8 +19,11 @@ EXAMPLES: dict[str, tuple[str, str, str]] = {
     "doctor-soon": ("doctor-soon.json", "doctor-soon", "Doctor within days: unexplained weight loss at 62"),
     "doctor": ("doctor.json", "doctor", "Doctor first: pain for more than 12 weeks after an injury"),
     "self-care": ("self-care.json", "self-care", "Self-care: flexion-sensitive pain, no red flags"),
-    "startback-high-risk": ("startback-high-risk.json", "self-care",
-                            "STarT Back high risk: psychologically informed physical therapy"),
+    "startback-high-risk": (
+        "startback-high-risk.json",
+        "self-care",
+        "STarT Back high risk: psychologically informed physical therapy",
+    ),
     "v1-emergency": ("v1/emergency.json", "emergency", "Questionnaire 1.0.0 (rules 1): emergency"),
     "v1-urgent": ("v1/urgent.json", "urgent", "Questionnaire 1.0.0 (rules 1): urgent"),
     "v1-doctor": ("v1/doctor.json", "doctor", "Questionnaire 1.0.0 (rules 1): doctor first"),
@@ -67,10 +70,13 @@ COMMON_ERRORS = {
 }
 
 
-def fhir_ok(description: str, *resource_types: str, status: int = 200,
-            headers: dict[str, Any] | None = None) -> dict[int | str, dict[str, Any]]:
-    ok: dict[str, Any] = {"description": description,
-                          "content": {FHIR_JSON: {"schema": resource_schema(*resource_types)}}}
+def fhir_ok(
+    description: str, *resource_types: str, status: int = 200, headers: dict[str, Any] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    ok: dict[str, Any] = {
+        "description": description,
+        "content": {FHIR_JSON: {"schema": resource_schema(*resource_types)}},
+    }
     if headers:
         ok["headers"] = headers
     return {status: ok, **COMMON_ERRORS}
@@ -90,14 +96,17 @@ def request_body(description: str, examples: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-SEARCH_RULES = ("A parameter not listed here (or any modifier or chain) is a 400, unless you send "
-                "`Prefer: handling=lenient`: then it is ignored and left out of the `self` link.")
+SEARCH_RULES = (
+    "A parameter not listed here (or any modifier or chain) is a 400, unless you send "
+    "`Prefer: handling=lenient`: then it is ignored and left out of the `self` link."
+)
 
 
 def search_parameters(resource_type: str) -> dict[str, Any]:
     """The OpenAPI query parameters of a search: the same table the search code applies."""
-    listed = [(name, param.documentation, {"type": "string"})
-              for name, param in SEARCH_PARAMETERS[resource_type].items()]
+    listed = [
+        (name, param.documentation, {"type": "string"}) for name, param in SEARCH_PARAMETERS[resource_type].items()
+    ]
     listed.append(("_count", COUNT_DOCUMENTATION, {"type": "integer", "minimum": 0}))
     return query_parameters(*listed)
 

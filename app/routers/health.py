@@ -21,8 +21,9 @@ async def healthz() -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/readyz", summary="Readiness: the database answers and is migrated",
-            responses={503: {"description": "Not ready"}})
+@router.get(
+    "/readyz", summary="Readiness: the database answers and is migrated", responses={503: {"description": "Not ready"}}
+)
 async def readyz(request: Request) -> JSONResponse:
     state = request.app.state
 
@@ -50,8 +51,9 @@ async def readyz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
     if not migrated:
         DATABASE_UP.set(0)
-        return JSONResponse({"status": "unavailable", "database": "not migrated; run lbp-triage migrate"},
-                            status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "database": "not migrated; run lbp-triage migrate"}, status_code=503
+        )
     DATABASE_UP.set(1)
     if state.audit.spool is not None and state.audit.spool.has_records():
         state.writer.submit(state.audit.replay)  # the database is back: write what was spooled
@@ -64,10 +66,13 @@ def prove_writable(engine: Any) -> None:
         connection.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
 
 
-@router.get("/metrics", summary="Prometheus metrics",
-            description="Requests by route and status, latency, triages by disposition, webhook "
-            "deliveries and queue depth, in the Prometheus text format.",
-            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description="Requests by route and status, latency, triages by disposition, webhook "
+    "deliveries and queue depth, in the Prometheus text format.",
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(request: Request) -> Response:
     state = request.app.state
     if getattr(state, "engine", None) is not None:
@@ -89,4 +94,3 @@ async def metrics(request: Request) -> Response:
         except Exception:  # the database is down: keep the last value, the scrape still answers
             pass
     return metrics_response(request)
-

@@ -18,24 +18,37 @@ from app.kit.fhir_http import FhirResponse, HttpProblem, read_resource
 from app.scoring import careplan_for
 
 from .conformance import search_published
-from .docs import (EXAMPLE_SUMMARIES, SEARCH_RULES, example_responses, fhir_ok, outcome_response, request_body,
-                   search_parameters)
+from .docs import (
+    EXAMPLE_SUMMARIES,
+    SEARCH_RULES,
+    example_responses,
+    fhir_ok,
+    outcome_response,
+    request_body,
+    search_parameters,
+)
 from .triage import store_and_answer
 
 router = APIRouter(prefix="/fhir", tags=["Knowledge artifacts"])
 
 _KINDS = {
-    "PlanDefinition": (knowledge.plan_definitions,
-                       "The triage rules of one version as a PlanDefinition: the canonical every CarePlan names in "
-                       "`instantiatesCanonical` (url|version). Ids: `lbp-triage-rules-2.0.0` (current) and "
-                       "`lbp-triage-rules-1.0.0`."),
-    "ActivityDefinition": (knowledge.all_activity_definitions,
-                           "One activity a plan may hold, per rules version: its code, what the patient reads, "
-                           "its kind and priority. Ids: `{code}-{version}`, e.g. `safety-net-2.0.0`."),
-    "Library": (knowledge.libraries,
-                "Every rule of one rules version in words (findings with tier, condition and source; the "
-                "disposition; the activity rows), generated from the tables the service runs: as a markdown "
-                "attachment and as the narrative. Ids: `lbp-triage-rules-2.0.0`, `lbp-triage-rules-1.0.0`."),
+    "PlanDefinition": (
+        knowledge.plan_definitions,
+        "The triage rules of one version as a PlanDefinition: the canonical every CarePlan names in "
+        "`instantiatesCanonical` (url|version). Ids: `lbp-triage-rules-2.0.0` (current) and "
+        "`lbp-triage-rules-1.0.0`.",
+    ),
+    "ActivityDefinition": (
+        knowledge.all_activity_definitions,
+        "One activity a plan may hold, per rules version: its code, what the patient reads, "
+        "its kind and priority. Ids: `{code}-{version}`, e.g. `safety-net-2.0.0`.",
+    ),
+    "Library": (
+        knowledge.libraries,
+        "Every rule of one rules version in words (findings with tier, condition and source; the "
+        "disposition; the activity rows), generated from the tables the service runs: as a markdown "
+        "attachment and as the narrative. Ids: `lbp-triage-rules-2.0.0`, `lbp-triage-rules-1.0.0`.",
+    ),
 }
 
 
@@ -46,24 +59,37 @@ def _read(resource_type: str, resource_id: str) -> Response:
         # the canonical's last segment (lbp-triage-rules) is no id: each version has its own
         ids = [r["id"] for r in resources()] if resource_type != "ActivityDefinition" else []
         served = f" Served: {', '.join(ids)}." if ids else ""
-        raise HttpProblem(404, "not-found", f"No such {resource_type}; search GET /fhir/{resource_type} "
-                          f"(by url and version) for those served.{served}")
+        raise HttpProblem(
+            404,
+            "not-found",
+            f"No such {resource_type}; search GET /fhir/{resource_type} (by url and version) for those served.{served}",
+        )
     return FhirResponse(found, headers={"ETag": f'W/"{found["version"]}"'})
 
 
 def _routes(resource_type: str) -> None:
     _, description = _KINDS[resource_type]
 
-    @router.get(f"/{resource_type}/{{resource_id}}", summary=f"A {resource_type} of the triage rules",
-                description=description, responses=fhir_ok(f"The {resource_type}", resource_type),
-                response_class=FhirResponse, name=f"read_{resource_type}")
+    @router.get(
+        f"/{resource_type}/{{resource_id}}",
+        summary=f"A {resource_type} of the triage rules",
+        description=description,
+        responses=fhir_ok(f"The {resource_type}", resource_type),
+        response_class=FhirResponse,
+        name=f"read_{resource_type}",
+    )
     async def read(resource_id: str) -> Response:
         return _read(resource_type, resource_id)
 
-    @router.get(f"/{resource_type}", summary=f"Find the {resource_type}s by canonical URL and version",
-                description=SEARCH_RULES, responses=fhir_ok("A searchset Bundle", "Bundle"),
-                response_class=FhirResponse, openapi_extra=search_parameters(resource_type),
-                name=f"search_{resource_type}")
+    @router.get(
+        f"/{resource_type}",
+        summary=f"Find the {resource_type}s by canonical URL and version",
+        description=SEARCH_RULES,
+        responses=fhir_ok("A searchset Bundle", "Bundle"),
+        response_class=FhirResponse,
+        openapi_extra=search_parameters(resource_type),
+        name=f"search_{resource_type}",
+    )
     async def search(request: Request) -> Response:
         return search_published(request, resource_type, list(_KINDS[resource_type][0]()))
 
@@ -112,8 +138,13 @@ def read_apply(parameters: dict[str, Any]) -> ApplyRequest:
     for parameter in parameters.get("parameter") or ():
         name = parameter.get("name")
         if name not in APPLY_PARAMETERS:
-            raise _bad("$apply takes the parameters " + ", ".join(APPLY_PARAMETERS) + "; not "
-                       + (f"'{name}'" if isinstance(name, str) and name.isidentifier() else "this one") + ".")
+            raise _bad(
+                "$apply takes the parameters "
+                + ", ".join(APPLY_PARAMETERS)
+                + "; not "
+                + (f"'{name}'" if isinstance(name, str) and name.isidentifier() else "this one")
+                + "."
+            )
         if name in given:
             raise _bad(f"The parameter {name} of $apply may be given only once.")
         given[name] = parameter
@@ -154,7 +185,9 @@ def _plan_by_canonical(request: ApplyRequest) -> dict[str, Any]:
         raise _bad(f"$apply at the type level needs 'url': {PLANDEFINITION_URL} (optionally |version).")
     plans = [p for p in knowledge.plan_definitions() if p["url"] == url and version in (None, p["version"])]
     if not plans:
-        raise HttpProblem(404, "not-found", "No PlanDefinition with that url and version; see GET /fhir/PlanDefinition.")
+        raise HttpProblem(
+            404, "not-found", "No PlanDefinition with that url and version; see GET /fhir/PlanDefinition."
+        )
     return plans[0]  # the current version first, when no version was named
 
 
@@ -174,15 +207,28 @@ async def apply_plan(http: Request, plan: dict[str, Any], apply: ApplyRequest) -
     prepared = prepare(apply.response)
     answered = prepared.scored.response.version
     if answered != plan["version"]:
-        raise Rejected([Fault("business-rule",
-                              f"The response answers Questionnaire lbp-triage|{answered}, whose rules are version "
-                              f"{answered}; PlanDefinition {plan['id']} applies rules {plan['version']}. Apply "
-                              f"PlanDefinition {knowledge.artifact_id(answered)} instead.",
-                              "QuestionnaireResponse.questionnaire")])
+        raise Rejected(
+            [
+                Fault(
+                    "business-rule",
+                    f"The response answers Questionnaire lbp-triage|{answered}, whose rules are version "
+                    f"{answered}; PlanDefinition {plan['id']} applies rules {plan['version']}. Apply "
+                    f"PlanDefinition {knowledge.artifact_id(answered)} instead.",
+                    "QuestionnaireResponse.questionnaire",
+                )
+            ]
+        )
     response = prepared.scored.response
     if not _subject_matches(apply.subject, response.subject, response.patient_id):
-        raise Rejected([Fault("business-rule", "The parameter subject is not the response's subject.",
-                              "Parameters.parameter.where(name='subject')")])
+        raise Rejected(
+            [
+                Fault(
+                    "business-rule",
+                    "The parameter subject is not the response's subject.",
+                    "Parameters.parameter.where(name='subject')",
+                )
+            ]
+        )
     if apply.persist:
         return await store_and_answer(http, prepared)
     if getattr(http.state, "patient_only", response.patient_id) != response.patient_id:
@@ -199,18 +245,28 @@ _APPLY_RESPONSES = {
     400: outcome_response("Not valid FHIR R4, or the Parameters are not those of $apply"),
     404: outcome_response("No such PlanDefinition"),
     409: outcome_response("persist=true: the identifier names a different response (as $triage)"),
-    422: outcome_response("The response breaks the Questionnaire's rules, answers another rules version, "
-                          "or is not about the subject"),
+    422: outcome_response(
+        "The response breaks the Questionnaire's rules, answers another rules version, or is not about the subject"
+    ),
 }
 
 
 def _apply_examples(*extra: dict[str, Any]) -> dict[str, Any]:
     """The $triage examples of the current rules as $apply bodies (for lbp-triage-rules-2.0.0)."""
-    return {name: {"summary": f"{EXAMPLE_SUMMARIES[name]} (rules 2: lbp-triage-rules-2.0.0)", "value": {
-        "resourceType": "Parameters", "parameter": [
-            {"name": "subject", "valueString": example["subject"]["reference"]},
-            {"name": "data", "resource": {k: v for k, v in example.items() if k != "identifier"}}, *extra]}}
-        for name, example in example_responses().items()}
+    return {
+        name: {
+            "summary": f"{EXAMPLE_SUMMARIES[name]} (rules 2: lbp-triage-rules-2.0.0)",
+            "value": {
+                "resourceType": "Parameters",
+                "parameter": [
+                    {"name": "subject", "valueString": example["subject"]["reference"]},
+                    {"name": "data", "resource": {k: v for k, v in example.items() if k != "identifier"}},
+                    *extra,
+                ],
+            },
+        }
+        for name, example in example_responses().items()
+    }
 
 
 async def _apply_body(http: Request) -> ApplyRequest:
@@ -218,18 +274,30 @@ async def _apply_body(http: Request) -> ApplyRequest:
     return read_apply(await read_resource(http, http.app.state.settings.max_body_bytes, "Parameters"))
 
 
-@router.post("/PlanDefinition/$apply", summary="Apply the triage rules named by url (and version)",
-             description=APPLY_DESCRIPTION, response_class=FhirResponse, responses=_APPLY_RESPONSES,
-             openapi_extra=request_body("A Parameters resource: subject, data, url (and version), persist.",
-                                        _apply_examples({"name": "url", "valueUri": f"{PLANDEFINITION_URL}|2.0.0"})))
+@router.post(
+    "/PlanDefinition/$apply",
+    summary="Apply the triage rules named by url (and version)",
+    description=APPLY_DESCRIPTION,
+    response_class=FhirResponse,
+    responses=_APPLY_RESPONSES,
+    openapi_extra=request_body(
+        "A Parameters resource: subject, data, url (and version), persist.",
+        _apply_examples({"name": "url", "valueUri": f"{PLANDEFINITION_URL}|2.0.0"}),
+    ),
+)
 async def apply_by_canonical(request: Request) -> Response:
     apply = await _apply_body(request)
     return await apply_plan(request, _plan_by_canonical(apply), apply)
 
 
-@router.post("/PlanDefinition/{plan_id}/$apply", summary="Apply these triage rules to a patient's answers",
-             description=APPLY_DESCRIPTION, response_class=FhirResponse, responses=_APPLY_RESPONSES,
-             openapi_extra=request_body("A Parameters resource: subject, data, persist.", _apply_examples()))
+@router.post(
+    "/PlanDefinition/{plan_id}/$apply",
+    summary="Apply these triage rules to a patient's answers",
+    description=APPLY_DESCRIPTION,
+    response_class=FhirResponse,
+    responses=_APPLY_RESPONSES,
+    openapi_extra=request_body("A Parameters resource: subject, data, persist.", _apply_examples()),
+)
 async def apply_by_id(plan_id: str, request: Request) -> Response:
     plan = knowledge.by_id(knowledge.plan_definitions(), plan_id)
     if plan is None:
@@ -240,8 +308,9 @@ async def apply_by_id(plan_id: str, request: Request) -> Response:
 
 
 @router.api_route("/PlanDefinition/$apply", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-@router.api_route("/PlanDefinition/{plan_id}/$apply", methods=["GET", "PUT", "PATCH", "DELETE"],
-                  include_in_schema=False)
+@router.api_route(
+    "/PlanDefinition/{plan_id}/$apply", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False
+)
 async def apply_other_methods() -> Response:
     raise HttpProblem(405, "not-supported", "$apply is invoked with POST.", headers={"Allow": "POST"})
 

@@ -11,8 +11,8 @@ from starlette.responses import HTMLResponse, Response
 from app.fhir.bundle import history, searchset
 from app.fhir.careplan_page import PAGE_HEADERS, careplan_page
 from app.fhir.search import encode_cursor, is_lenient, parse_search, search_url
-from app.security.principal import patient_of
 from app.kit.fhir_http import FhirResponse, HttpProblem, fhir_base, version_headers, wants_html
+from app.security.principal import patient_of
 
 from .docs import SEARCH_RULES, fhir_ok, search_parameters
 
@@ -90,15 +90,21 @@ def _search_route(resource_type: str):
         state = request.app.state
         settings = state.settings
         request.state.audit_patient = request.query_params.get("patient") or (
-            request.query_params.get("subject", "").rsplit("/", 1)[-1] or None)
-        query, search = parse_search(resource_type, list(request.query_params.multi_items()),
-                                     default_count=settings.page_size, max_count=settings.max_page_size,
-                                     lenient=is_lenient(request))
+            request.query_params.get("subject", "").rsplit("/", 1)[-1] or None
+        )
+        query, search = parse_search(
+            resource_type,
+            list(request.query_params.multi_items()),
+            default_count=settings.page_size,
+            max_count=settings.max_page_size,
+            lenient=is_lenient(request),
+        )
         page = await anyio.to_thread.run_sync(partial(state.repository.search, query))
         base = fhir_base(request, settings.public_base_url)
         self_url = search_url(base, resource_type, search.applied, search.cursor)
-        next_url = (search_url(base, resource_type, search.applied, encode_cursor(page.last_key))
-                    if page.last_key else None)
+        next_url = (
+            search_url(base, resource_type, search.applied, encode_cursor(page.last_key)) if page.last_key else None
+        )
         return FhirResponse(searchset(page.resources, page.total, base, self_url, next_url))
 
     search.__name__ = f"search_{resource_type.lower()}"
@@ -126,45 +132,72 @@ async def explain_careplan(resource_id: str, request: Request) -> Response:
 
 
 router.add_api_route(
-    "/CarePlan/{resource_id}/$explain", explain_careplan, methods=["GET"], response_class=FhirResponse,
+    "/CarePlan/{resource_id}/$explain",
+    explain_careplan,
+    methods=["GET"],
+    response_class=FhirResponse,
     summary="Explain a CarePlan line by line",
     description="For the triage behind a CarePlan: the rules version, the disposition, and each finding "
     "with its tier, the rule row's condition and source, and the answers that fired it (plus the STarT "
     "Back scores and each medicine decision under rules 2), as a FHIR Parameters resource. The stored "
     "response is re-run through the rules version stored with it. Same scopes and patient checks as "
     "reading the CarePlan.",
-    responses=fhir_ok("The explanation", "Parameters"), tags=["Results"],
+    responses=fhir_ok("The explanation", "Parameters"),
+    tags=["Results"],
 )
 
 for _type in ("CarePlan", "Encounter", "QuestionnaireResponse"):
     router.add_api_route(
-        f"/{_type}/{{resource_id}}", _read_route(_type), methods=["GET"], response_class=FhirResponse,
-        summary=f"Read a {_type}", description=f"Read one {_type}: {PLAIN_WORDS[_type]}. "
+        f"/{_type}/{{resource_id}}",
+        _read_route(_type),
+        methods=["GET"],
+        response_class=FhirResponse,
+        summary=f"Read a {_type}",
+        description=f"Read one {_type}: {PLAIN_WORDS[_type]}. "
         "Answers with ETag and meta.versionId; If-None-Match gives 304."
-        + (" With `Accept: text/html` or `_format=html`, a page a clinician reads in a browser (disposition, "
-           "findings with their answers, the plan, status, rules version)." if _type == "CarePlan" else ""),
-        responses=_read_responses(_type), tags=["Results"],
+        + (
+            " With `Accept: text/html` or `_format=html`, a page a clinician reads in a browser (disposition, "
+            "findings with their answers, the plan, status, rules version)."
+            if _type == "CarePlan"
+            else ""
+        ),
+        responses=_read_responses(_type),
+        tags=["Results"],
     )
     router.add_api_route(
-        f"/{_type}/{{resource_id}}/_history", _history_route(_type), methods=["GET"], response_class=FhirResponse,
+        f"/{_type}/{{resource_id}}/_history",
+        _history_route(_type),
+        methods=["GET"],
+        response_class=FhirResponse,
         summary=f"Every version of a {_type}",
         description=f"Every version of one {_type}, newest first, as a Bundle of type `history`. "
-        + ("A CarePlan replaced when its response was amended shows its active version and then its "
-           "revoked one." if _type == "CarePlan" else
-           "An amended response gives a new version each time it is triaged again."),
-        responses=fhir_ok("A history Bundle", "Bundle"), tags=["Results"],
+        + (
+            "A CarePlan replaced when its response was amended shows its active version and then its revoked one."
+            if _type == "CarePlan"
+            else "An amended response gives a new version each time it is triaged again."
+        ),
+        responses=fhir_ok("A history Bundle", "Bundle"),
+        tags=["Results"],
     )
     router.add_api_route(
-        f"/{_type}/{{resource_id}}/_history/{{version_id}}", _vread_route(_type), methods=["GET"],
-        response_class=FhirResponse, summary=f"Read one version of a {_type}",
+        f"/{_type}/{{resource_id}}/_history/{{version_id}}",
+        _vread_route(_type),
+        methods=["GET"],
+        response_class=FhirResponse,
+        summary=f"Read one version of a {_type}",
         description=f"One version of a {_type} (its `meta.versionId`), with ETag.",
-        responses=fhir_ok(f"The {_type} in that version", _type), tags=["Results"],
+        responses=fhir_ok(f"The {_type} in that version", _type),
+        tags=["Results"],
     )
     router.add_api_route(
-        f"/{_type}", _search_route(_type), methods=["GET"], response_class=FhirResponse,
+        f"/{_type}",
+        _search_route(_type),
+        methods=["GET"],
+        response_class=FhirResponse,
         summary=f"Search {_type} resources",
         description=f"Search {PLAIN_WORDS[_type]}, newest first. Follow the Bundle's `next` link for "
         "more pages. " + SEARCH_RULES,
-        responses=fhir_ok("A searchset Bundle", "Bundle"), tags=["Results"],
+        responses=fhir_ok("A searchset Bundle", "Bundle"),
+        tags=["Results"],
         openapi_extra=search_parameters(_type),
     )

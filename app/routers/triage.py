@@ -12,10 +12,10 @@ from starlette.responses import Response
 from app.encounters import AuditFor, Conflict, Prepared, Submitted, judge, prepare, store
 from app.fhir.outcome import single_outcome
 from app.fhir.search import check_operation_parameters
+from app.kit.fhir_http import FhirResponse, HttpProblem, prefer, read_resource, version_headers
 from app.kit.metrics import TRIAGES
 from app.security.audit import audit_row
 from app.security.principal import patient_of
-from app.kit.fhir_http import FhirResponse, HttpProblem, prefer, read_resource, version_headers
 
 from .docs import EXAMPLE_SUMMARIES, all_examples, fhir_ok, outcome_response, request_body
 
@@ -69,12 +69,17 @@ A response without an `identifier` is a new triage every time.
 def _unwrap(data: Any) -> Any:
     """A Parameters resource carries the response as the parameter `response`."""
     if isinstance(data, dict) and data.get("resourceType") == "Parameters":
-        found = [p.get("resource") for p in data.get("parameter") or ()
-                 if isinstance(p, dict) and p.get("name") == "response"]
+        found = [
+            p.get("resource")
+            for p in data.get("parameter") or ()
+            if isinstance(p, dict) and p.get("name") == "response"
+        ]
         if len(found) != 1 or not isinstance(found[0], dict):
-            raise HttpProblem(400, "structure",
-                              "A Parameters body must hold exactly one parameter 'response' with a "
-                              "QuestionnaireResponse resource.")
+            raise HttpProblem(
+                400,
+                "structure",
+                "A Parameters body must hold exactly one parameter 'response' with a QuestionnaireResponse resource.",
+            )
         return found[0]
     return data
 
@@ -85,8 +90,9 @@ MAX_IDENTIFIER_LENGTH = 1024
 
 def _check_identifier(system: str | None, value: str) -> None:
     if len(system or "") > MAX_IDENTIFIER_LENGTH or len(value) > MAX_IDENTIFIER_LENGTH:
-        raise HttpProblem(400, "too-long", f"An identifier's system and value may each be at most "
-                          f"{MAX_IDENTIFIER_LENGTH} characters.")
+        raise HttpProblem(
+            400, "too-long", f"An identifier's system and value may each be at most {MAX_IDENTIFIER_LENGTH} characters."
+        )
 
 
 def _if_none_exist(header: str | None) -> tuple[str | None, str] | None:
@@ -94,8 +100,7 @@ def _if_none_exist(header: str | None) -> tuple[str | None, str] | None:
         return None
     params = parse_qsl(header.removeprefix("?").split("?", 1)[-1], keep_blank_values=True)
     if len(params) != 1 or params[0][0] != "identifier" or not params[0][1] or "\0" in params[0][1]:
-        raise HttpProblem(400, "not-supported",
-                          "If-None-Exist supports one criterion: identifier=system|value.")
+        raise HttpProblem(400, "not-supported", "If-None-Exist supports one criterion: identifier=system|value.")
     value = params[0][1]
     if "|" in value:
         system, _, code = value.partition("|")
@@ -103,7 +108,6 @@ def _if_none_exist(header: str | None) -> tuple[str | None, str] | None:
         return system, code
     _check_identifier(None, value)
     return None, value
-
 
 
 def _audit_for(request: Request, patient: str | None) -> AuditFor | None:
@@ -114,8 +118,16 @@ def _audit_for(request: Request, patient: str | None) -> AuditFor | None:
     client_address = request.client.host if request.client else None
 
     def row(interaction: str, response_id: str) -> dict[str, Any]:
-        return audit_row(interaction=interaction, resource_type="QuestionnaireResponse", resource_id=response_id,
-                         patient=patient, agent=principal.subject, client_address=client_address, status=201)
+        return audit_row(
+            interaction=interaction,
+            resource_type="QuestionnaireResponse",
+            resource_id=response_id,
+            patient=patient,
+            agent=principal.subject,
+            client_address=client_address,
+            status=201,
+        )
+
     return row
 
 
@@ -166,17 +178,28 @@ def _matched(earlier: dict[str, Any], prepared: Prepared) -> Submitted | None:
     response_class=FhirResponse,
     status_code=201,
     responses={
-        **fhir_ok("The CarePlan made for this response (for an amended response: the new CarePlan, which "
-                  "`replaces` the earlier one)", "CarePlan", status=201, headers={
-            "Location": {"description": "/fhir/CarePlan/{id}", "schema": {"type": "string"}},
-            "ETag": {"description": 'W/"1"', "schema": {"type": "string"}},
-        }),
-        200: {"description": "This same response was triaged before: its current CarePlan",
-              "content": {"application/fhir+json": {"schema": {"type": "object"}}}},
-        400: outcome_response("Not valid FHIR R4 JSON (the R4 JSON Schema's rules, duplicate keys, a "
-                              "modifierExtension, an unsafe narrative): every fault listed, nothing stored"),
-        409: outcome_response("The identifier (or If-None-Exist) names a different response: other answers "
-                              "not sent as `amended`, or another patient"),
+        **fhir_ok(
+            "The CarePlan made for this response (for an amended response: the new CarePlan, which "
+            "`replaces` the earlier one)",
+            "CarePlan",
+            status=201,
+            headers={
+                "Location": {"description": "/fhir/CarePlan/{id}", "schema": {"type": "string"}},
+                "ETag": {"description": 'W/"1"', "schema": {"type": "string"}},
+            },
+        ),
+        200: {
+            "description": "This same response was triaged before: its current CarePlan",
+            "content": {"application/fhir+json": {"schema": {"type": "object"}}},
+        },
+        400: outcome_response(
+            "Not valid FHIR R4 JSON (the R4 JSON Schema's rules, duplicate keys, a "
+            "modifierExtension, an unsafe narrative): every fault listed, nothing stored"
+        ),
+        409: outcome_response(
+            "The identifier (or If-None-Exist) names a different response: other answers "
+            "not sent as `amended`, or another patient"
+        ),
         412: outcome_response("If-None-Exist matched more than one response"),
         413: outcome_response("The body is too large"),
         415: outcome_response("The body is not application/fhir+json"),
@@ -185,16 +208,19 @@ def _matched(earlier: dict[str, Any], prepared: Prepared) -> Submitted | None:
     openapi_extra=request_body(
         "A QuestionnaireResponse, or a Parameters resource with it as `response`.",
         # Without an identifier: a fixed one would make every Execute after the first a replay.
-        {name: {"summary": EXAMPLE_SUMMARIES[name],
-                "value": {key: part for key, part in value.items() if key != "identifier"}}
-         for name, value in all_examples().items()},
+        {
+            name: {
+                "summary": EXAMPLE_SUMMARIES[name],
+                "value": {key: part for key, part in value.items() if key != "identifier"},
+            }
+            for name, value in all_examples().items()
+        },
     ),
 )
 async def triage_response(request: Request) -> Response:
     check_operation_parameters("triage", request.query_params.multi_items(), {})
     state = request.app.state
-    data = _unwrap(await read_resource(request, state.settings.max_body_bytes,
-                                        "QuestionnaireResponse", "Parameters"))
+    data = _unwrap(await read_resource(request, state.settings.max_body_bytes, "QuestionnaireResponse", "Parameters"))
     condition = _if_none_exist(request.headers.get("if-none-exist"))
     # Validate first, always: no replay and no If-None-Exist match answers a body that is not a
     # valid response. CPU work stays on the event loop (threads would only fight over the GIL);
@@ -202,8 +228,9 @@ async def triage_response(request: Request) -> Response:
     return await store_and_answer(request, prepare(data), condition)
 
 
-async def store_and_answer(request: Request, prepared: Prepared,
-                           condition: tuple[str | None, str] | None = None) -> Response:
+async def store_and_answer(
+    request: Request, prepared: Prepared, condition: tuple[str | None, str] | None = None
+) -> Response:
     """Store a validated, triaged response (or replay or amend its identifier's triage) and answer
     as $triage does; PlanDefinition/$apply with persist=true comes here too."""
     state = request.app.state
@@ -244,17 +271,19 @@ async def store_and_answer(request: Request, prepared: Prepared,
         if not submitted.created:
             text = f"Already triaged: CarePlan/{careplan['id']}"
         elif submitted.replaced:
-            text = (f"Amended response triaged again: disposition {disposition}; CarePlan/{careplan['id']} "
-                    f"replaces CarePlan/{submitted.replaced}, now revoked")
+            text = (
+                f"Amended response triaged again: disposition {disposition}; CarePlan/{careplan['id']} "
+                f"replaces CarePlan/{submitted.replaced}, now revoked"
+            )
         else:
             text = f"Triaged: disposition {disposition}; CarePlan/{careplan['id']}"
-        return FhirResponse(single_outcome("informational", text, severity="information"),
-                            status_code=status, headers=headers)
+        return FhirResponse(
+            single_outcome("informational", text, severity="information"), status_code=status, headers=headers
+        )
     return FhirResponse(careplan, status_code=status, headers=headers)
 
 
-@router.api_route("/QuestionnaireResponse/$triage", methods=["GET", "PUT", "PATCH", "DELETE"],
-                  include_in_schema=False)
+@router.api_route("/QuestionnaireResponse/$triage", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
 async def triage_other_methods() -> Response:
     # Without this, GET would reach the QuestionnaireResponse read route as id "$triage".
     raise HttpProblem(405, "not-supported", "$triage is invoked with POST.", headers={"Allow": "POST"})
@@ -266,8 +295,11 @@ async def triage_without_operation() -> Response:
     # Mostly `curl -X POST "…/QuestionnaireResponse/$triage"`: inside double quotes the shell
     # expands $triage to nothing. Say so instead of a bare redirect and 405.
     raise HttpProblem(
-        405, "not-supported",
+        405,
+        "not-supported",
         "This server does not create QuestionnaireResponses directly: POST them to "
         "/fhir/QuestionnaireResponse/$triage. From a shell, put that URL in single quotes "
         "('…/QuestionnaireResponse/$triage') or write \\$triage: inside double quotes the shell "
-        "replaces $triage with nothing.", headers={"Allow": "GET"})
+        "replaces $triage with nothing.",
+        headers={"Allow": "GET"},
+    )

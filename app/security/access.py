@@ -53,8 +53,12 @@ def _rule(method: str, pattern: str, resource_type: str | None, interaction: str
 RULES: tuple[Rule, ...] = (
     _rule("GET", r"/metadata", None),
     _rule("GET", r"/\.well-known/smart-configuration", None),
-    _rule("GET", r"/(?:Questionnaire|CodeSystem|OperationDefinition|ValueSet|PlanDefinition|ActivityDefinition"
-          r"|Library)(?:/[^/]+)?", None),
+    _rule(
+        "GET",
+        r"/(?:Questionnaire|CodeSystem|OperationDefinition|ValueSet|PlanDefinition|ActivityDefinition"
+        r"|Library)(?:/[^/]+)?",
+        None,
+    ),
     _rule("POST", r"/QuestionnaireResponse/\$triage", "QuestionnaireResponse", "create"),
     # $apply processes the same PHI as $triage (and with persist=true stores it): the same scope
     _rule("POST", r"/PlanDefinition(?:/[^/$][^/]*)?/\$apply", "QuestionnaireResponse", "create"),
@@ -89,8 +93,14 @@ def _outcome(status: int, code: str, text: str, headers: dict[str, str] | None =
 
 
 class AccessControl:
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, limiter: RateLimiter,
-                 address_limiter: RateLimiter | None = None, refusals: RefusalAggregator | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        authenticator: Authenticator,
+        limiter: RateLimiter,
+        address_limiter: RateLimiter | None = None,
+        refusals: RefusalAggregator | None = None,
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.limiter = limiter
@@ -141,15 +151,29 @@ class AccessControl:
             seconds = time.perf_counter() - start
             if rule is not None and rule.resource_type is not None and not state.get("audited"):
                 # a route may name what was done more exactly (PlanDefinition/$apply that stored nothing)
-                self._audit(scope, principal, state.get("audit_resource_type") or resource_type,
-                            state.get("audit_interaction") or interaction or "read",
-                            state.get("audit_resource_id") or params.get("id"), state.get("audit_patient"), status)
+                self._audit(
+                    scope,
+                    principal,
+                    state.get("audit_resource_type") or resource_type,
+                    state.get("audit_interaction") or interaction or "read",
+                    state.get("audit_resource_id") or params.get("id"),
+                    state.get("audit_patient"),
+                    status,
+                )
             # by route template: never the raw path, which holds ids, nor the query string
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             self.metrics.count(scope["method"], route, status, seconds)
-            log.info("request", extra={"request_id": request_id, "method": scope["method"], "route": route,
-                                       "status": status, "ms": round(seconds * 1000, 2),
-                                       "agent": principal.subject if principal else None})
+            log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "route": route,
+                    "status": status,
+                    "ms": round(seconds * 1000, 2),
+                    "agent": principal.subject if principal else None,
+                },
+            )
 
     async def _admit(self, scope: Scope, resource_type: str | None, interaction: str) -> tuple[Any, Principal | None]:
         headers = dict(scope.get("headers") or [])
@@ -157,32 +181,44 @@ class AccessControl:
         host = client[0] if client else None
         wait = self.address_limiter.take(host or "local")
         if wait:
-            return _outcome(429, "throttled", "Too many requests from this address; slow down.",
-                            {"Retry-After": retry_after(wait)}), None
+            return _outcome(
+                429, "throttled", "Too many requests from this address; slow down.", {"Retry-After": retry_after(wait)}
+            ), None
         try:
             authorization = headers.get(b"authorization")
             proxied = any(h in headers for h in (b"forwarded", b"x-forwarded-for", b"x-real-ip"))
             principal = await self.authenticator.authenticate_async(
-                authorization.decode("latin-1") if authorization else None, host, proxied)
+                authorization.decode("latin-1") if authorization else None, host, proxied
+            )
         except LocalOnly:
-            return _outcome(403, "forbidden", "This server runs without authentication (LBP_AUTH_MODE=none) and "
-                            "serves only clients on the same machine."), None
+            return _outcome(
+                403,
+                "forbidden",
+                "This server runs without authentication (LBP_AUTH_MODE=none) and "
+                "serves only clients on the same machine.",
+            ), None
         except IssuerUnavailable:
-            return _outcome(503, "transient", "The token issuer's keys cannot be fetched; try again shortly.",
-                            {"Retry-After": "10"}), None
+            return _outcome(
+                503, "transient", "The token issuer's keys cannot be fetched; try again shortly.", {"Retry-After": "10"}
+            ), None
         except Unauthenticated as exc:
             challenge = 'Bearer realm="lbp-triage"' + (f', error="{exc.error}"' if exc.error else "")
             return _outcome(401, "login", exc.reason, {"WWW-Authenticate": challenge}), None
         wait = self.limiter.take(principal.subject if not principal.unrestricted else (host or "local"))
         if wait:
-            return _outcome(429, "throttled", "Too many requests; slow down.",
-                            {"Retry-After": retry_after(wait)}), principal
+            return _outcome(
+                429, "throttled", "Too many requests; slow down.", {"Retry-After": retry_after(wait)}
+            ), principal
         if resource_type is None:  # an unknown /fhir path: a valid token gets the router's 404/405
             return None, principal
         grant = principal.permits(resource_type, interaction)
         if grant is None:
-            return _outcome(403, "forbidden", f"The token's scopes do not allow {interaction} of {resource_type}.",
-                            {"WWW-Authenticate": 'Bearer realm="lbp-triage", error="insufficient_scope"'}), principal
+            return _outcome(
+                403,
+                "forbidden",
+                f"The token's scopes do not allow {interaction} of {resource_type}.",
+                {"WWW-Authenticate": 'Bearer realm="lbp-triage", error="insufficient_scope"'},
+            ), principal
         if grant.level == "patient":
             if resource_type not in PATIENT_SCOPED or not principal.patient:
                 return _outcome(403, "forbidden", "A patient-level token cannot reach this resource."), principal
@@ -193,18 +229,31 @@ class AccessControl:
                 scope["query_string"] = query + b"&" + extra if query else extra
         return None, principal
 
-    def _audit(self, scope: Scope, principal: Principal | None, resource_type: str | None, interaction: str,
-               resource_id: str | None, patient: str | None, status: int) -> None:
+    def _audit(
+        self,
+        scope: Scope,
+        principal: Principal | None,
+        resource_type: str | None,
+        interaction: str,
+        resource_id: str | None,
+        patient: str | None,
+        status: int,
+    ) -> None:
         app = scope.get("app")
         state = getattr(app, "state", None)
         writer, audit = getattr(state, "writer", None), getattr(state, "audit", None)
         if writer is None or audit is None:
             return
         client = scope.get("client")
-        row = audit_row(interaction=interaction, resource_type=resource_type, resource_id=resource_id,
-                        patient=patient or (principal.patient if principal else None),
-                        agent=principal.subject if principal else "anonymous",
-                        client_address=client[0] if client else None, status=status)
+        row = audit_row(
+            interaction=interaction,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            patient=patient or (principal.patient if principal else None),
+            agent=principal.subject if principal else "anonymous",
+            client_address=client[0] if client else None,
+            status=status,
+        )
         rows = self.refusals.note(row) if status in REFUSALS else [row, *self.refusals.due()]
         for row in rows:
             writer.submit(audit.record, row)  # after the answer is sent; never delays it

@@ -6,7 +6,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, insert, select
@@ -19,10 +19,24 @@ from app.store.tables import AuditRecord
 from .audit_spool import AuditSpool
 
 A = AuditRecord.__table__
-ACTION = {"create": "C", "read": "R", "vread": "R", "history-instance": "R", "search": "R", "update": "U",
-          "delete": "D"}
-SUBTYPE = {"create": "create", "read": "read", "vread": "vread", "history-instance": "history-instance",
-           "search": "search-type", "update": "update", "delete": "delete"}
+ACTION = {
+    "create": "C",
+    "read": "R",
+    "vread": "R",
+    "history-instance": "R",
+    "search": "R",
+    "update": "U",
+    "delete": "D",
+}
+SUBTYPE = {
+    "create": "create",
+    "read": "read",
+    "vread": "vread",
+    "history-instance": "history-instance",
+    "search": "search-type",
+    "update": "update",
+    "delete": "delete",
+}
 
 
 def outcome_for(status: int) -> str:
@@ -32,11 +46,20 @@ def outcome_for(status: int) -> str:
     return "4" if status < 500 else "8"
 
 
-def audit_row(*, interaction: str, resource_type: str | None, resource_id: str | None, patient: str | None,
-              agent: str, client_address: str | None, status: int, repeats: int | None = None) -> dict[str, Any]:
+def audit_row(
+    *,
+    interaction: str,
+    resource_type: str | None,
+    resource_id: str | None,
+    patient: str | None,
+    agent: str,
+    client_address: str | None,
+    status: int,
+    repeats: int | None = None,
+) -> dict[str, Any]:
     return {
         "id": str(uuid.uuid4()),
-        "recorded": datetime.now(timezone.utc),
+        "recorded": datetime.now(UTC),
         "action": ACTION.get(interaction, "E"),
         "interaction": interaction,
         "resource_type": resource_type,
@@ -101,8 +124,15 @@ class RefusalAggregator:
             if full or now - opened_at >= self.window:
                 del self._open[key]
                 if count:
-                    closed.append(dict(first, id=str(uuid.uuid4()), recorded=datetime.now(timezone.utc),
-                                       resource_id=None, repeats=count))
+                    closed.append(
+                        dict(
+                            first,
+                            id=str(uuid.uuid4()),
+                            recorded=datetime.now(UTC),
+                            resource_id=None,
+                            repeats=count,
+                        )
+                    )
         return closed
 
 
@@ -144,9 +174,8 @@ class AuditRepository:
     def _store_missing(self, rows: list[dict[str, Any]]) -> None:
         with self.engine.begin() as connection:
             for start in range(0, len(rows), 500):
-                chunk = rows[start:start + 500]
-                present = set(connection.execute(select(A.c.id).where(A.c.id.in_([r["id"] for r in chunk])))
-                              .scalars())
+                chunk = rows[start : start + 500]
+                present = set(connection.execute(select(A.c.id).where(A.c.id.in_([r["id"] for r in chunk]))).scalars())
                 missing = [r for r in chunk if r["id"] not in present]
                 if missing:
                     connection.execute(insert(A), missing)
@@ -156,8 +185,16 @@ class AuditRepository:
             row = connection.execute(select(A).where(A.c.id == audit_id)).mappings().first()
         return dict(row) if row else None
 
-    def search(self, *, patient: str | None, since: datetime | None, before: datetime | None, count: int,
-               after: tuple[datetime, str] | None, ids: set[str] | None = None) -> AuditPage:
+    def search(
+        self,
+        *,
+        patient: str | None,
+        since: datetime | None,
+        before: datetime | None,
+        count: int,
+        after: tuple[datetime, str] | None,
+        ids: set[str] | None = None,
+    ) -> AuditPage:
         conditions = []
         if ids is not None:
             conditions.append(A.c.id.in_(sorted(ids)))
@@ -168,9 +205,16 @@ class AuditRepository:
         if before is not None:
             conditions.append(A.c.recorded < before)
         with self.engine.connect() as connection:
-            rows, total, last_key = newest_first(connection, A, [c for c in A.c if c.name not in ("recorded", "id")],
-                                                 A.c.recorded, A.c.id, conditions,
-                                                 after, count)
+            rows, total, last_key = newest_first(
+                connection,
+                A,
+                [c for c in A.c if c.name not in ("recorded", "id")],
+                A.c.recorded,
+                A.c.id,
+                conditions,
+                after,
+                count,
+            )
         return AuditPage([dict(r._mapping) for r in rows], total, last_key)
 
 
@@ -184,30 +228,55 @@ def audit_event(row: dict[str, Any]) -> dict[str, Any]:
         "resourceType": "AuditEvent",
         "id": row["id"],
         "meta": {"versionId": "1", "lastUpdated": recorded},
-        "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest",
-                 "display": "RESTful Operation"},
-        "subtype": [{"system": "http://hl7.org/fhir/restful-interaction",
-                     "code": SUBTYPE.get(row["interaction"], "operation")}],
+        "type": {
+            "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
+            "code": "rest",
+            "display": "RESTful Operation",
+        },
+        "subtype": [
+            {"system": "http://hl7.org/fhir/restful-interaction", "code": SUBTYPE.get(row["interaction"], "operation")}
+        ],
         "action": row["action"],
         "recorded": recorded,
         "outcome": row["outcome"],
-        "outcomeDesc": f"HTTP {row['status']}" + (
-            f" (and {row['repeats']} more like it, aggregated)" if row.get("repeats") else ""),
+        "outcomeDesc": f"HTTP {row['status']}"
+        + (f" (and {row['repeats']} more like it, aggregated)" if row.get("repeats") else ""),
         "agent": [agent],
         "source": {"observer": {"display": "lbp-triage"}},
     }
     entities = []
     if row["resource_type"]:
-        what = ({"reference": f"{row['resource_type']}/{row['resource_id']}"} if row["resource_id"]
-                else {"display": row["resource_type"]})
-        entities.append({"what": what, "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
-                                                "code": "2", "display": "System Object"}})
+        what = (
+            {"reference": f"{row['resource_type']}/{row['resource_id']}"}
+            if row["resource_id"]
+            else {"display": row["resource_type"]}
+        )
+        entities.append(
+            {
+                "what": what,
+                "type": {
+                    "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
+                    "code": "2",
+                    "display": "System Object",
+                },
+            }
+        )
     if row["patient"]:
-        entities.append({"what": {"reference": f"Patient/{row['patient']}"},
-                         "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
-                                  "code": "1", "display": "Person"},
-                         "role": {"system": "http://terminology.hl7.org/CodeSystem/object-role",
-                                  "code": "1", "display": "Patient"}})
+        entities.append(
+            {
+                "what": {"reference": f"Patient/{row['patient']}"},
+                "type": {
+                    "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
+                    "code": "1",
+                    "display": "Person",
+                },
+                "role": {
+                    "system": "http://terminology.hl7.org/CodeSystem/object-role",
+                    "code": "1",
+                    "display": "Patient",
+                },
+            }
+        )
     if entities:
         event["entity"] = entities
     return event

@@ -13,22 +13,29 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import orjson
 from prometheus_client import Counter, Gauge
 
 log = logging.getLogger("lbp_triage.audit")
 
-SPOOL_RECORDS = Gauge("lbp_audit_spool_records", "Audit records waiting in the local spool for the database "
-                      "(should be 0; above 0 while the database is down).", multiprocess_mode="livemostrecent")
+SPOOL_RECORDS = Gauge(
+    "lbp_audit_spool_records",
+    "Audit records waiting in the local spool for the database (should be 0; above 0 while the database is down).",
+    multiprocess_mode="livemostrecent",
+)
 SPOOLED = Counter("lbp_audit_spooled", "Audit records spooled locally because the database did not take them.")
 REPLAYED = Counter("lbp_audit_replayed", "Spooled audit records written to the database later.")
-LOST = Counter("lbp_audit_lost", "Audit records neither stored nor spooled (the spool file could not be "
-               "written: disk full, permissions). Each one is also logged at CRITICAL.")
+LOST = Counter(
+    "lbp_audit_lost",
+    "Audit records neither stored nor spooled (the spool file could not be "
+    "written: disk full, permissions). Each one is also logged at CRITICAL.",
+)
 
 
 def _encode(row: dict[str, Any]) -> bytes:
@@ -62,8 +69,10 @@ class AuditSpool:
                 os.fsync(fd)
         except OSError as exc:
             LOST.inc()
-            log.critical("audit record LOST: neither the database nor the spool file took it",
-                         extra={"error": exc.strerror, "spool": str(self.path)})
+            log.critical(
+                "audit record LOST: neither the database nor the spool file took it",
+                extra={"error": exc.strerror, "spool": str(self.path)},
+            )
             return
         SPOOLED.inc()
         log.warning("audit record spooled: the database did not take it", extra={"spool": str(self.path)})

@@ -23,7 +23,6 @@ from joserfc.errors import JoseError
 from app.settings import Settings
 
 from .jwks import JwksCache, KeysUnavailable
-
 from .principal import Principal
 from .scopes import parse_scopes
 
@@ -103,8 +102,9 @@ class Authenticator:
             principals[token] = Principal(name, parse_scopes(grant.get("scopes", [])), grant.get("patient"))
         return principals
 
-    async def authenticate_async(self, authorization: str | None, client_host: str | None,
-                                 proxied: bool = False) -> Principal:
+    async def authenticate_async(
+        self, authorization: str | None, client_host: str | None, proxied: bool = False
+    ) -> Principal:
         """authenticate(), with any key fetch it needs done off the event loop first."""
         if self._jwks is not None and authorization:
             token = authorization.partition(" ")[2].strip()
@@ -142,8 +142,9 @@ class Authenticator:
         scope = claims.get("scope", "")
         subject = str(claims.get("sub") or claims.get("client_id") or "unknown")
         patient = claims.get("patient")
-        return Principal(subject, parse_scopes(scope if isinstance(scope, (str, list)) else ""),
-                         str(patient) if patient else None)
+        return Principal(
+            subject, parse_scopes(scope if isinstance(scope, (str, list)) else ""), str(patient) if patient else None
+        )
 
     def _key_set(self, token: str) -> Any:
         if self._public_key is not None:

@@ -32,7 +32,7 @@ class Authority:
         return {"reads": sorted(self.reads), "patient": self.patient}
 
     @classmethod
-    def from_json(cls, value: Any) -> "Authority":
+    def from_json(cls, value: Any) -> Authority:
         """A stored authority. Subscriptions older than this check have none: they are held to
         references only (no resources) until re-created."""
         if not isinstance(value, dict):
@@ -59,8 +59,10 @@ def subscription_authority(principal: Principal | None, content: str, patient_fi
             compartment = principal.patient
     missing = [t for t in CARRIED[content] if t not in reads]
     if missing:
-        raise Forbidden(f"A {content} subscription carries {' and '.join(CARRIED[content])}; the token's "
-                        f"scopes do not allow reading {' or '.join(missing)}.")
+        raise Forbidden(
+            f"A {content} subscription carries {' and '.join(CARRIED[content])}; the token's "
+            f"scopes do not allow reading {' or '.join(missing)}."
+        )
     if compartment is not None and patient_filter not in (None, compartment):
         raise Forbidden("A patient-level token may subscribe only to its own patient's events.")
     return Authority(frozenset(reads), compartment)

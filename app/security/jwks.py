@@ -15,6 +15,7 @@ import asyncio
 import logging
 import threading
 import time
+
 import anyio
 import httpx
 from joserfc.jwk import KeySet

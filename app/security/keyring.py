@@ -77,7 +77,8 @@ def parse_keys(text: str, source: str = "LBP_SECRET_KEY") -> list[bytes]:
         if len(key) != KEY_BYTES:
             raise KeyConfigurationError(
                 f"{source} must hold base64 keys of 32 random bytes, comma-separated (make one with "
-                "`openssl rand -base64 32`)")
+                "`openssl rand -base64 32`)"
+            )
         keys.append(key)
     if not keys:
         raise KeyConfigurationError(f"{source} holds no key")
@@ -143,8 +144,9 @@ def _parts(sealed: str) -> tuple[str, bytes, bytes]:
         raise SealedValueError("not a sealed value") from None
 
 
-def load_keyring(secret_key: str | None, secret_key_file: str | None, *, production: bool,
-                 development_file: Path) -> Keyring:
+def load_keyring(
+    secret_key: str | None, secret_key_file: str | None, *, production: bool, development_file: Path
+) -> Keyring:
     """The configured keys; in development, without any, a generated key kept in a file."""
     if secret_key and secret_key.strip():
         return Keyring(tuple(parse_keys(secret_key)))
@@ -157,12 +159,16 @@ def load_keyring(secret_key: str | None, secret_key_file: str | None, *, product
     if production:
         raise KeyConfigurationError(
             "no key to encrypt webhook secrets with: set LBP_SECRET_KEY (make one with `openssl rand -base64 32`) "
-            "or LBP_SECRET_KEY_FILE (operator's guide: Secrets at rest and the key)")
+            "or LBP_SECRET_KEY_FILE (operator's guide: Secrets at rest and the key)"
+        )
     if development_file.exists():
         return Keyring(tuple(parse_keys(development_file.read_text(), str(development_file))))
     fd = os.open(development_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(new_key() + "\n")
-    log.warning("DEVELOPMENT: generated a key to encrypt webhook secrets in %s (kept there for the next runs). "
-                "In production set LBP_SECRET_KEY or LBP_SECRET_KEY_FILE.", development_file)
+    log.warning(
+        "DEVELOPMENT: generated a key to encrypt webhook secrets in %s (kept there for the next runs). "
+        "In production set LBP_SECRET_KEY or LBP_SECRET_KEY_FILE.",
+        development_file,
+    )
     return Keyring(tuple(parse_keys(development_file.read_text(), str(development_file))))

@@ -10,21 +10,31 @@ from fastapi.openapi.utils import get_openapi
 
 from .access import match
 
-_SCOPE_WORDS = {"create": "c", "read": "r", "vread": "r", "history-instance": "r", "search": "s", "update": "u",
-                "delete": "d"}
+_SCOPE_WORDS = {
+    "create": "c",
+    "read": "r",
+    "vread": "r",
+    "history-instance": "r",
+    "search": "s",
+    "update": "u",
+    "delete": "d",
+}
 
 
 def install_security_scheme(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                             routes=app.routes)
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         mode = app.state.settings.auth_mode
         schema.setdefault("components", {})["securitySchemes"] = {
-            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT" if mode == "jwt" else "opaque",
-                       "description": "A bearer token with SMART scopes, e.g. system/CarePlan.rs. "
-                       f"This server runs with LBP_AUTH_MODE={mode}."}
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT" if mode == "jwt" else "opaque",
+                "description": "A bearer token with SMART scopes, e.g. system/CarePlan.rs. "
+                f"This server runs with LBP_AUTH_MODE={mode}.",
+            }
         }
         for path, operations in schema.get("paths", {}).items():
             for method, operation in operations.items():
@@ -38,17 +48,31 @@ def install_security_scheme(app: FastAPI) -> None:
                     interaction = "search"
                 operation["security"] = [{"bearer": []}]
                 needed = f"system/{resource_type}.{_SCOPE_WORDS[interaction]}"
-                operation["description"] = (operation.get("description") or "") + \
-                    f"\n\n**Scope:** `{needed}` (or `user/…`; `patient/…` for the token's own patient where it applies)."
-                operation.setdefault("responses", {}).setdefault("401", {
-                    "description": "No valid bearer token",
-                    "content": {"application/fhir+json": {"schema": {"type": "object"}}}})
-                operation["responses"].setdefault("403", {
-                    "description": "The token's scopes do not allow this",
-                    "content": {"application/fhir+json": {"schema": {"type": "object"}}}})
-                operation["responses"].setdefault("429", {
-                    "description": "Too many requests (Retry-After)",
-                    "content": {"application/fhir+json": {"schema": {"type": "object"}}}})
+                operation["description"] = (
+                    (operation.get("description") or "")
+                    + f"\n\n**Scope:** `{needed}` (or `user/…`; `patient/…` for the token's own patient where it applies)."
+                )
+                operation.setdefault("responses", {}).setdefault(
+                    "401",
+                    {
+                        "description": "No valid bearer token",
+                        "content": {"application/fhir+json": {"schema": {"type": "object"}}},
+                    },
+                )
+                operation["responses"].setdefault(
+                    "403",
+                    {
+                        "description": "The token's scopes do not allow this",
+                        "content": {"application/fhir+json": {"schema": {"type": "object"}}},
+                    },
+                )
+                operation["responses"].setdefault(
+                    "429",
+                    {
+                        "description": "Too many requests (Retry-After)",
+                        "content": {"application/fhir+json": {"schema": {"type": "object"}}},
+                    },
+                )
         app.openapi_schema = schema
         return schema
 

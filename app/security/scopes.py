@@ -13,8 +13,15 @@ import re
 from dataclasses import dataclass
 
 # history-instance and vread are reads in SMART (the r of v2, the .read of v1)
-INTERACTION_LETTER = {"create": "c", "read": "r", "vread": "r", "history-instance": "r", "update": "u",
-                      "delete": "d", "search": "s"}
+INTERACTION_LETTER = {
+    "create": "c",
+    "read": "r",
+    "vread": "r",
+    "history-instance": "r",
+    "update": "u",
+    "delete": "d",
+    "search": "s",
+}
 _V1 = {"read": "rs", "write": "cud", "*": "cruds"}
 _SCOPE = re.compile(r"^(system|user|patient)/([A-Za-z]+|\*)\.(read|write|\*|[cruds]+)$")
 

@@ -13,15 +13,31 @@ from app.settings import Settings
 
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 CAPABILITIES = (
-    "launch-ehr", "launch-standalone", "client-public", "client-confidential-symmetric",
-    "client-confidential-asymmetric", "context-ehr-patient", "context-standalone-patient",
-    "permission-patient", "permission-user", "permission-v1", "permission-v2",
+    "launch-ehr",
+    "launch-standalone",
+    "client-public",
+    "client-confidential-symmetric",
+    "client-confidential-asymmetric",
+    "context-ehr-patient",
+    "context-standalone-patient",
+    "permission-patient",
+    "permission-user",
+    "permission-v1",
+    "permission-v2",
 )
 SCOPES = (
-    "launch", "launch/patient", "offline_access",
-    "patient/QuestionnaireResponse.c", "patient/CarePlan.rs", "patient/Encounter.rs",
-    "patient/QuestionnaireResponse.rs", "user/CarePlan.rs", "system/QuestionnaireResponse.c",
-    "system/CarePlan.rs", "system/Subscription.cruds", "system/AuditEvent.rs",
+    "launch",
+    "launch/patient",
+    "offline_access",
+    "patient/QuestionnaireResponse.c",
+    "patient/CarePlan.rs",
+    "patient/Encounter.rs",
+    "patient/QuestionnaireResponse.rs",
+    "user/CarePlan.rs",
+    "system/QuestionnaireResponse.c",
+    "system/CarePlan.rs",
+    "system/Subscription.cruds",
+    "system/AuditEvent.rs",
 )
 
 
@@ -55,12 +71,14 @@ def smart_configuration(settings: Settings) -> dict[str, Any]:
 
 def oauth_uris_extension(settings: Settings) -> dict[str, Any]:
     parts = {
-        "authorize": settings.smart_authorize_url, "token": settings.smart_token_url,
-        "register": settings.smart_registration_url, "manage": settings.smart_management_url,
-        "introspect": settings.smart_introspection_url, "revoke": settings.smart_revocation_url,
+        "authorize": settings.smart_authorize_url,
+        "token": settings.smart_token_url,
+        "register": settings.smart_registration_url,
+        "manage": settings.smart_management_url,
+        "introspect": settings.smart_introspection_url,
+        "revoke": settings.smart_revocation_url,
     }
-    return {"url": OAUTH_URIS,
-            "extension": [{"url": name, "valueUri": uri} for name, uri in parts.items() if uri]}
+    return {"url": OAUTH_URIS, "extension": [{"url": name, "valueUri": uri} for name, uri in parts.items() if uri]}
 
 
 def add_oauth_uris(capability: dict[str, Any], settings: Settings) -> dict[str, Any]:

@@ -41,7 +41,8 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, insert
 from sqlalchemy.engine import make_url
@@ -186,7 +187,7 @@ class Group:
             return
         try:
             self.connection.rollback()
-        except Exception:  # noqa: BLE001 — a broken connection is replaced
+        except Exception:
             self._release(invalidate=True)
             return
         self._release()
@@ -213,7 +214,7 @@ class Group:
                     with self.engine.connect() as connection:
                         connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
                         connection.commit()
-        except Exception as exc:  # noqa: BLE001 — the next one catches up; SQLite stays consistent
+        except Exception as exc:
             log.debug("checkpoint skipped", extra={"error": type(exc).__name__})
 
     def _release(self, invalidate: bool = False, keep_connection: bool = False) -> None:

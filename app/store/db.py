@@ -17,7 +17,8 @@ import contextlib
 import socket
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
@@ -144,7 +145,7 @@ def make_engine(url: str, pool_size: int = 10, timeout: float = 2.0) -> Engine:
         connect_args={
             "connect_timeout": max(2, int(timeout + 0.999)),  # libpq's smallest is 2 s
             "options": f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds} "
-                       f"-c idle_in_transaction_session_timeout={max(milliseconds * 5, 10000)}",
+            f"-c idle_in_transaction_session_timeout={max(milliseconds * 5, 10000)}",
         },
         **common,
     )

@@ -4,18 +4,17 @@ the package as app.migrations, so an installed service migrates its own database
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from typing import Any
-
 from sqlalchemy import Engine
 
 import app.migrations as migrations_package
-
 from app.security.keyring import Keyring
+
 from .db import unbounded
 
 

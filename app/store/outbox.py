@@ -20,7 +20,7 @@ is number 0 and goes first.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, bindparam, delete, exists, func, or_, select, update
@@ -36,10 +36,29 @@ O = WebhookOutbox.__table__  # noqa: E741
 T = TriageEncounter.__table__
 V = ResourceVersion.__table__
 
-_ROW_COLUMNS = (O.c.id, O.c.message_id, O.c.kind, O.c.event_number, O.c.encounter_id, O.c.careplan_id,
-                O.c.occurred, O.c.attempts)
-_SUBSCRIPTION_COLUMNS = (S.c.id, S.c.status, S.c.topic, S.c.endpoint, S.c.content, S.c.headers, S.c.secret,
-                         S.c.base_url, S.c.event_count, S.c.error, S.c.authority)
+_ROW_COLUMNS = (
+    O.c.id,
+    O.c.message_id,
+    O.c.kind,
+    O.c.event_number,
+    O.c.encounter_id,
+    O.c.careplan_id,
+    O.c.occurred,
+    O.c.attempts,
+)
+_SUBSCRIPTION_COLUMNS = (
+    S.c.id,
+    S.c.status,
+    S.c.topic,
+    S.c.endpoint,
+    S.c.content,
+    S.c.headers,
+    S.c.secret,
+    S.c.base_url,
+    S.c.event_count,
+    S.c.error,
+    S.c.authority,
+)
 OUTSIDE_AUTHORITY = "Not sent: outside what the subscription's creator may read."
 
 
@@ -97,8 +116,12 @@ class DeliveryQueue:
         free = or_(S.c.lease_until.is_(None), S.c.lease_until < now)
         due = or_(S.c.next_attempt_at.is_(None), S.c.next_attempt_at <= now)
         has_work = exists().where(O.c.subscription_id == S.c.id, O.c.state == "pending")
-        candidates = (select(S.c.id).where(S.c.status.in_(LIVE_STATUSES), free, due, has_work)
-                      .order_by(S.c.lease_until.asc().nulls_first(), S.c.id).limit(subscriptions))
+        candidates = (
+            select(S.c.id)
+            .where(S.c.status.in_(LIVE_STATUSES), free, due, has_work)
+            .order_by(S.c.lease_until.asc().nulls_first(), S.c.id)
+            .limit(subscriptions)
+        )
         if self.postgres:
             candidates = candidates.with_for_update(skip_locked=True)
         with self.engine.begin() as connection:
@@ -106,20 +129,44 @@ class DeliveryQueue:
             if not ids:
                 return []
             leased = connection.execute(
-                update(S).where(S.c.id.in_(ids), free).values(lease_owner=self.owner, lease_until=lease_until)
-                .returning(*_SUBSCRIPTION_COLUMNS)).all()
+                update(S)
+                .where(S.c.id.in_(ids), free)
+                .values(lease_owner=self.owner, lease_until=lease_until)
+                .returning(*_SUBSCRIPTION_COLUMNS)
+            ).all()
             claims = [self._take_rows(connection, subscription, batch, lease_until) for subscription in leased]
             self._attach_resources(connection, claims)
         return [c for c in claims if c.rows]
 
     def _take_rows(self, connection: Any, subscription: Any, batch: int, lease_until: datetime) -> Claim:
         pending = (O.c.subscription_id == subscription.id) & (O.c.state == "pending")
-        rows = self._within_authority(connection, subscription, [QueuedRow(*r) for r in connection.execute(
-            select(*_ROW_COLUMNS).where(pending, O.c.event_number.is_not(None)).order_by(O.c.event_number).limit(batch))])
+        rows = self._within_authority(
+            connection,
+            subscription,
+            [
+                QueuedRow(*r)
+                for r in connection.execute(
+                    select(*_ROW_COLUMNS)
+                    .where(pending, O.c.event_number.is_not(None))
+                    .order_by(O.c.event_number)
+                    .limit(batch)
+                )
+            ],
+        )
         if len(rows) < batch:
-            fresh = self._within_authority(connection, subscription, [QueuedRow(*r) for r in connection.execute(
-                select(*_ROW_COLUMNS).where(pending, O.c.event_number.is_(None)).order_by(O.c.id)
-                .limit(batch - len(rows)))])
+            fresh = self._within_authority(
+                connection,
+                subscription,
+                [
+                    QueuedRow(*r)
+                    for r in connection.execute(
+                        select(*_ROW_COLUMNS)
+                        .where(pending, O.c.event_number.is_(None))
+                        .order_by(O.c.id)
+                        .limit(batch - len(rows))
+                    )
+                ],
+            )
             count = subscription.event_count
             numbers = []
             for row in fresh:
@@ -127,8 +174,9 @@ class DeliveryQueue:
                 numbers.append({"rid": row.id, "num": count})
                 rows.append(row._replace(event_number=count))
             if numbers:
-                connection.execute(update(O).where(O.c.id == bindparam("rid")).values(event_number=bindparam("num")),
-                                   numbers)
+                connection.execute(
+                    update(O).where(O.c.id == bindparam("rid")).values(event_number=bindparam("num")), numbers
+                )
                 connection.execute(update(S).where(S.c.id == subscription.id).values(event_count=count))
             return Claim(subscription, rows, lease_until, count)
         return Claim(subscription, rows, lease_until, subscription.event_count)
@@ -141,8 +189,11 @@ class DeliveryQueue:
         if authority.patient is None or not rows:
             return rows
         wanted = {r.encounter_id for r in rows if r.encounter_id}
-        patients = dict(connection.execute(select(T.c.encounter_id, T.c.patient).where(
-            T.c.encounter_id.in_(wanted))).all()) if wanted else {}
+        patients = (
+            dict(connection.execute(select(T.c.encounter_id, T.c.patient).where(T.c.encounter_id.in_(wanted))).all())
+            if wanted
+            else {}
+        )
         outside = [r.id for r in rows if r.encounter_id and not authority.covers(patients.get(r.encounter_id))]
         if outside:
             connection.execute(update(O).where(O.c.id.in_(outside)).values(state="dead", last_error=OUTSIDE_AUTHORITY))
@@ -151,28 +202,46 @@ class DeliveryQueue:
     def _attach_resources(self, connection: Any, claims: list[Claim]) -> None:
         # By CarePlan: a notification carries its own plan, as it is now. One whose plan an
         # amendment has replaced since carries that plan revoked (with the current Encounter).
-        wanted = {r.careplan_id for c in claims if c.subscription.content == "full-resource"
-                  for r in c.rows if r.careplan_id}
+        wanted = {
+            r.careplan_id for c in claims if c.subscription.content == "full-resource" for r in c.rows if r.careplan_id
+        }
         if not wanted:
             return
-        found = {r.careplan_id: (r.careplan, r.encounter) for r in connection.execute(
-            select(T.c.careplan_id, T.c.careplan, T.c.encounter).where(T.c.careplan_id.in_(wanted)))}
+        found = {
+            r.careplan_id: (r.careplan, r.encounter)
+            for r in connection.execute(
+                select(T.c.careplan_id, T.c.careplan, T.c.encounter).where(T.c.careplan_id.in_(wanted))
+            )
+        }
         if wanted - found.keys():
-            replaced = {r.resource_id: (r.resource, r.encounter_id) for r in connection.execute(
-                select(V.c.resource_id, V.c.resource, V.c.encounter_id)
-                .where(V.c.resource_type == "CarePlan", V.c.resource_id.in_(wanted - found.keys()))
-                .order_by(V.c.version_id))}  # the highest version, last, stays
-            encounters = dict(connection.execute(select(T.c.encounter_id, T.c.encounter).where(
-                T.c.encounter_id.in_({encounter_id for _, encounter_id in replaced.values()}))).all())
+            replaced = {
+                r.resource_id: (r.resource, r.encounter_id)
+                for r in connection.execute(
+                    select(V.c.resource_id, V.c.resource, V.c.encounter_id)
+                    .where(V.c.resource_type == "CarePlan", V.c.resource_id.in_(wanted - found.keys()))
+                    .order_by(V.c.version_id)
+                )
+            }  # the highest version, last, stays
+            encounters = dict(
+                connection.execute(
+                    select(T.c.encounter_id, T.c.encounter).where(
+                        T.c.encounter_id.in_({encounter_id for _, encounter_id in replaced.values()})
+                    )
+                ).all()
+            )
             for careplan_id, (careplan, encounter_id) in replaced.items():
                 found[careplan_id] = (careplan, encounters.get(encounter_id))
         for claim in claims:
             if claim.subscription.content == "full-resource":
                 reads = Authority.from_json(claim.subscription.authority).reads
-                claim.resources = {r.careplan_id: tuple(  # only the types the creator may read
-                    resource if resource_type in reads else None
-                    for resource_type, resource in zip(("CarePlan", "Encounter"), found[r.careplan_id]))
-                    for r in claim.rows if r.careplan_id in found}
+                claim.resources = {
+                    r.careplan_id: tuple(  # only the types the creator may read
+                        resource if resource_type in reads else None
+                        for resource_type, resource in zip(("CarePlan", "Encounter"), found[r.careplan_id])
+                    )
+                    for r in claim.rows
+                    if r.careplan_id in found
+                }
 
     def record(self, claim: Claim, result: Result, now: datetime) -> bool:
         """Write the results and release the lease; False when the lease was lost meanwhile
@@ -182,24 +251,44 @@ class DeliveryQueue:
         if result.status != subscription.status or result.error != subscription.error:
             values.update(status=result.status, error=result.error, updated=now, version_id=S.c.version_id + 1)
         with self.engine.begin() as connection:
-            released = connection.execute(update(S).where(S.c.id == subscription.id, S.c.lease_owner == self.owner)
-                                          .values(**values)).rowcount
+            released = connection.execute(
+                update(S).where(S.c.id == subscription.id, S.c.lease_owner == self.owner).values(**values)
+            ).rowcount
             if not released:
                 return False
             if result.delivered:
                 connection.execute(
-                    update(O).where(O.c.id == bindparam("rid")).values(
-                        state="delivered", attempts=O.c.attempts + 1, last_attempt_at=bindparam("at"),
-                        last_status=bindparam("status"), last_error=None, delivered_at=bindparam("at")),
-                    [{"rid": a.row_id, "at": a.at, "status": a.status} for a in result.delivered])
+                    update(O)
+                    .where(O.c.id == bindparam("rid"))
+                    .values(
+                        state="delivered",
+                        attempts=O.c.attempts + 1,
+                        last_attempt_at=bindparam("at"),
+                        last_status=bindparam("status"),
+                        last_error=None,
+                        delivered_at=bindparam("at"),
+                    ),
+                    [{"rid": a.row_id, "at": a.at, "status": a.status} for a in result.delivered],
+                )
             failed = result.failed
             if failed is not None:
-                connection.execute(update(O).where(O.c.id == failed.row_id).values(
-                    state="dead" if failed.dead else "pending", attempts=O.c.attempts + 1,
-                    last_attempt_at=failed.at, last_status=failed.status, last_error=failed.error))
+                connection.execute(
+                    update(O)
+                    .where(O.c.id == failed.row_id)
+                    .values(
+                        state="dead" if failed.dead else "pending",
+                        attempts=O.c.attempts + 1,
+                        last_attempt_at=failed.at,
+                        last_status=failed.status,
+                        last_error=failed.error,
+                    )
+                )
             if result.gone:
-                connection.execute(update(O).where(O.c.subscription_id == subscription.id, O.c.state == "pending")
-                                   .values(state="dead", last_error="Subscription off: the receiver answered 410."))
+                connection.execute(
+                    update(O)
+                    .where(O.c.subscription_id == subscription.id, O.c.state == "pending")
+                    .values(state="dead", last_error="Subscription off: the receiver answered 410.")
+                )
         return True
 
     def holds_lease(self, subscription_id: str) -> bool:
@@ -222,4 +311,4 @@ class DeliveryQueue:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

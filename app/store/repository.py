@@ -8,15 +8,15 @@ ten thousand rows as at a million.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from . import batch
-
 from .paging import newest_first
 from .subscriptions import Outbox
 from .tables import AuditRecord, ResourceVersion, TriageEncounter, WebhookOutbox
@@ -51,11 +51,31 @@ class Amendment:
 
 
 # What deciding on an earlier triage of the same identifier needs (and no more).
-_EARLIER = (T.c.encounter_id, T.c.careplan_id, T.c.response_id, T.c.patient, T.c.identifier_system,
-            T.c.identifier_value, T.c.questionnaire_response, T.c.encounter, T.c.careplan)
+_EARLIER = (
+    T.c.encounter_id,
+    T.c.careplan_id,
+    T.c.response_id,
+    T.c.patient,
+    T.c.identifier_system,
+    T.c.identifier_value,
+    T.c.questionnaire_response,
+    T.c.encounter,
+    T.c.careplan,
+)
 # An amendment rewrites these; the ids of the Encounter and response, the patient and the identifier stay.
-_AMENDED = ("careplan_id", "disposition", "preference", "findings", "rules_version", "created", "authored",
-            "version_id", "questionnaire_response", "encounter", "careplan")
+_AMENDED = (
+    "careplan_id",
+    "disposition",
+    "preference",
+    "findings",
+    "rules_version",
+    "created",
+    "authored",
+    "version_id",
+    "questionnaire_response",
+    "encounter",
+    "careplan",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,13 +116,18 @@ class EncounterRepository:
         # Built once: SQLAlchemy's compiled cache keys on the statement's structure, but building
         # the statement object itself costs tens of µs per triage.
         self._insert = insert(T)
-        self._earlier = (select(*_EARLIER)
-                         .where(T.c.identifier_system == bindparam("system"), T.c.identifier_value == bindparam("value"))
-                         .with_for_update())
+        self._earlier = (
+            select(*_EARLIER)
+            .where(T.c.identifier_system == bindparam("system"), T.c.identifier_value == bindparam("value"))
+            .with_for_update()
+        )
 
-    def triage(self, row: dict[str, Any], judge: Callable[[Mapping[str, Any]], Amendment | None],
-               audit_for: Callable[[str, str], dict[str, Any] | None] | None = None,
-               ) -> tuple[dict[str, Any], str, str | None]:
+    def triage(
+        self,
+        row: dict[str, Any],
+        judge: Callable[[Mapping[str, Any]], Amendment | None],
+        audit_for: Callable[[str, str], dict[str, Any] | None] | None = None,
+    ) -> tuple[dict[str, Any], str, str | None]:
         """Store a triage, or settle it against the earlier triage of the same identifier, in
         one transaction: (CarePlan answered, "created" | "replayed" | "amended", CarePlan revoked).
 
@@ -120,19 +145,23 @@ class EncounterRepository:
             with batch.write_lock(self.engine), self.engine.begin() as connection:
                 settled = self._settle(connection, row, judge, audit_for, [False])
         except IntegrityError as exc:
-            if row["identifier_value"] is not None and self.find_by_identifier(
-                row["identifier_system"], row["identifier_value"]
-            ) is not None:
+            if (
+                row["identifier_value"] is not None
+                and self.find_by_identifier(row["identifier_system"], row["identifier_value"]) is not None
+            ):
                 raise DuplicateIdentifier from exc
             raise
         if settled.notified:
             self.outbox.written()  # type: ignore[union-attr]
         return settled.careplan, settled.kind, settled.replaced
 
-    def _triage_in_group(self, group: batch.Group, row: dict[str, Any],
-                         judge: Callable[[Mapping[str, Any]], Amendment | None],
-                         audit_for: Callable[[str, str], dict[str, Any] | None] | None,
-                         ) -> tuple[dict[str, Any], str, str | None]:
+    def _triage_in_group(
+        self,
+        group: batch.Group,
+        row: dict[str, Any],
+        judge: Callable[[Mapping[str, Any]], Amendment | None],
+        audit_for: Callable[[str, str], dict[str, Any] | None] | None,
+    ) -> tuple[dict[str, Any], str, str | None]:
         wrote = [False]
         try:
             settled = self._settle(group.join(), row, judge, audit_for, wrote, group)
@@ -146,18 +175,28 @@ class EncounterRepository:
             group.callbacks.append(self.outbox.written)  # type: ignore[union-attr]
         return settled.careplan, settled.kind, settled.replaced
 
-    def _settle(self, connection: Connection, row: dict[str, Any],
-                judge: Callable[[Mapping[str, Any]], Amendment | None],
-                audit_for: Callable[[str, str], dict[str, Any] | None] | None, wrote: list[bool],
-                group: batch.Group | None = None) -> _Settled:
+    def _settle(
+        self,
+        connection: Connection,
+        row: dict[str, Any],
+        judge: Callable[[Mapping[str, Any]], Amendment | None],
+        audit_for: Callable[[str, str], dict[str, Any] | None] | None,
+        wrote: list[bool],
+        group: batch.Group | None = None,
+    ) -> _Settled:
         """The triage's statements, in the caller's transaction; wrote[0] turns True at the first write.
         In a group, a new triage's rows wait for the group's inserts (group.insert)."""
         earlier = None
         if row["identifier_value"] is not None:
             if group is not None:
                 group.flush()  # the lookup must see the rows of the triages before this one
-            earlier = connection.execute(self._earlier, {"system": row["identifier_system"],
-                                                         "value": row["identifier_value"]}).mappings().first()
+            earlier = (
+                connection.execute(
+                    self._earlier, {"system": row["identifier_system"], "value": row["identifier_value"]}
+                )
+                .mappings()
+                .first()
+            )
         if earlier is None:
             written, kind, replaced = row, "created", None
             wrote[0] = True
@@ -172,8 +211,11 @@ class EncounterRepository:
                 return _Settled(earlier["careplan"], "replayed", None, False)
             written, kind, replaced = amendment.row, "amended", amendment.replaced
             wrote[0] = True
-            connection.execute(update(T).where(T.c.encounter_id == earlier["encounter_id"])
-                               .values({name: written[name] for name in _AMENDED}))
+            connection.execute(
+                update(T)
+                .where(T.c.encounter_id == earlier["encounter_id"])
+                .values({name: written[name] for name in _AMENDED})
+            )
             connection.execute(insert(V), amendment.versions)
             audit = audit_for("update", written["response_id"]) if audit_for else None
         outbox = self.outbox
@@ -211,8 +253,11 @@ class EncounterRepository:
             found = connection.execute(select(column).where(id_column == resource_id)).scalar_one_or_none()
             if found is None and resource_type == "CarePlan":
                 found = connection.execute(
-                    select(V.c.resource).where(V.c.resource_type == resource_type, V.c.resource_id == resource_id)
-                    .order_by(V.c.version_id.desc()).limit(1)).scalar_one_or_none()
+                    select(V.c.resource)
+                    .where(V.c.resource_type == resource_type, V.c.resource_id == resource_id)
+                    .order_by(V.c.version_id.desc())
+                    .limit(1)
+                ).scalar_one_or_none()
         return found
 
     def history(self, resource_type: str, resource_id: str) -> list[dict[str, Any]]:
@@ -220,9 +265,13 @@ class EncounterRepository:
         column, id_column = RESOURCE_COLUMNS[resource_type]
         with self.engine.connect() as connection:
             current = connection.execute(select(column).where(id_column == resource_id)).scalar_one_or_none()
-            earlier = list(connection.execute(
-                select(V.c.resource).where(V.c.resource_type == resource_type, V.c.resource_id == resource_id)
-                .order_by(V.c.version_id.desc())).scalars())
+            earlier = list(
+                connection.execute(
+                    select(V.c.resource)
+                    .where(V.c.resource_type == resource_type, V.c.resource_id == resource_id)
+                    .order_by(V.c.version_id.desc())
+                ).scalars()
+            )
         # An amendment committed between the two reads puts the version read as current into
         # resource_version too: each version once.
         versions = {v["meta"]["versionId"]: v for v in reversed(earlier)}
@@ -234,8 +283,9 @@ class EncounterRepository:
         """A stored CarePlan with the QuestionnaireResponse and rules version that made it."""
         with self.engine.connect() as connection:
             row = connection.execute(
-                select(T.c.careplan, T.c.questionnaire_response, T.c.rules_version)
-                .where(T.c.careplan_id == careplan_id)
+                select(T.c.careplan, T.c.questionnaire_response, T.c.rules_version).where(
+                    T.c.careplan_id == careplan_id
+                )
             ).one_or_none()
             if row is not None:
                 return row[0], row[1], row[2]
@@ -261,8 +311,9 @@ class EncounterRepository:
         if query.authored_before is not None:
             conditions.append(T.c.authored < query.authored_before)
         with self.engine.connect() as connection:
-            rows, total, last_key = newest_first(connection, T, [column], T.c.created, T.c.encounter_id,
-                                                 conditions, query.after, query.count)
+            rows, total, last_key = newest_first(
+                connection, T, [column], T.c.created, T.c.encounter_id, conditions, query.after, query.count
+            )
         return Page([r[0] for r in rows], total, last_key)
 
     def ping(self) -> None:
@@ -275,18 +326,23 @@ def _replaced_triage_of(connection: Any, careplan_id: str) -> tuple[dict[str, An
     written at the same instant (a triage renders its resources with one timestamp)."""
     versions = connection.execute(
         select(V.c.version_id, V.c.resource, V.c.encounter_id)
-        .where(V.c.resource_type == "CarePlan", V.c.resource_id == careplan_id).order_by(V.c.version_id)
+        .where(V.c.resource_type == "CarePlan", V.c.resource_id == careplan_id)
+        .order_by(V.c.version_id)
     ).all()
     if not versions:
         return None
     made_at = versions[0].resource["meta"]["lastUpdated"]
     current = versions[-1].resource  # revoked
-    responses = [r.resource for r in connection.execute(
-        select(V.c.resource).where(V.c.resource_type == "QuestionnaireResponse",
-                                   V.c.encounter_id == versions[0].encounter_id))]
+    responses = [
+        r.resource
+        for r in connection.execute(
+            select(V.c.resource).where(
+                V.c.resource_type == "QuestionnaireResponse", V.c.encounter_id == versions[0].encounter_id
+            )
+        )
+    ]
     made_from = next((r for r in responses if r["meta"]["lastUpdated"] == made_at), None)
     if made_from is None:
         return None
     rules_version = current["instantiatesCanonical"][0].rpartition("|")[2]
     return current, made_from, rules_version
-

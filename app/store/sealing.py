@@ -74,9 +74,11 @@ def rewrap_all(engine: Any, keyring: Keyring) -> int:
         rows = connection.execute(select(table.c.id, table.c.secret, table.c.headers, table.c.resource)).all()
         for row in rows:
             if not is_sealed(row.secret):
-                values = {"secret": seal_secret(keyring, row.secret),
-                          "headers": seal_headers(keyring, list(row.headers or ())),
-                          "resource": resource_without_headers(row.resource)}
+                values = {
+                    "secret": seal_secret(keyring, row.secret),
+                    "headers": seal_headers(keyring, list(row.headers or ())),
+                    "resource": resource_without_headers(row.resource),
+                }
             else:
                 secret, headers = keyring.rewrap(row.secret), keyring.rewrap(row.headers)
                 if secret is None and headers is None:

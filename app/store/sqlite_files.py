@@ -107,8 +107,11 @@ class SqliteFiles:
         @event.listens_for(engine, "do_connect")
         def _shm_writable(dialect: Any, record: Any, cargs: Any, cparams: Any) -> None:
             if not self.shm_writable():
-                raise OperationalError("connect", None, DatabaseFilesUnusable(
-                    os.strerror(errno.EACCES) + ": the -shm file is not writable"))
+                raise OperationalError(
+                    "connect",
+                    None,
+                    DatabaseFilesUnusable(os.strerror(errno.EACCES) + ": the -shm file is not writable"),
+                )
 
 
 def abandon(engine: Engine) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, and_, delete, func, insert, select, update
 
@@ -72,12 +73,17 @@ class SubscriptionIndex:
         return self._entries
 
     def _load(self) -> tuple[tuple[str, Criteria], ...]:
-        query = select(S.c.id, S.c.topic, S.c.patient, S.c.dispositions, S.c.end).where(
-            S.c.status.in_(LIVE_STATUSES)).order_by(S.c.id)
+        query = (
+            select(S.c.id, S.c.topic, S.c.patient, S.c.dispositions, S.c.end)
+            .where(S.c.status.in_(LIVE_STATUSES))
+            .order_by(S.c.id)
+        )
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
-        return tuple((r.id, Criteria(r.topic, r.patient, frozenset(r.dispositions) if r.dispositions else None,
-                                     r.end)) for r in rows)
+        return tuple(
+            (r.id, Criteria(r.topic, r.patient, frozenset(r.dispositions) if r.dispositions else None, r.end))
+            for r in rows
+        )
 
 
 class Outbox:
@@ -118,7 +124,7 @@ class Outbox:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class SubscriptionRepository:
@@ -135,17 +141,34 @@ class SubscriptionRepository:
         subscription_id = str(uuid.uuid4())
         criteria = new.criteria
         row = {
-            "id": subscription_id, "status": "requested", "topic": criteria.topic, "patient": criteria.patient,
+            "id": subscription_id,
+            "status": "requested",
+            "topic": criteria.topic,
+            "patient": criteria.patient,
             "dispositions": sorted(criteria.dispositions) if criteria.dispositions is not None else None,
-            "end": criteria.end, "endpoint": new.endpoint, "content": new.content,
-            "headers": seal_headers(self.keyring, new.headers), "secret": seal_secret(self.keyring, new.secret),
-            "base_url": base_url, "resource": resource_without_headers(new.resource), "created": now,
-            "updated": now, "version_id": 1, "error": None, "event_count": 0, "authority": authority,
+            "end": criteria.end,
+            "endpoint": new.endpoint,
+            "content": new.content,
+            "headers": seal_headers(self.keyring, new.headers),
+            "secret": seal_secret(self.keyring, new.secret),
+            "base_url": base_url,
+            "resource": resource_without_headers(new.resource),
+            "created": now,
+            "updated": now,
+            "version_id": 1,
+            "error": None,
+            "event_count": 0,
+            "authority": authority,
         }
         handshake = {
-            "message_id": signing.message_id(subscription_id, HANDSHAKE), "subscription_id": subscription_id,
+            "message_id": signing.message_id(subscription_id, HANDSHAKE),
+            "subscription_id": subscription_id,
             # number 0: the handshake goes before every event, even when sent again
-            "kind": HANDSHAKE, "event_number": 0, "occurred": now, "state": "pending", "attempts": 0,
+            "kind": HANDSHAKE,
+            "event_number": 0,
+            "occurred": now,
+            "state": "pending",
+            "attempts": 0,
         }
         with self.engine.begin() as connection:
             connection.execute(insert(S), row)
@@ -177,15 +200,33 @@ class SubscriptionRepository:
 
     def events_since_start(self, subscription_id: str, event_count: int) -> int:
         """Events numbered so far plus those still waiting for their number."""
-        query = select(func.count()).select_from(O).where(
-            O.c.subscription_id == subscription_id, O.c.state == "pending", O.c.event_number.is_(None))
+        query = (
+            select(func.count())
+            .select_from(O)
+            .where(O.c.subscription_id == subscription_id, O.c.state == "pending", O.c.event_number.is_(None))
+        )
         with self.engine.connect() as connection:
             return event_count + connection.execute(query).scalar_one()
 
     def deliveries(self, subscription_id: str, state: str | None, count: int) -> list[Delivery]:
-        query = select(O.c.message_id, O.c.kind, O.c.event_number, O.c.careplan_id, O.c.occurred, O.c.state,
-                       O.c.attempts, O.c.last_attempt_at, O.c.last_status, O.c.last_error, O.c.delivered_at
-                       ).where(O.c.subscription_id == subscription_id).order_by(O.c.id.desc()).limit(count)
+        query = (
+            select(
+                O.c.message_id,
+                O.c.kind,
+                O.c.event_number,
+                O.c.careplan_id,
+                O.c.occurred,
+                O.c.state,
+                O.c.attempts,
+                O.c.last_attempt_at,
+                O.c.last_status,
+                O.c.last_error,
+                O.c.delivered_at,
+            )
+            .where(O.c.subscription_id == subscription_id)
+            .order_by(O.c.id.desc())
+            .limit(count)
+        )
         if state is not None:
             query = query.where(O.c.state == state)
         with self.engine.connect() as connection:

@@ -20,7 +20,8 @@ import asyncio
 import logging
 import queue
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -37,8 +38,7 @@ Work = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future | None", "asyn
 class DatabaseWriter:
     def __init__(self, threads: int = 1, name: str = "db-writer") -> None:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._threads = [threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True)
-                         for i in range(threads)]
+        self._threads = [threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True) for i in range(threads)]
         for thread in self._threads:
             thread.start()
 
@@ -99,28 +99,32 @@ class DatabaseWriter:
         self._commit(work, groups, segment, outcomes)
         return outcomes
 
-    def _commit(self, work: list[Work], groups: dict[Engine, batch.Group], segment: list[int],
-                outcomes: list[tuple[bool, Any]]) -> None:
+    def _commit(
+        self, work: list[Work], groups: dict[Engine, batch.Group], segment: list[int], outcomes: list[tuple[bool, Any]]
+    ) -> None:
         callbacks = []
         try:
             for group in groups.values():
                 group.commit()
                 callbacks += group.take_callbacks()
-        except Exception as exc:  # noqa: BLE001 — every triage is written again and answers for itself
-            log.warning("group commit failed; writing each triage on its own",
-                        extra={"error": type(exc).__name__, "size": len(segment)})
+        except Exception as exc:
+            log.warning(
+                "group commit failed; writing each triage on its own",
+                extra={"error": type(exc).__name__, "size": len(segment)},
+            )
             self._alone(work, groups, segment, outcomes)
             return
         segment.clear()
         for callback in callbacks:
             try:
                 callback()
-            except Exception as exc:  # noqa: BLE001 — the data is committed; a wake-up is only a hint
+            except Exception as exc:
                 log.warning("after-commit callback failed", extra={"error": type(exc).__name__})
 
     @staticmethod
-    def _alone(work: list[Work], groups: dict[Engine, batch.Group], segment: list[int],
-               outcomes: list[tuple[bool, Any]]) -> None:
+    def _alone(
+        work: list[Work], groups: dict[Engine, batch.Group], segment: list[int], outcomes: list[tuple[bool, Any]]
+    ) -> None:
         """Roll the groups back and run each triage of the segment in a transaction of its own
         (what they answered against the rolled-back transaction no longer holds)."""
         for group in groups.values():

@@ -13,9 +13,11 @@ from .concepts_v2 import (
     ASK_FIRST_REASON,
     DIRECTION_IS_A_SUGGESTION,
     ON_HOLD_REASON,
-    PATIENT_TEXT_V2 as TEXT,
     SAFETY_NET_SIGNS,
     STOP_RULE,
+)
+from .concepts_v2 import (
+    PATIENT_TEXT_V2 as TEXT,
 )
 from .model import Disposition, MedicineDecision, Priority, RiskGroup
 from .plan import ActivityRule, FactTest, PlanFacts, every_finding, findings_among
@@ -69,8 +71,10 @@ def acetaminophen_ask_first(f: PlanFacts) -> str | None:
 def medicine_decisions(f: PlanFacts) -> tuple[MedicineDecision, ...]:
     """The medicine rows' decisions with their reasons, in words for the clinician."""
     if f.emergency:
-        return (MedicineDecision("NSAID", "not planned", ("emergency referral",)),
-                MedicineDecision("acetaminophen", "not planned", ("emergency referral",)))
+        return (
+            MedicineDecision("NSAID", "not planned", ("emergency referral",)),
+            MedicineDecision("acetaminophen", "not planned", ("emergency referral",)),
+        )
     excluded, ask_first = nsaid_excluded(f), nsaid_ask_first(f)
     if excluded:
         nsaid = MedicineDecision("NSAID", "withheld", excluded)
@@ -91,6 +95,7 @@ def medicine_decisions(f: PlanFacts) -> tuple[MedicineDecision, ...]:
 
 
 # --- the rows' small rules ---------------------------------------------------------------
+
 
 def _not_emergency(f: PlanFacts) -> bool:
     return not f.emergency
@@ -174,53 +179,92 @@ def _exercise_text(key: str):
 
 
 def _overweight_adult_not_pregnant(f: PlanFacts) -> bool:
-    return (not f.emergency and not f.said_yes("pregnant") and f.age_at_least(18)
-            and f.rounded_bmi_at_least(BMI_OVERWEIGHT))
+    return (
+        not f.emergency and not f.said_yes("pregnant") and f.age_at_least(18) and f.rounded_bmi_at_least(BMI_OVERWEIGHT)
+    )
 
 
 ACTIVITY_RULES_V2: tuple[ActivityRule, ...] = (
     # The disposition's own activity (exactly one of these three, or none for self-care)
-    ActivityRule("referral-emergency", lambda f: f.emergency, _text("referral-emergency"),
-                 priority=_priority(Priority.STAT), reasons=every_finding),
-    ActivityRule("call-advice-line", lambda f: f.disposition is Disposition.URGENT, _text("call-advice-line"),
-                 priority=_priority(Priority.URGENT), reasons=every_finding),
-    ActivityRule("doctor-visit", lambda f: f.disposition in (Disposition.DOCTOR_SOON, Disposition.DOCTOR),
-                 _doctor_visit_text,
-                 priority=lambda f: Priority.URGENT if f.disposition is Disposition.DOCTOR_SOON else Priority.ROUTINE,
-                 reasons=every_finding),
+    ActivityRule(
+        "referral-emergency",
+        lambda f: f.emergency,
+        _text("referral-emergency"),
+        priority=_priority(Priority.STAT),
+        reasons=every_finding,
+    ),
+    ActivityRule(
+        "call-advice-line",
+        lambda f: f.disposition is Disposition.URGENT,
+        _text("call-advice-line"),
+        priority=_priority(Priority.URGENT),
+        reasons=every_finding,
+    ),
+    ActivityRule(
+        "doctor-visit",
+        lambda f: f.disposition in (Disposition.DOCTOR_SOON, Disposition.DOCTOR),
+        _doctor_visit_text,
+        priority=lambda f: Priority.URGENT if f.disposition is Disposition.DOCTOR_SOON else Priority.ROUTINE,
+        reasons=every_finding,
+    ),
     # Then the safety net, generated from the findings table
     ActivityRule("safety-net", lambda f: True, _safety_net_text),
     # Then the rest
-    ActivityRule("referral-physical-therapy", _stratified_physical_therapy, _text("referral-physical-therapy"),
-                 held_because=_held_unless_self_care, priority=_priority(Priority.ROUTINE),
-                 reasons=_physical_therapy_reasons),
-    ActivityRule("referral-psychologically-informed-pt",
-                 lambda f: _below_urgent(f) and f.startback_risk is RiskGroup.HIGH,
-                 _text("referral-psychologically-informed-pt"),
-                 held_because=_held_unless_self_care, priority=_priority(Priority.ROUTINE),
-                 reasons=lambda f: ("startback-high-risk",)),
+    ActivityRule(
+        "referral-physical-therapy",
+        _stratified_physical_therapy,
+        _text("referral-physical-therapy"),
+        held_because=_held_unless_self_care,
+        priority=_priority(Priority.ROUTINE),
+        reasons=_physical_therapy_reasons,
+    ),
+    ActivityRule(
+        "referral-psychologically-informed-pt",
+        lambda f: _below_urgent(f) and f.startback_risk is RiskGroup.HIGH,
+        _text("referral-psychologically-informed-pt"),
+        held_because=_held_unless_self_care,
+        priority=_priority(Priority.ROUTINE),
+        reasons=lambda f: ("startback-high-risk",),
+    ),
     ActivityRule("education-back-pain", _not_emergency, _text("education-back-pain")),
     ActivityRule("relative-rest", _not_emergency, _text("relative-rest")),
-    ActivityRule("analgesia-nsaid", lambda f: not f.emergency and not nsaid_excluded(f), _nsaid_text,
-                 held_because=_nsaid_held),
-    ActivityRule("analgesia-acetaminophen",
-                 lambda f: not f.emergency and not nsaid_active(f) and f.age_at_least(ACETAMINOPHEN_MIN_AGE),
-                 _acetaminophen_text, reasons=findings_among("otc-not-helping"),
-                 ask_clinician_first=lambda f: acetaminophen_ask_first(f) is not None),
+    ActivityRule(
+        "analgesia-nsaid", lambda f: not f.emergency and not nsaid_excluded(f), _nsaid_text, held_because=_nsaid_held
+    ),
+    ActivityRule(
+        "analgesia-acetaminophen",
+        lambda f: not f.emergency and not nsaid_active(f) and f.age_at_least(ACETAMINOPHEN_MIN_AGE),
+        _acetaminophen_text,
+        reasons=findings_among("otc-not-helping"),
+        ask_clinician_first=lambda f: acetaminophen_ask_first(f) is not None,
+    ),
     ActivityRule("ice-heat", _not_emergency, _text("ice-heat")),
-    ActivityRule("aerobic-exercise", _not_emergency, _exercise_text("aerobic-exercise"),
-                 held_because=_exercise_held),
+    ActivityRule("aerobic-exercise", _not_emergency, _exercise_text("aerobic-exercise"), held_because=_exercise_held),
     # The -extension / -flexion / -neutral row, chosen by the directional preference.
-    ActivityRule("directional-exercise", _not_emergency, _directional_text,
-                 held_because=_exercise_held, code=_directional_code, reasons=lambda f: (f.preference.value,)),
-    ActivityRule("core-stabilization", _not_emergency, _exercise_text("core-stabilization"),
-                 held_because=_exercise_held),
-    ActivityRule("pool-exercise", lambda f: not f.emergency and f.said_yes("land-exercise-painful"),
-                 _exercise_text("pool-exercise"), held_because=_exercise_held),
-    ActivityRule("resume-home-program", lambda f: not f.emergency and f.said_yes("previous-pt"),
-                 _exercise_text("resume-home-program"), held_because=_exercise_held),
+    ActivityRule(
+        "directional-exercise",
+        _not_emergency,
+        _directional_text,
+        held_because=_exercise_held,
+        code=_directional_code,
+        reasons=lambda f: (f.preference.value,),
+    ),
+    ActivityRule(
+        "core-stabilization", _not_emergency, _exercise_text("core-stabilization"), held_because=_exercise_held
+    ),
+    ActivityRule(
+        "pool-exercise",
+        lambda f: not f.emergency and f.said_yes("land-exercise-painful"),
+        _exercise_text("pool-exercise"),
+        held_because=_exercise_held,
+    ),
+    ActivityRule(
+        "resume-home-program",
+        lambda f: not f.emergency and f.said_yes("previous-pt"),
+        _exercise_text("resume-home-program"),
+        held_because=_exercise_held,
+    ),
     ActivityRule("lifting-posture", _not_emergency, _text("lifting-posture")),
-    ActivityRule("sleep-support", lambda f: not f.emergency and f.said_yes("sleep-problems"),
-                 _text("sleep-support")),
+    ActivityRule("sleep-support", lambda f: not f.emergency and f.said_yes("sleep-problems"), _text("sleep-support")),
     ActivityRule("weight-management", _overweight_adult_not_pregnant, _text("weight-management")),
 )

@@ -185,8 +185,7 @@ FINDINGS: dict[str, tuple[str, str]] = {
     ),
     "pregnancy": (
         "Pregnant",
-        "The patient is pregnant or trying to get pregnant: pregnancy-related back pain needs its own "
-        "assessment.",
+        "The patient is pregnant or trying to get pregnant: pregnancy-related back pain needs its own assessment.",
     ),
     "older-first-episode": (
         "First episode at 50 or over",
@@ -209,31 +208,47 @@ FINDINGS: dict[str, tuple[str, str]] = {
 
 ACTIVITIES: dict[str, tuple[str, str]] = {
     "referral-emergency": ("Emergency care now", "Referral to emergency care, immediately."),
-    "call-advice-line": ("Call the Appointment and Advice line today",
-                         "Contact with the Appointment and Advice line, the same day."),
-    "doctor-visit": ("Doctor visit before the home program",
-                     "A routine appointment with the patient's doctor before the home program."),
-    "referral-physical-therapy": ("Physical therapy referral",
-                                  "Routine referral to physical therapy for persistent pain."),
+    "call-advice-line": (
+        "Call the Appointment and Advice line today",
+        "Contact with the Appointment and Advice line, the same day.",
+    ),
+    "doctor-visit": (
+        "Doctor visit before the home program",
+        "A routine appointment with the patient's doctor before the home program.",
+    ),
+    "referral-physical-therapy": (
+        "Physical therapy referral",
+        "Routine referral to physical therapy for persistent pain.",
+    ),
     "relative-rest": ("Relative rest", "Normal activity as pain allows; no more than 3 days of bed rest."),
-    "analgesia-nsaid": ("Over-the-counter anti-inflammatory",
-                        "Over-the-counter ibuprofen or naproxen, taken as the package directs."),
-    "analgesia-acetaminophen": ("Acetaminophen",
-                                "Over-the-counter acetaminophen as an alternative pain reliever."),
+    "analgesia-nsaid": (
+        "Over-the-counter anti-inflammatory",
+        "Over-the-counter ibuprofen or naproxen, taken as the package directs.",
+    ),
+    "analgesia-acetaminophen": ("Acetaminophen", "Over-the-counter acetaminophen as an alternative pain reliever."),
     "ice-heat": ("Ice and heat", "Ice, heat, or the two alternated, for pain and stiffness."),
-    "aerobic-exercise": ("Gentle aerobic exercise",
-                         "Walking, cycling or swimming that does not aggravate the pain."),
-    "directional-exercise-extension": ("Extension exercises",
-                                       "Exercises that favour extension, for flexion-sensitive pain."),
-    "directional-exercise-flexion": ("Flexion exercises",
-                                     "Exercises that favour flexion, for extension-sensitive pain."),
-    "directional-exercise-neutral": ("Neutral-spine exercises",
-                                     "Exercises in a neutral spine, when no direction is preferred."),
-    "core-stabilization": ("Core stabilization exercises",
-                           "Core and lumbar stabilization exercises, as a lifelong habit."),
+    "aerobic-exercise": ("Gentle aerobic exercise", "Walking, cycling or swimming that does not aggravate the pain."),
+    "directional-exercise-extension": (
+        "Extension exercises",
+        "Exercises that favour extension, for flexion-sensitive pain.",
+    ),
+    "directional-exercise-flexion": (
+        "Flexion exercises",
+        "Exercises that favour flexion, for extension-sensitive pain.",
+    ),
+    "directional-exercise-neutral": (
+        "Neutral-spine exercises",
+        "Exercises in a neutral spine, when no direction is preferred.",
+    ),
+    "core-stabilization": (
+        "Core stabilization exercises",
+        "Core and lumbar stabilization exercises, as a lifelong habit.",
+    ),
     "pool-exercise": ("Exercise in a pool", "Stabilization exercises and walking in a pool."),
-    "resume-home-program": ("Restart your home exercise program",
-                            "Restart the home program a physical therapist gave before."),
+    "resume-home-program": (
+        "Restart your home exercise program",
+        "Restart the home program a physical therapist gave before.",
+    ),
     "lifting-posture": ("Good posture and lifting", "Bend the knees, brace, and carry loads close."),
     "sleep-support": ("Sleep support", "Discuss poor sleep with the care team."),
     "weight-management": ("Weight management", "Work towards a healthy weight (BMI 25 or over)."),
@@ -252,16 +267,17 @@ ACTIVITIES: dict[str, tuple[str, str]] = {
 # Rules 2: the STarT Back risk group, a reason for a stratified referral.
 STRATIFICATION: dict[str, tuple[str, str]] = {
     "startback-low-risk": ("STarT Back low risk", "STarT Back total score 3 or less."),
-    "startback-medium-risk": ("STarT Back medium risk",
-                              "STarT Back total score 4 or more and distress subscale 3 or less."),
+    "startback-medium-risk": (
+        "STarT Back medium risk",
+        "STarT Back total score 4 or more and distress subscale 3 or less.",
+    ),
     "startback-high-risk": ("STarT Back high risk", "STarT Back distress subscale score 4 or more."),
 }
 
 PREFERENCES: dict[str, tuple[str, str]] = {
     "flexion-sensitive": (
         "Flexion-sensitive pain",
-        "Bending, squatting or sitting make the pain worse and extension positions do not: "
-        "exercises favour extension.",
+        "Bending, squatting or sitting make the pain worse and extension positions do not: exercises favour extension.",
     ),
     "extension-sensitive": (
         "Extension-sensitive pain",
@@ -308,8 +324,7 @@ PATIENT_TEXT: dict[str, str] = {
         "clinician should hear about the same day."
     ),
     "doctor-visit": (
-        "Make a routine appointment with your doctor and talk about your answers before you "
-        "start the home program."
+        "Make a routine appointment with your doctor and talk about your answers before you start the home program."
     ),
     "referral-physical-therapy": (
         "Your pain has lasted 6 weeks or more. Ask for a referral to a physical therapist, who "
@@ -325,8 +340,7 @@ PATIENT_TEXT: dict[str, str] = {
         "muscle spasm. Follow the dose on the package, and tell us if it does not help."
     ),
     "analgesia-acetaminophen": (
-        "Acetaminophen (Tylenol) is another over-the-counter pain reliever you can use. Follow "
-        "the dose on the package."
+        "Acetaminophen (Tylenol) is another over-the-counter pain reliever you can use. Follow the dose on the package."
     ),
     "ice-heat": (
         "Try ice and try heat to see which eases your pain and stiffness; some people do best "

@@ -32,8 +32,7 @@ PATIENT_TEXT_V2: dict[str, str] = {
         "about your answers before you start the home program."
     ),
     "doctor-visit-routine": (
-        "Make a routine visit with your doctor. Talk about your answers before you start the home "
-        "program."
+        "Make a routine visit with your doctor. Talk about your answers before you start the home program."
     ),
     "doctor-visit-other-pain-relief": "Ask your doctor about other ways to ease the pain.",
     "doctor-visit-under-16": "Your doctor will tell you which pain medicine is safe for you.",
@@ -68,9 +67,7 @@ PATIENT_TEXT_V2: dict[str, str] = {
         "dose that helps, for the shortest time, with food. Never take two of them at the same "
         "time. Stop and get help if your poop turns black or your stomach hurts."
     ),
-    "analgesia-acetaminophen": (
-        "Acetaminophen (Tylenol) is a pain medicine you can buy at the store."
-    ),
+    "analgesia-acetaminophen": ("Acetaminophen (Tylenol) is a pain medicine you can buy at the store."),
     "analgesia-acetaminophen-pregnancy": (
         "Because you are pregnant, ask a doctor or pharmacist before you take any pain medicine. "
         "Acetaminophen (Tylenol) is often the one they suggest."
@@ -150,6 +147,8 @@ def _signs(tier: Tier) -> str:
 
 # Generated from the findings table: every E sign, then every U sign.
 SAFETY_NET_SIGNS = (
-    "Call 911 or go to an emergency department now if any of these happen. " + _signs(Tier.E)
-    + " Call us today if any of these happen. " + _signs(Tier.U)
+    "Call 911 or go to an emergency department now if any of these happen. "
+    + _signs(Tier.E)
+    + " Call us today if any of these happen. "
+    + _signs(Tier.U)
 )

@@ -12,8 +12,8 @@ engine can test all rules quickly and collect evidence only for the few that fir
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .model import Answers, Evidence
 
@@ -221,7 +221,7 @@ def _number(value: object, default: float = float("-inf")) -> float:
 
 def compile_predicate(condition: Condition) -> Callable[[Answers], bool]:
     """The condition as one compiled yes/no function (no evidence)."""
-    return eval(f"lambda a: {condition.expression()}", {"_number": _number})  # noqa: S307 - our own constants
+    return eval(f"lambda a: {condition.expression()}", {"_number": _number})
 
 
 def compile_table(conditions: tuple[Condition, ...]) -> Callable[[Answers], list[int]]:
@@ -232,7 +232,7 @@ def compile_table(conditions: tuple[Condition, ...]) -> Callable[[Answers], list
         lines += [f"    if {condition.expression()}:", f"        out.append({n})"]
     lines.append("    return out")
     namespace = {"_number": _number}
-    exec("\n".join(lines), namespace)  # noqa: S102 - our own constants
+    exec("\n".join(lines), namespace)
     return namespace["fired"]
 
 

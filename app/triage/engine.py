@@ -42,6 +42,13 @@ def triage(answers: Answers, rules: RuleSet | str = CURRENT) -> TriageResult:
     facts = PlanFacts.of(disposition, preference, findings, answers, scores.risk if scores else None)
     activities = rules.planner.plan(facts)
     bmi = facts.bmi_rounded
-    return TriageResult(rules.version, disposition, findings, preference, activities,
-                        startback=scores, bmi=float(bmi) if bmi is not None else None,
-                        medicines=rules.medicine_decisions(facts))
+    return TriageResult(
+        rules.version,
+        disposition,
+        findings,
+        preference,
+        activities,
+        startback=scores,
+        bmi=float(bmi) if bmi is not None else None,
+        medicines=rules.medicine_decisions(facts),
+    )

@@ -6,9 +6,10 @@ results can be compared, hashed and rendered by the FHIR layer without surprises
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum, IntEnum
-from typing import Mapping, Union
+from typing import Union
 
 # An answer as the engine sees it: booleans, integers, decimals (as float) and
 # the `code` of a choice answer. Keyed by the Questionnaire linkId.
@@ -34,7 +35,7 @@ class Disposition(IntEnum):
         return _DISPOSITION_CODES[self]
 
     @classmethod
-    def from_code(cls, code: str) -> "Disposition":
+    def from_code(cls, code: str) -> Disposition:
         return _DISPOSITION_BY_CODE[code]
 
 

@@ -19,10 +19,11 @@ key the first time it asks it, so the key cannot go stale.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .model import (
     ActivityStatus,
@@ -51,8 +52,14 @@ class PlanFacts:
     startback_risk: RiskGroup | None
 
     @classmethod
-    def of(cls, disposition: Disposition, preference: Preference, findings: tuple[Finding, ...],
-           answers: Answers, startback_risk: RiskGroup | None = None) -> "PlanFacts":
+    def of(
+        cls,
+        disposition: Disposition,
+        preference: Preference,
+        findings: tuple[Finding, ...],
+        answers: Answers,
+        startback_risk: RiskGroup | None = None,
+    ) -> PlanFacts:
         age = answers.get("age")
         duration = answers.get("pain-duration")
         bmi = body_mass_index(answers)
@@ -161,15 +168,17 @@ def evaluate_rows(rows: tuple[ActivityRule, ...], facts: PlanFacts) -> tuple[Pla
         if not rule.included_when(facts):
             continue
         hold_reason = rule.held_because(facts)
-        planned.append(PlannedActivity(
-            code=rule.code(facts) if rule.code else rule.row,
-            status=ActivityStatus.ON_HOLD if hold_reason else ActivityStatus.NOT_STARTED,
-            reasons=rule.reasons(facts),
-            priority=rule.priority(facts),
-            ask_clinician_first=rule.ask_clinician_first(facts),
-            description=rule.text(facts),
-            hold_reason=hold_reason,
-        ))
+        planned.append(
+            PlannedActivity(
+                code=rule.code(facts) if rule.code else rule.row,
+                status=ActivityStatus.ON_HOLD if hold_reason else ActivityStatus.NOT_STARTED,
+                reasons=rule.reasons(facts),
+                priority=rule.priority(facts),
+                ask_clinician_first=rule.ask_clinician_first(facts),
+                description=rule.text(facts),
+                hold_reason=hold_reason,
+            )
+        )
     return tuple(planned)
 
 
@@ -180,11 +189,14 @@ def evaluate_rows(rows: tuple[ActivityRule, ...], facts: PlanFacts) -> tuple[Pla
 Question = tuple[str, "tuple[Any, ...] | None"]
 
 _FIELDS = tuple(PlanFacts.__dataclass_fields__)
-_PROPERTIES = tuple(name for name, value in vars(PlanFacts).items()
-                    if isinstance(value, property) and not name.startswith("_"))
-_METHODS = tuple(name for name, value in vars(PlanFacts).items()
-                 if callable(value) and not isinstance(value, (classmethod, staticmethod))
-                 and not name.startswith("_"))
+_PROPERTIES = tuple(
+    name for name, value in vars(PlanFacts).items() if isinstance(value, property) and not name.startswith("_")
+)
+_METHODS = tuple(
+    name
+    for name, value in vars(PlanFacts).items()
+    if callable(value) and not isinstance(value, (classmethod, staticmethod)) and not name.startswith("_")
+)
 
 
 class RecordingFacts:
@@ -206,6 +218,7 @@ def _recorded_attribute(name: str) -> property:
     def read(self: RecordingFacts) -> Any:
         self.asked[question] = None
         return read_from(self._facts, PlanFacts)
+
     return property(read)
 
 
@@ -215,6 +228,7 @@ def _recorded_method(name: str) -> Callable[..., Any]:
     def ask(self: RecordingFacts, *args: Any) -> Any:
         self.asked[name, args] = None
         return method(self._facts, *args)
+
     ask.__name__ = name
     return ask
 
@@ -238,7 +252,7 @@ def compile_key(questions: tuple[Question, ...]) -> Callable[[PlanFacts], tuple[
         else:
             constants[f"_q{n}"] = args
             terms.append(f"f.{name}(*_q{n})")
-    return eval(f"lambda f: ({''.join(t + ', ' for t in terms)})", constants)  # noqa: S307 - our own names
+    return eval(f"lambda f: ({''.join(t + ', ' for t in terms)})", constants)
 
 
 T = TypeVar("T")
@@ -261,7 +275,10 @@ class FactsCache(Generic[T]):
         # (questions, key function, results), replaced as one so concurrent readers see a
         # consistent triple; entries only ever go into the dict of the questions they fit.
         self._state: tuple[tuple[Question, ...], Callable[[PlanFacts], tuple[Any, ...]], dict[tuple, T]] = (
-            (), compile_key(()), {})
+            (),
+            compile_key(()),
+            {},
+        )
 
     @property
     def questions(self) -> tuple[Question, ...]:
@@ -290,7 +307,9 @@ class FactsCache(Generic[T]):
         return result
 
 
-def _plan_template(rows: tuple[ActivityRule, ...], facts: PlanFacts) -> tuple[tuple[PlannedActivity, ...], tuple[int, ...]]:
+def _plan_template(
+    rows: tuple[ActivityRule, ...], facts: PlanFacts
+) -> tuple[tuple[PlannedActivity, ...], tuple[int, ...]]:
     """`evaluate_rows`, except that a row whose reasons are `every_finding` gets them filled in
     afterwards (by `Planner.plan`): the cached plan then does not depend on which findings
     fired, only on the questions rows ask about them, and is shared far more widely."""
@@ -304,9 +323,15 @@ def _plan_template(rows: tuple[ActivityRule, ...], facts: PlanFacts) -> tuple[tu
             reasons: tuple[str, ...] = ()
         else:
             reasons = rule.reasons(facts)
-        fields = (rule.code(facts) if rule.code else rule.row,
-                  ActivityStatus.ON_HOLD if hold_reason else ActivityStatus.NOT_STARTED,
-                  reasons, rule.priority(facts), rule.ask_clinician_first(facts), rule.text(facts), hold_reason)
+        fields = (
+            rule.code(facts) if rule.code else rule.row,
+            ActivityStatus.ON_HOLD if hold_reason else ActivityStatus.NOT_STARTED,
+            reasons,
+            rule.priority(facts),
+            rule.ask_clinician_first(facts),
+            rule.text(facts),
+            hold_reason,
+        )
         activity = _ACTIVITIES.get(fields)
         if activity is None:  # building a frozen dataclass costs more than finding an equal one
             if len(_ACTIVITIES) >= 8192:
@@ -345,6 +370,7 @@ class Planner:
         findings = facts.findings
         for i in copies_findings:
             a = planned[i]
-            planned[i] = PlannedActivity(a.code, a.status, findings, a.priority, a.ask_clinician_first,
-                                         a.description, a.hold_reason)
+            planned[i] = PlannedActivity(
+                a.code, a.status, findings, a.priority, a.ask_clinician_first, a.description, a.hold_reason
+            )
         return tuple(planned)

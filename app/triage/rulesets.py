@@ -7,8 +7,8 @@ by rules 1, `|2.0.0` or no version by rules 2 (see app.fhir.questionnaire).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .activities import ACTIVITY_RULES
 from .activities_v2 import ACTIVITY_RULES_V2, medicine_decisions
@@ -52,9 +52,15 @@ class RuleSet:
 
 
 RULES_V1 = RuleSet("1.0.0", FINDING_RULES, Planner(ACTIVITY_RULES), directional_preference)
-RULES_V2 = RuleSet("2.0.0", FINDING_RULES_V2, Planner(ACTIVITY_RULES_V2), directional_preference_v2,
-                   # cached like the plan, by the facts the medicine tables read
-                   stratification=startback, medicine_decisions=FactsCache(medicine_decisions))
+RULES_V2 = RuleSet(
+    "2.0.0",
+    FINDING_RULES_V2,
+    Planner(ACTIVITY_RULES_V2),
+    directional_preference_v2,
+    # cached like the plan, by the facts the medicine tables read
+    stratification=startback,
+    medicine_decisions=FactsCache(medicine_decisions),
+)
 
 RULESETS: dict[str, RuleSet] = {rules.version: rules for rules in (RULES_V1, RULES_V2)}
 CURRENT = RULES_V2

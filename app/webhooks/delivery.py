@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
 
@@ -58,7 +58,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except (TypeError, ValueError, IndexError):
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     now = time.time() if now is None else now
     return max(0.0, moment.timestamp() - now)
 
@@ -71,8 +71,16 @@ def _headers(custom: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-async def send(client: httpx.AsyncClient, target: Target, *, key: bytes, message_id: str, body: bytes,
-               custom_headers: list[str], timeout: float) -> Answer:
+async def send(
+    client: httpx.AsyncClient,
+    target: Target,
+    *,
+    key: bytes,
+    message_id: str,
+    body: bytes,
+    custom_headers: list[str],
+    timeout: float,
+) -> Answer:
     timestamp = int(time.time())
     headers = [
         ("host", target.host_header),
@@ -113,4 +121,4 @@ async def send(client: httpx.AsyncClient, target: Target, *, key: bytes, message
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

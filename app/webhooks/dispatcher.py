@@ -22,8 +22,9 @@ import random
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 import anyio
 import httpx
@@ -53,9 +54,15 @@ def worker_name() -> str:
 
 
 class Dispatcher:
-    def __init__(self, engine: Engine, settings: Settings, policy: OutboundPolicy | None = None,
-                 owner: str | None = None, ready: Callable[[], bool] | None = None,
-                 keyring: Keyring | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        policy: OutboundPolicy | None = None,
+        owner: str | None = None,
+        ready: Callable[[], bool] | None = None,
+        keyring: Keyring | None = None,
+    ) -> None:
         self.keyring = keyring or keyring_for(settings)  # opens the sealed secrets and headers
         self.queue = DeliveryQueue(engine, owner or worker_name())
         self.ready = ready  # is the schema migrated? (checked until it is)
@@ -114,7 +121,8 @@ class Dispatcher:
                     free = self.concurrency - len(self._chains)
                     if free > 0:
                         claims = await anyio.to_thread.run_sync(
-                            self.queue.claim, utcnow(), free, self.batch, self.lease)
+                            self.queue.claim, utcnow(), free, self.batch, self.lease
+                        )
                         claimed = len(claims)
                         for claim in claims:
                             task = asyncio.create_task(self._deliver(claim))
@@ -132,8 +140,9 @@ class Dispatcher:
                         healthy = True
                 except Exception as exc:  # the database is down, say: keep trying
                     if healthy:
-                        log.error("webhook dispatcher cannot reach the outbox; retrying",
-                                  extra={"error": type(exc).__name__})
+                        log.error(
+                            "webhook dispatcher cannot reach the outbox; retrying", extra={"error": type(exc).__name__}
+                        )
                     healthy = False
                 if claimed and len(self._chains) < self.concurrency:
                     continue  # there may be more due right now
@@ -178,8 +187,10 @@ class Dispatcher:
                 key = signing.secret_key(open_secret(self.keyring, sub.secret))
                 custom_headers = open_headers(self.keyring, sub.headers)
             except SealedValueError:
-                log.error("a subscription's secret cannot be opened: its key is not configured (LBP_SECRET_KEY)",
-                          extra={"subscription": sub.id})
+                log.error(
+                    "a subscription's secret cannot be opened: its key is not configured (LBP_SECRET_KEY)",
+                    extra={"subscription": sub.id},
+                )
                 target = None
                 answer = Answer(False, None, "refused: the signing secret cannot be opened with the configured keys")
                 failed = Attempt(claim.rows[0].id, utcnow(), None, answer.error)
@@ -197,8 +208,15 @@ class Dispatcher:
                             break
                         checked = time.monotonic()
                     body = orjson.dumps(self._notification(claim, row, delivered))
-                    answer = await send(client, target, key=key, message_id=row.message_id, body=body,
-                                        custom_headers=custom_headers, timeout=self.timeout)
+                    answer = await send(
+                        client,
+                        target,
+                        key=key,
+                        message_id=row.message_id,
+                        body=body,
+                        custom_headers=custom_headers,
+                        timeout=self.timeout,
+                    )
                     metrics.DURATION.observe(answer.seconds)
                     if answer.ok:
                         delivered.append(Attempt(row.id, utcnow(), answer.status))
@@ -231,16 +249,28 @@ class Dispatcher:
         event = None
         if row.kind == EVENT:
             careplan, encounter = claim.resources.get(row.careplan_id or "", (None, None))
-            event = Event(row.event_number or 0, row.occurred, row.careplan_id or "", row.encounter_id or "",
-                          careplan, encounter)
+            event = Event(
+                row.event_number or 0, row.occurred, row.careplan_id or "", row.encounter_id or "", careplan, encounter
+            )
         parameters = status_parameters(
-            base_url=sub.base_url, subscription_id=sub.id, topic=sub.topic, status=status,
-            kind=HANDSHAKE if row.kind == HANDSHAKE else EVENT, events_since_start=claim.event_count, event=event)
-        return notification_bundle(parameters, base_url=sub.base_url, subscription_id=sub.id, now=utcnow(),
-                                   event=event, full_resource=sub.content == "full-resource")
+            base_url=sub.base_url,
+            subscription_id=sub.id,
+            topic=sub.topic,
+            status=status,
+            kind=HANDSHAKE if row.kind == HANDSHAKE else EVENT,
+            events_since_start=claim.event_count,
+            event=event,
+        )
+        return notification_bundle(
+            parameters,
+            base_url=sub.base_url,
+            subscription_id=sub.id,
+            now=utcnow(),
+            event=event,
+            full_resource=sub.content == "full-resource",
+        )
 
-    def _result(self, claim: Claim, delivered: list[Attempt], failed: Attempt | None,
-                answer: Answer | None) -> Result:
+    def _result(self, claim: Claim, delivered: list[Attempt], failed: Attempt | None, answer: Answer | None) -> Result:
         sub = claim.subscription
         if failed is None:
             status = "active" if delivered else sub.status
@@ -248,15 +278,23 @@ class Dispatcher:
         assert answer is not None
         row = next(r for r in claim.rows if r.id == failed.row_id)
         metrics.FAILURES.labels(metrics.failure_reason(answer.status, answer.error)).inc()
-        log.warning("webhook delivery failed", extra={
-            "subscription": sub.id, "webhook_id": row.message_id, "status": answer.status, "error": answer.error,
-            "attempt": row.attempts + 1})
+        log.warning(
+            "webhook delivery failed",
+            extra={
+                "subscription": sub.id,
+                "webhook_id": row.message_id,
+                "status": answer.status,
+                "error": answer.error,
+                "attempt": row.attempts + 1,
+            },
+        )
         if answer.status == 410:
             metrics.DEACTIVATED.inc()
             metrics.DEAD.inc()
             gone = Attempt(failed.row_id, failed.at, 410, "HTTP 410: the receiver is gone", dead=True)
-            return Result(delivered, gone, None, "off", "The receiver answered 410 Gone; deliveries stopped.",
-                          gone=True)
+            return Result(
+                delivered, gone, None, "off", "The receiver answered 410 Gone; deliveries stopped.", gone=True
+            )
         error = f"Delivery failing: {answer.error}."
         if row.attempts < len(self.delays):
             delay = self.delays[row.attempts] * random.uniform(1.0, 1.2)
@@ -265,7 +303,9 @@ class Dispatcher:
             metrics.RETRIES.inc()
             return Result(delivered, failed, failed.at + timedelta(seconds=delay), "error", error)
         metrics.DEAD.inc()
-        log.warning("webhook notification dead after its last attempt",
-                    extra={"subscription": sub.id, "webhook_id": row.message_id})
+        log.warning(
+            "webhook notification dead after its last attempt",
+            extra={"subscription": sub.id, "webhook_id": row.message_id},
+        )
         dead = Attempt(failed.row_id, failed.at, failed.status, failed.error, dead=True)
         return Result(delivered, dead, None, "error", error)

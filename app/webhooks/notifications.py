@@ -34,9 +34,17 @@ def instant(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def status_parameters(*, base_url: str, subscription_id: str, topic: str, status: str, kind: str,
-                      events_since_start: int, event: Event | None = None, error: str | None = None,
-                      ) -> dict[str, Any]:
+def status_parameters(
+    *,
+    base_url: str,
+    subscription_id: str,
+    topic: str,
+    status: str,
+    kind: str,
+    events_since_start: int,
+    event: Event | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
         {"name": "subscription", "valueReference": {"reference": f"{base_url}/Subscription/{subscription_id}"}},
         {"name": "topic", "valueCanonical": topic},
@@ -45,13 +53,20 @@ def status_parameters(*, base_url: str, subscription_id: str, topic: str, status
         {"name": "events-since-subscription-start", "valueString": str(events_since_start)},
     ]
     if event is not None:
-        parameters.append({"name": "notification-event", "part": [
-            {"name": "event-number", "valueString": str(event.number)},
-            {"name": "timestamp", "valueInstant": instant(event.occurred)},
-            {"name": "focus", "valueReference": {"reference": f"{base_url}/CarePlan/{event.careplan_id}"}},
-            {"name": "additional-context",
-             "valueReference": {"reference": f"{base_url}/Encounter/{event.encounter_id}"}},
-        ]})
+        parameters.append(
+            {
+                "name": "notification-event",
+                "part": [
+                    {"name": "event-number", "valueString": str(event.number)},
+                    {"name": "timestamp", "valueInstant": instant(event.occurred)},
+                    {"name": "focus", "valueReference": {"reference": f"{base_url}/CarePlan/{event.careplan_id}"}},
+                    {
+                        "name": "additional-context",
+                        "valueReference": {"reference": f"{base_url}/Encounter/{event.encounter_id}"},
+                    },
+                ],
+            }
+        )
     if error:
         parameters.append({"name": "error", "valueCodeableConcept": {"text": error}})
     return {
@@ -62,19 +77,30 @@ def status_parameters(*, base_url: str, subscription_id: str, topic: str, status
     }
 
 
-def notification_bundle(status: dict[str, Any], *, base_url: str, subscription_id: str, now: datetime,
-                        event: Event | None = None, full_resource: bool = False) -> dict[str, Any]:
+def notification_bundle(
+    status: dict[str, Any],
+    *,
+    base_url: str,
+    subscription_id: str,
+    now: datetime,
+    event: Event | None = None,
+    full_resource: bool = False,
+) -> dict[str, Any]:
     """A notification: history Bundle, status first; the CarePlan and Encounter follow as entries
     (with the resources for full-resource subscriptions, as references for id-only ones)."""
-    entries: list[dict[str, Any]] = [{
-        "fullUrl": f"urn:uuid:{status['id']}",
-        "resource": status,
-        "request": {"method": "GET", "url": f"{base_url}/Subscription/{subscription_id}/$status"},
-        "response": {"status": "200"},
-    }]
+    entries: list[dict[str, Any]] = [
+        {
+            "fullUrl": f"urn:uuid:{status['id']}",
+            "resource": status,
+            "request": {"method": "GET", "url": f"{base_url}/Subscription/{subscription_id}/$status"},
+            "response": {"status": "200"},
+        }
+    ]
     if event is not None:
-        for resource_type, resource_id, resource in (("CarePlan", event.careplan_id, event.careplan),
-                                                     ("Encounter", event.encounter_id, event.encounter)):
+        for resource_type, resource_id, resource in (
+            ("CarePlan", event.careplan_id, event.careplan),
+            ("Encounter", event.encounter_id, event.encounter),
+        ):
             entry: dict[str, Any] = {"fullUrl": f"{base_url}/{resource_type}/{resource_id}"}
             if full_resource and resource is not None:
                 entry["resource"] = resource

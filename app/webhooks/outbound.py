@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import anyio
 import httpx
@@ -25,10 +25,17 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Cloud metadata services; some are public addresses (Azure's wireserver) and so need naming.
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254", "169.254.170.2", "168.63.129.16", "100.100.100.200", "192.0.0.192",
-    "fd00:ec2::254",
-))
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",
+        "169.254.170.2",
+        "168.63.129.16",
+        "100.100.100.200",
+        "192.0.0.192",
+        "fd00:ec2::254",
+    )
+)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 RESOLVE_TIMEOUT = 5.0
@@ -67,8 +74,15 @@ def is_public(ip: IPAddress) -> bool:
             return is_public(embedded)
     if ip in METADATA_ADDRESSES:
         return False
-    return not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
-                or ip.is_unspecified or not ip.is_global)
+    return not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or not ip.is_global
+    )
 
 
 def _literal_ip(host: str) -> IPAddress | None:
@@ -91,7 +105,7 @@ class OutboundPolicy:
         self.allowed_networks = tuple(allowed_networks)
 
     @classmethod
-    def from_setting(cls, value: str) -> "OutboundPolicy":
+    def from_setting(cls, value: str) -> OutboundPolicy:
         hosts, networks = [], []
         for item in (part.strip() for part in value.split(",")):
             if not item:
@@ -148,8 +162,10 @@ class OutboundPolicy:
                 raise Refused("The endpoint's host name does not resolve.")
         for ip in addresses:
             if not self._address_allowed(ip, named):
-                raise Refused("The endpoint resolves to a loopback, private, link-local, reserved or "
-                              "metadata address; only allowlisted hosts may be such.")
+                raise Refused(
+                    "The endpoint resolves to a loopback, private, link-local, reserved or "
+                    "metadata address; only allowlisted hosts may be such."
+                )
         if url.scheme == "http" and not (named or all(self._allowlisted_for_http(str(ip)) for ip in addresses)):
             raise Refused("The endpoint must use https (http is only for hosts the operator allowlists).")
         default_port = url.port is None

@@ -38,11 +38,26 @@ MAX_HEADERS = 10
 MAX_ENDPOINT_LENGTH = 2048
 _HEADER = re.compile(r"^([!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}):[ \t]*([\x20-\x7e\t]{0,1024})$")
 # Headers the dispatcher sets itself, or that would change how the request travels.
-RESERVED_HEADERS = frozenset({
-    "host", "content-type", "content-length", "content-encoding", "transfer-encoding", "connection",
-    "keep-alive", "upgrade", "te", "trailer", "expect", "proxy-authorization", "user-agent",
-    "webhook-id", "webhook-timestamp", "webhook-signature",
-})
+RESERVED_HEADERS = frozenset(
+    {
+        "host",
+        "content-type",
+        "content-length",
+        "content-encoding",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "expect",
+        "proxy-authorization",
+        "user-agent",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }
+)
 MASK = "***"
 
 
@@ -84,8 +99,7 @@ def _parse_end(value: Any) -> datetime | None:
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        raise Rejected([_fault("value", "Subscription.end must be an instant with a time zone.",
-                               "Subscription.end")])
+        raise Rejected([_fault("value", "Subscription.end must be an instant with a time zone.", "Subscription.end")])
     return moment
 
 
@@ -98,13 +112,19 @@ def parse_subscription(data: Any) -> NewSubscription:
     topic = data.get("criteria")
     criteria: Criteria | None = None
     if topic not in TOPICS:
-        faults.append(_fault("not-supported", "Subscription.criteria must be a topic this server publishes: "
-                             + ", ".join(TOPICS) + ".", "Subscription.criteria"))
+        faults.append(
+            _fault(
+                "not-supported",
+                "Subscription.criteria must be a topic this server publishes: " + ", ".join(TOPICS) + ".",
+                "Subscription.criteria",
+            )
+        )
     else:
         filters = [e.get("valueString") for e in _extensions(data.get("_criteria"), FILTER_CRITERIA_URL)]
         if any(not isinstance(f, str) for f in filters):
-            faults.append(_fault("value", "A filter-criteria extension holds a valueString.",
-                                 "Subscription.criteria.extension"))
+            faults.append(
+                _fault("value", "A filter-criteria extension holds a valueString.", "Subscription.criteria.extension")
+            )
         else:
             try:
                 criteria = parse_filters(topic, filters)
@@ -113,23 +133,36 @@ def parse_subscription(data: Any) -> NewSubscription:
 
     channel = data.get("channel") or {}
     if channel.get("type") != "rest-hook":
-        faults.append(_fault("not-supported", "Only the rest-hook channel is supported.",
-                             "Subscription.channel.type"))
+        faults.append(_fault("not-supported", "Only the rest-hook channel is supported.", "Subscription.channel.type"))
     endpoint = channel.get("endpoint")
     if not isinstance(endpoint, str) or not endpoint:
-        faults.append(_fault("required", "A rest-hook channel needs an endpoint URL.",
-                             "Subscription.channel.endpoint"))
+        faults.append(_fault("required", "A rest-hook channel needs an endpoint URL.", "Subscription.channel.endpoint"))
     elif len(endpoint) > MAX_ENDPOINT_LENGTH:  # one limit on both engines (the column's)
-        faults.append(_fault("too-long", f"The endpoint URL may be at most {MAX_ENDPOINT_LENGTH} characters.",
-                             "Subscription.channel.endpoint"))
+        faults.append(
+            _fault(
+                "too-long",
+                f"The endpoint URL may be at most {MAX_ENDPOINT_LENGTH} characters.",
+                "Subscription.channel.endpoint",
+            )
+        )
     if channel.get("payload") not in PAYLOAD_TYPES:
-        faults.append(_fault("not-supported", "Subscription.channel.payload must be application/fhir+json.",
-                             "Subscription.channel.payload"))
+        faults.append(
+            _fault(
+                "not-supported",
+                "Subscription.channel.payload must be application/fhir+json.",
+                "Subscription.channel.payload",
+            )
+        )
     contents = [e.get("valueCode") for e in _extensions(channel.get("_payload"), PAYLOAD_CONTENT_URL)]
     content = contents[0] if contents else "id-only"
     if len(contents) > 1 or content not in CONTENTS:
-        faults.append(_fault("not-supported", "The payload content must be id-only or full-resource.",
-                             "Subscription.channel.payload.extension"))
+        faults.append(
+            _fault(
+                "not-supported",
+                "The payload content must be id-only or full-resource.",
+                "Subscription.channel.payload.extension",
+            )
+        )
 
     headers = list(channel.get("header") or ())
     if len(headers) > MAX_HEADERS:
@@ -140,14 +173,18 @@ def parse_subscription(data: Any) -> NewSubscription:
         if not match:
             faults.append(_fault("value", "A channel header must read 'Name: value' (printable ASCII).", where))
         elif match.group(1).lower() in RESERVED_HEADERS:
-            faults.append(_fault("business-rule", "This header is set by the server and cannot be replaced.",
-                                 where))
+            faults.append(_fault("business-rule", "This header is set by the server and cannot be replaced.", where))
 
     secrets_given = _extensions(channel, SECRET_EXTENSION_URL)
     secret = secrets_given[0].get("valueString") if secrets_given else None
     if len(secrets_given) > 1 or (secrets_given and not _valid_secret(secret)):
-        faults.append(_fault("value", "The webhook-secret extension must hold one 'whsec_' secret: base64 "
-                             "of 24 to 64 random bytes.", "Subscription.channel.extension"))
+        faults.append(
+            _fault(
+                "value",
+                "The webhook-secret extension must hold one 'whsec_' secret: base64 of 24 to 64 random bytes.",
+                "Subscription.channel.extension",
+            )
+        )
     try:
         end = _parse_end(data.get("end"))
     except Rejected as rejected:
@@ -175,8 +212,10 @@ def bind_to_patient(new: NewSubscription, patient: str) -> NewSubscription:
     criteria = Criteria(new.criteria.topic, patient, new.criteria.dispositions, new.criteria.end)
     resource = dict(new.resource)
     underscore = dict(resource.get("_criteria") or {})
-    underscore["extension"] = [*underscore.get("extension", ()),
-                               {"url": FILTER_CRITERIA_URL, "valueString": f"CarePlan?patient=Patient/{patient}"}]
+    underscore["extension"] = [
+        *underscore.get("extension", ()),
+        {"url": FILTER_CRITERIA_URL, "valueString": f"CarePlan?patient=Patient/{patient}"},
+    ]
     resource["_criteria"] = underscore
     return replace(new, criteria=criteria, resource=resource)
 
@@ -235,8 +274,9 @@ def _stored_form(data: dict[str, Any]) -> dict[str, Any]:
     return resource
 
 
-def render_subscription(row: Any, *, secret: str | None = None, channel: dict[str, Any] | None = None
-                        ) -> dict[str, Any]:
+def render_subscription(
+    row: Any, *, secret: str | None = None, channel: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The Subscription as served, its secrets masked; the answer to the create passes the
     `secret` and the `channel` as submitted (shown this once)."""
     stored = row.resource

@@ -28,8 +28,9 @@ class Created:
     secret_generated: bool
 
 
-async def create(data: Any, base_url: str, policy: OutboundPolicy, repository: SubscriptionRepository,
-                 creator: Principal | None) -> Created:
+async def create(
+    data: Any, base_url: str, policy: OutboundPolicy, repository: SubscriptionRepository, creator: Principal | None
+) -> Created:
     """Raises Rejected: 400 for what is not R4, 422 for what this server will not serve,
     including an endpoint it may not call; HttpProblem 403 when the creator may not read what
     the subscription would carry."""
@@ -49,9 +50,15 @@ async def create(data: Any, base_url: str, policy: OutboundPolicy, repository: S
 
 
 def status_resource(row: Any, base_url: str, events_since_start: int) -> dict[str, Any]:
-    return status_parameters(base_url=base_url, subscription_id=row.id, topic=row.topic, status=row.status,
-                             kind=QUERY_STATUS, events_since_start=events_since_start,
-                             error=row.error if row.status in ("error", "off") else None)
+    return status_parameters(
+        base_url=base_url,
+        subscription_id=row.id,
+        topic=row.topic,
+        status=row.status,
+        kind=QUERY_STATUS,
+        events_since_start=events_since_start,
+        error=row.error if row.status in ("error", "off") else None,
+    )
 
 
 def deliveries_parameters(deliveries: list[Delivery], base_url: str) -> dict[str, Any]:
@@ -92,9 +99,20 @@ def resend_selection(data: Any) -> list[str] | None:
         raise Rejected([Fault("structure", "$resend takes a Parameters resource (or no body).")], 400)
     ids = []
     for parameter in data.get("parameter") or ():
-        if not isinstance(parameter, dict) or parameter.get("name") != "webhook-id" \
-                or not isinstance(parameter.get("valueString"), str):
-            raise Rejected([Fault("structure", "$resend takes parameters named webhook-id with a valueString.",
-                                  "Parameters.parameter")], 400)
+        if (
+            not isinstance(parameter, dict)
+            or parameter.get("name") != "webhook-id"
+            or not isinstance(parameter.get("valueString"), str)
+        ):
+            raise Rejected(
+                [
+                    Fault(
+                        "structure",
+                        "$resend takes parameters named webhook-id with a valueString.",
+                        "Parameters.parameter",
+                    )
+                ],
+                400,
+            )
         ids.append(parameter["valueString"])
     return ids or None

@@ -26,7 +26,7 @@ def secret_key(secret: str) -> bytes:
     if not isinstance(secret, str) or not secret.startswith(PREFIX):
         raise ValueError("not a whsec_ secret")
     try:
-        key = base64.b64decode(secret[len(PREFIX):], validate=True)
+        key = base64.b64decode(secret[len(PREFIX) :], validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("not base64") from None
     if not 24 <= len(key) <= 64:

@@ -8,9 +8,9 @@ topic by patient and by disposition.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
 from urllib.parse import parse_qsl
 
 from app.fhir.canonical import BASE
@@ -23,8 +23,10 @@ RED_FLAG_DETECTED = f"{TOPIC_BASE}/red-flag-detected"
 # canonical URL → (plain words, the dispositions it covers)
 TOPICS: dict[str, tuple[str, frozenset[str]]] = {
     TRIAGE_COMPLETED: ("Every new triage encounter.", frozenset(d.code for d in Disposition)),
-    RED_FLAG_DETECTED: ("A triage whose disposition is emergency or urgent.",
-                        frozenset({Disposition.EMERGENCY.code, Disposition.URGENT.code})),
+    RED_FLAG_DETECTED: (
+        "A triage whose disposition is emergency or urgent.",
+        frozenset({Disposition.EMERGENCY.code, Disposition.URGENT.code}),
+    ),
 }
 # The focus of every notification is the CarePlan; the Encounter is its additional context.
 FILTER_RESOURCES = ("CarePlan", "Encounter")
@@ -88,7 +90,9 @@ def parse_filters(topic: str, filters: Iterable[str]) -> Criteria:
             elif name == "disposition":
                 codes = frozenset(code.split("|")[-1] for code in value.split(","))
                 if not codes <= TOPICS[TRIAGE_COMPLETED][1]:
-                    raise FilterError("The disposition filter takes emergency, urgent, doctor-soon, doctor or self-care.")
+                    raise FilterError(
+                        "The disposition filter takes emergency, urgent, doctor-soon, doctor or self-care."
+                    )
                 dispositions = codes if dispositions is None else dispositions & codes
             else:
                 raise FilterError(f"Filters are by {' and '.join(FILTER_PARAMETERS)} only.")

@@ -4,6 +4,7 @@ Revision ID: 20261125_0002
 Revises: 20261125_0001
 Create Date: 2026-11-25
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
@@ -59,8 +60,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.String(255), nullable=True),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
     )
-    op.create_index("ix_webhook_outbox_queue", "webhook_outbox",
-                    ["subscription_id", "state", "event_number", "id"])
+    op.create_index("ix_webhook_outbox_queue", "webhook_outbox", ["subscription_id", "state", "event_number", "id"])
 
 
 def downgrade() -> None:

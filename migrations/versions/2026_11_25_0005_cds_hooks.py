@@ -4,6 +4,7 @@ Revision ID: 20261125_0005
 Revises: 20261125_0004
 Create Date: 2026-11-25
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB

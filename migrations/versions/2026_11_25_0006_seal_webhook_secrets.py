@@ -9,6 +9,7 @@ Revision ID: 20261125_0006
 Revises: 20261125_0005
 Create Date: 2026-11-25
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -23,8 +24,13 @@ branch_labels = None
 depends_on = None
 
 _json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-subscriptions = sa.table("webhook_subscription", sa.column("id", sa.String), sa.column("secret", sa.Text),
-                         sa.column("headers", _json), sa.column("resource", _json))
+subscriptions = sa.table(
+    "webhook_subscription",
+    sa.column("id", sa.String),
+    sa.column("secret", sa.Text),
+    sa.column("headers", _json),
+    sa.column("resource", _json),
+)
 
 
 def _rows():
@@ -46,9 +52,12 @@ def upgrade() -> None:
         if is_sealed(row.secret):
             continue
         headers = list(row.headers or ())
-        _store(row.id, secret=sealing.seal_secret(keyring, row.secret),
-               headers=sealing.seal_headers(keyring, headers),
-               resource=sealing.resource_without_headers(row.resource))
+        _store(
+            row.id,
+            secret=sealing.seal_secret(keyring, row.secret),
+            headers=sealing.seal_headers(keyring, headers),
+            resource=sealing.resource_without_headers(row.resource),
+        )
 
 
 def downgrade() -> None:
@@ -59,7 +68,11 @@ def downgrade() -> None:
             if not is_sealed(row.secret):
                 continue
             headers = sealing.open_headers(keyring, row.headers)
-            _store(row.id, secret=sealing.open_secret(keyring, row.secret), headers=headers,
-                   resource=sealing.resource_with_headers(row.resource, headers))
+            _store(
+                row.id,
+                secret=sealing.open_secret(keyring, row.secret),
+                headers=headers,
+                resource=sealing.resource_with_headers(row.resource, headers),
+            )
     with op.batch_alter_table("webhook_subscription") as batch:
         batch.alter_column("secret", type_=sa.String(128), existing_type=sa.Text(), existing_nullable=False)

@@ -7,6 +7,7 @@ Revision ID: 20261125_0007
 Revises: 20261125_0006
 Create Date: 2026-11-25
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
