@@ -17,13 +17,13 @@ while this is decided, so concurrent amendments line up into one chain of versio
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from app.fhir.encounter import render_encounter
+from app.kit.ids import time_ordered_id
 from app.scoring import Scored, careplan_for, score
 from app.store.repository import Amendment, DuplicateIdentifier, EncounterRepository
 
@@ -155,7 +155,7 @@ def _render(
 def prepare(data: Any) -> Prepared:
     """Validate, triage and render: CPU only, no I/O. Raises outcome.Rejected."""
     scored = score(data)
-    encounter_id, careplan_id, response_id = (str(uuid.uuid4()) for _ in range(3))
+    encounter_id, careplan_id, response_id = time_ordered_id(), time_ordered_id(), time_ordered_id()
     row = _render(
         scored, datetime.now(UTC), encounter_id=encounter_id, careplan_id=careplan_id, response_id=response_id
     )
