@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.fhir.outcome import single_outcome
 from app.kit.fhir_http import FhirResponse
 from app.kit.guard import unacceptable
+from app.kit.logs import write_line
 from app.kit.metrics import RequestMetrics
 
 from .audit import REFUSALS, RefusalAggregator, audit_row
@@ -163,17 +164,17 @@ class AccessControl:
             # by route template: never the raw path, which holds ids, nor the query string
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             self.metrics.count(scope["method"], route, status, seconds)
-            log.info(
-                "request",
-                extra={
+            if log.isEnabledFor(logging.INFO):
+                fields = {
                     "request_id": request_id,
                     "method": scope["method"],
                     "route": route,
                     "status": status,
                     "ms": round(seconds * 1000, 2),
                     "agent": principal.subject if principal else None,
-                },
-            )
+                }
+                if not write_line(log, "request", fields):
+                    log.info("request", extra=fields)
 
     async def _admit(self, scope: Scope, resource_type: str | None, interaction: str) -> tuple[Any, Principal | None]:
         headers = dict(scope.get("headers") or [])
