@@ -10,7 +10,7 @@ from starlette.types import Scope
 
 from app.fhir.outcome import operation_outcome
 
-from .fhir_http import FhirResponse, HttpProblem, check_acceptable
+from .fhir_http import FhirResponse, HttpProblem, check_acceptable, check_accepted
 
 # Reads that also answer a page for people (text/html): a CarePlan.
 HTML_READS = re.compile(r"^/fhir/CarePlan/[^/$][^/]*$")
@@ -22,7 +22,11 @@ def unacceptable(scope: Scope) -> FhirResponse | None:
     is admitted."""
     try:
         html = scope["method"] == "GET" and HTML_READS.match(scope["path"]) is not None
-        check_acceptable(Request(scope), html_allowed=html)
+        if scope.get("query_string"):
+            check_acceptable(Request(scope), html_allowed=html)
+        else:  # no _format: the Accept header alone, read without building a Request
+            accept = next((value for name, value in scope["headers"] if name == b"accept"), None)
+            check_accepted(None, accept.decode("latin-1") if accept is not None else None, html_allowed=html)
     except HttpProblem as problem:
         return FhirResponse(operation_outcome(problem.faults), status_code=problem.status)
     return None
