@@ -111,7 +111,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     policy = OutboundPolicy.from_setting(settings.webhook_allowed_hosts)
     app.state.engine = engine
     app.state.repository = EncounterRepository(engine, outbox)
-    app.state.writer = DatabaseWriter(threads=1 if is_sqlite(engine) else min(4, settings.db_pool_size))
+    app.state.writer = DatabaseWriter(threads=1)  # one per process: larger groups, no deadlock between groups
     app.state.subscriptions = SubscriptionRepository(engine, outbox.index, outbox, app.state.keyring)
     app.state.outbound_policy = policy
     app.state.audit = AuditRepository(engine, AuditSpool(audit_spool_path(settings)))

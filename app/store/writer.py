@@ -3,8 +3,11 @@
 Handing each write to a fresh worker thread costs more than the write itself (thread
 wake-ups, GIL hand-offs). Instead a few long-lived writer threads take writes from one
 queue, run everything waiting, and resolve the callers' futures in a single call back to
-the event loop. SQLite has one writer thread (it has one writer anyway); PostgreSQL
-several, so commits overlap.
+the event loop. One writer thread per process on either engine: SQLite has one writer anyway,
+and on PostgreSQL several threads split the queue into smaller groups (a commit each) whose
+transactions could wait on each other's rows (two first submissions of one identifier in
+two groups, in opposite orders: a deadlock the server breaks after a second); one thread
+commits what queued while it waited on the last commit, in one larger group.
 
 Group commit (app/store/batch.py): the triages queued together (`run_grouped`) share one
 transaction, committed once, and only then are their callers answered — a 201 still means
@@ -17,6 +20,7 @@ spool's replay) runs in transactions of its own, after the open group is committ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -137,17 +141,15 @@ class DatabaseWriter:
     @staticmethod
     def _deliver(work: list[Work], outcomes: list[tuple[bool, Any]]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list] = {}
-        for (_, _, future, loop, _), (ok, value) in zip(work, outcomes):
+        for (_, _, future, loop, _), (ok, value) in zip(work, outcomes, strict=True):
             if future is None or loop is None:
                 if not ok:
                     log.error("background database write failed", extra={"error": type(value).__name__})
                 continue
             by_loop.setdefault(loop, []).append((future, ok, value))
         for loop, results in by_loop.items():
-            try:
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits any more
                 loop.call_soon_threadsafe(_resolve, results)
-            except RuntimeError:  # that loop is closed: nobody waits any more
-                pass
 
     def close(self) -> None:
         self._queue.put(_STOP)
