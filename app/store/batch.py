@@ -168,16 +168,23 @@ class Group:
             if not connection.in_transaction():
                 connection.begin()  # SQLAlchemy's transaction (and its BEGIN checks), which commit() ends
             dialect = connection.dialect
-            cursor = None
-            for (table, columns), rows in sorted(pending.items(), key=_table_order):
-                statement = _raw_insert(table, columns, dialect)
-                if statement is None:
-                    connection.execute(_insert_of(table), rows)
-                    continue
-                if cursor is None:
-                    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-                statement.run(cursor, rows, connection)
-            if cursor is not None:
+            ordered = sorted(pending.items(), key=_table_order)
+            statements = [(_raw_insert(table, columns, dialect), table, rows) for (table, columns), rows in ordered]
+            driver = connection.connection.driver_connection
+            if self._sqlite or len(statements) < 2 or any(raw is None for raw, _, _ in statements):
+                together: Any = contextlib.nullcontext()
+            else:
+                # PostgreSQL: every table's rows in one pipeline, one round trip to the server
+                together = driver.pipeline()  # type: ignore[union-attr]
+            cursor = driver.cursor()  # type: ignore[union-attr]
+            try:
+                with _as_sqlalchemy_error(connection, cursor), together:
+                    for raw, table, rows in statements:
+                        if raw is None:
+                            connection.execute(_insert_of(table), rows)
+                        else:
+                            raw.run(cursor, rows, connection)
+            finally:
                 cursor.close()
         except BaseException:
             self.spoiled = True
@@ -314,19 +321,26 @@ class _RawInsert:
         if dispatch.before_cursor_execute:  # listeners (instrumentation, tests) see the statement as from SQLAlchemy
             for listener in dispatch.before_cursor_execute:
                 sql, parameters = listener(connection, cursor, sql, parameters, None, True)
-        try:
-            cursor.executemany(sql, parameters)
-        except Exception as exc:
-            dialect = connection.dialect
-            dbapi = dialect.loaded_dbapi
-            if not isinstance(exc, dbapi.Error):
-                raise
-            if dialect.is_disconnect(exc, connection.connection.dbapi_connection, cursor):
-                connection.invalidate(exc)  # as SQLAlchemy does: never back to the pool
-            raise DBAPIError.instance(sql, None, exc, dbapi.Error, dialect=dialect) from exc
+        cursor.executemany(sql, parameters)  # a driver error becomes SQLAlchemy's in flush()
         if dispatch.after_cursor_execute:
             for listener in dispatch.after_cursor_execute:
                 listener(connection, cursor, sql, parameters, None, True)
+
+
+@contextlib.contextmanager
+def _as_sqlalchemy_error(connection: Connection, cursor: Any) -> Iterator[None]:
+    """A driver error raised inside as SQLAlchemy's own (IntegrityError, OperationalError…), and
+    a lost connection invalidated, as SQLAlchemy does for the statements it runs."""
+    try:
+        yield
+    except Exception as exc:
+        dialect = connection.dialect
+        dbapi = dialect.loaded_dbapi
+        if not isinstance(exc, dbapi.Error):
+            raise
+        if dialect.is_disconnect(exc, connection.connection.dbapi_connection, cursor):
+            connection.invalidate(exc)  # never back to the pool
+        raise DBAPIError.instance("INSERT (group commit)", None, exc, dbapi.Error, dialect=dialect) from exc
 
 
 _raw_inserts: dict[tuple[Table, tuple[str, ...], int], _RawInsert | None] = {}
