@@ -13,9 +13,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 import app.migrations as migrations_package
-from app.security.keyring import Keyring
-
-from .db import unbounded
+from app.kit.keyring import Keyring
+from app.store.db import unbounded
 
 
 def _config() -> Config:
