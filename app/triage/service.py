@@ -23,6 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
+
+from app.fhir.http import HttpProblem
+from app.security.principal import patient_of
+from app.store.writer import DatabaseWriter
 from app.triage.encounter import render_encounter
 from app.triage.repository import Amendment, DuplicateIdentifier, EncounterRepository
 from app.triage.scoring import Scored, careplan_for, score
@@ -242,3 +247,74 @@ def store(prepared: Prepared, repository: EncounterRepository, audit_for: AuditF
 def submit(data: Any, repository: EncounterRepository) -> Submitted:
     """The whole use-case in one call (validate, triage, render, store)."""
     return store(prepare(data), repository)
+
+
+# Submitting from the API: who may see which earlier triage, and If-None-Exist.
+
+
+def _patient_system(system: str | None, patient: str) -> str:
+    """Where a patient-level token's identifier is kept when another patient's triage holds it."""
+    return f"urn:lbp-triage:patient:{patient}:{system or ''}"
+
+
+def _for_patient(prepared: Prepared, patient: str, repository: EncounterRepository) -> Prepared:
+    """A patient-level token's triage whose identifier another patient's triage holds: kept
+    under an identifier system of the patient's own, so that it is triaged (and replayed)
+    exactly as an unknown identifier would be, and the other triage is neither shown nor hinted at."""
+    system, value = prepared.identifier  # type: ignore[misc]
+    earlier = repository.find_by_identifier(system, value)
+    if earlier is None or patient_of(earlier) == patient:
+        return prepared
+    own = _patient_system(system, patient)
+    return Prepared({**prepared.row, "identifier_system": own}, (own, value), prepared.scored)
+
+
+def _earlier(
+    condition: tuple[str | None, str], repository: EncounterRepository, patient: str | None = None
+) -> dict[str, Any] | None:
+    matches = repository.count_by_identifier(*condition)
+    if patient is not None:
+        # A patient-level token sees only its patient's triages: another patient's match is no
+        # match at all (answering otherwise would tell that it exists).
+        system, value = condition
+        if system is not None:
+            matches = [*matches, *repository.count_by_identifier(_patient_system(system, patient), value)]
+        matches = [m for m in matches if m["patient"] == patient]
+    if len(matches) > 1:
+        raise HttpProblem(412, "duplicate", "If-None-Exist matched more than one QuestionnaireResponse.")
+    return matches[0] if matches else None
+
+
+def _matched(earlier: dict[str, Any], prepared: Prepared) -> Submitted | None:
+    """If-None-Exist matched `earlier`: its CarePlan when this is the same response of the same
+    patient; None to go on by the body's own identifier when that is the one matched."""
+    if prepared.identifier == (earlier["identifier_system"], earlier["identifier_value"]):
+        return None  # the identifier's lifecycle decides (a replay, an amendment or a conflict)
+    judge(earlier, prepared, by_identifier=False)  # a replay, or Conflict
+    return Submitted(earlier["careplan"], created=False)
+
+
+async def triage_and_store(
+    prepared: Prepared,
+    *,
+    condition: tuple[str | None, str] | None,
+    patient_only: str | None,
+    repository: EncounterRepository,
+    writer: DatabaseWriter,
+    audit_for: AuditFor | None,
+) -> Submitted:
+    """Store a validated, triaged response (or replay or amend its identifier's triage), as
+    $triage and PlanDefinition/$apply with persist=true do. `patient_only` is the patient a
+    patient-level token is bound to; `condition` is If-None-Exist's identifier. Raises
+    Conflict when the identifier (or the condition) names a response this one may not replay."""
+    if patient_only is not None and prepared.identifier is not None:
+        # No existence oracle: another patient's identifier is, to a patient token, an unknown one.
+        prepared = await anyio.to_thread.run_sync(_for_patient, prepared, patient_only, repository)
+    if condition is not None:
+        earlier = await anyio.to_thread.run_sync(_earlier, condition, repository, patient_only)
+        if earlier is not None:
+            submitted = _matched(earlier, prepared)
+            if submitted is not None:
+                return submitted
+    result: Submitted = await writer.run_grouped(store, prepared, repository, audit_for)
+    return result
