@@ -16,13 +16,13 @@ from starlette.responses import JSONResponse, Response
 from app.cds import cards
 from app.cds.feedback import feedback_rows, store_feedback
 from app.cds.fhir_server import FhirServers
-from app.cds.imaging import VALUESET_ID, imaging_codes, imaging_orders, value_set
+from app.cds.imaging import imaging_codes, imaging_orders, value_set
 from app.cds.latest import LatestTriage, Untriageable, response_in, stored_latest, triage_in_memory
 from app.cds.security import CdsAuthenticator, CdsCaller
 from app.cds.services import IMAGING, PREFETCH_KEY, SERVICES, Service, discovery
-from app.conformance.router import search_published
-from app.fhir.http import FhirResponse, HttpProblem, read_json
-from app.fhir.openapi import SEARCH_RULES, fhir_ok, outcome_response, search_parameters
+from app.conformance.published import PublishedKind, publish
+from app.fhir.http import HttpProblem, read_json
+from app.fhir.openapi import outcome_response
 from app.rules import RULES_VERSION
 from app.security.audit import audit_row
 
@@ -296,28 +296,14 @@ async def feedback(service_id: str, request: Request) -> Response:
     return Response(status_code=200)
 
 
-@valuesets.get(
-    "/ValueSet/{valueset_id}",
-    summary="A ValueSet the CDS services use",
-    description="`lbp-lumbar-imaging`: the lumbar spine imaging orders `lbp-imaging` watches "
-    "(the default CPT codes and any added by `LBP_CDS_IMAGING_CODES`).",
-    response_class=FhirResponse,
-    responses=fhir_ok("The ValueSet", "ValueSet"),
+publish(
+    valuesets,
+    PublishedKind(
+        "ValueSet",
+        read_summary="A ValueSet the CDS services use",
+        read_description="`lbp-lumbar-imaging`: the lumbar spine imaging orders `lbp-imaging` watches "
+        "(the default CPT codes and any added by `LBP_CDS_IMAGING_CODES`).",
+        search_summary="List or find the ValueSets",
+        instances=lambda settings: [value_set(settings.cds_imaging_codes)],
+    ),
 )
-async def read_valueset(valueset_id: str, request: Request) -> Response:
-    if valueset_id != VALUESET_ID:
-        raise HttpProblem(404, "not-found", "No such ValueSet; see GET /fhir/ValueSet.")
-    found = value_set(request.app.state.settings.cds_imaging_codes)
-    return FhirResponse(found, headers={"ETag": f'W/"{found["version"]}"'})
-
-
-@valuesets.get(
-    "/ValueSet",
-    summary="List or find the ValueSets",
-    description=SEARCH_RULES,
-    response_class=FhirResponse,
-    responses=fhir_ok("A searchset Bundle", "Bundle"),
-    openapi_extra=search_parameters("ValueSet"),
-)
-async def search_valuesets(request: Request) -> Response:
-    return search_published(request, "ValueSet", [value_set(request.app.state.settings.cds_imaging_codes)])
