@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -146,10 +147,8 @@ class Receiver:
             self._server.server_close()
             self._server = None
         for connection in list(self._connections):  # kept-alive connections go down too
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def _arrive(self, request: Received) -> Reply:
         with self._cond:

@@ -167,7 +167,7 @@ def _finding_table(rules: RuleSet) -> Table:
 
 def _disposition_table(rules: RuleSet) -> Table:
     tiers = [tier for tier in Tier if any(rule.tier is tier for rule in rules.findings)]
-    rows = tuple((tier.name, tier.disposition.code) for tier in tiers) + (("(no finding)", Disposition.SELF_CARE.code),)
+    rows = (*tuple((tier.name, tier.disposition.code) for tier in tiers), ("(no finding)", Disposition.SELF_CARE.code))
     return Table(
         "Disposition",
         "The disposition is the most urgent tier among the findings that fire "
@@ -404,7 +404,7 @@ def plan_definition(version: str) -> dict[str, Any]:
 
 def _by_version(build) -> list[dict[str, Any]]:
     # current first, so that a search without criteria lists the current rules first
-    versions = [CURRENT.version] + sorted((v for v in RULESETS if v != CURRENT.version), reverse=True)
+    versions = [CURRENT.version, *sorted((v for v in RULESETS if v != CURRENT.version), reverse=True)]
     return [build(version) for version in versions]
 
 

@@ -325,9 +325,14 @@ def structure_faults(data: dict[str, Any], max_depth: int | None = DEFAULT_MAX_D
                     if type(item) is dict:
                         push((item, target, (chain, key, index), depth + 2))
                         continue
-                elif kind == _STRING:
-                    if type(item) is str and item and matches(item) is not None and (enum is None or item in enum):
-                        continue
+                elif (
+                    kind == _STRING
+                    and type(item) is str
+                    and item
+                    and matches(item) is not None
+                    and (enum is None or item in enum)
+                ):
+                    continue
                 other(kind, target, enum, item, (chain, key, index), depth + 2)
         for name in typ.required:
             if name not in node and f"_{name}" not in node:

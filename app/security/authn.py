@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import json
@@ -109,10 +110,8 @@ class Authenticator:
         if self._jwks is not None and authorization:
             token = authorization.partition(" ")[2].strip()
             if token.count(".") == 2:
-                try:
+                with contextlib.suppress(Unauthenticated):  # authenticate() says so
                     await self._jwks.prepare(_kid(token))
-                except Unauthenticated:
-                    pass  # authenticate() says so
         return self.authenticate(authorization, client_host, proxied)
 
     def authenticate(self, authorization: str | None, client_host: str | None, proxied: bool = False) -> Principal:

@@ -237,7 +237,7 @@ class DeliveryQueue:
                 claim.resources = {
                     r.careplan_id: tuple(  # only the types the creator may read
                         resource if resource_type in reads else None
-                        for resource_type, resource in zip(("CarePlan", "Encounter"), found[r.careplan_id])
+                        for resource_type, resource in zip(("CarePlan", "Encounter"), found[r.careplan_id], strict=True)
                     )
                     for r in claim.rows
                     if r.careplan_id in found
