@@ -25,7 +25,7 @@ from typing import Any
 
 from app.fhir.encounter import render_encounter
 from app.scoring import Scored, careplan_for, score
-from app.store.repository import Amendment, DuplicateIdentifier, EncounterRepository
+from app.store.repository import Amendment, DuplicateIdentifier, EncounterRepository, StoredTriage
 
 # Every message is the same whoever's response the identifier holds: nothing of it is named.
 ANOTHER_SUBJECT = (
@@ -162,14 +162,14 @@ def prepare(data: Any) -> Prepared:
     return Prepared(row, scored.response.identifier, scored)
 
 
-def _same_subject(earlier: Mapping[str, Any], prepared: Prepared) -> bool:
+def _same_subject(earlier: StoredTriage, prepared: Prepared) -> bool:
     if earlier["patient"] is not None or prepared.row["patient"] is not None:
         return earlier["patient"] == prepared.row["patient"]
     # logical (identifier) subjects: the same only when written the same
     return earlier["questionnaire_response"].get("subject") == prepared.scored.response.resource.get("subject")
 
 
-def judge(earlier: Mapping[str, Any], prepared: Prepared, *, by_identifier: bool = True) -> Amendment | None:
+def judge(earlier: StoredTriage, prepared: Prepared, *, by_identifier: bool = True) -> Amendment | None:
     """What a submission matching an earlier triage gets: None (a replay of the current
     CarePlan), an Amendment to store, or a Conflict."""
     if not _same_subject(earlier, prepared):
@@ -183,7 +183,7 @@ def judge(earlier: Mapping[str, Any], prepared: Prepared, *, by_identifier: bool
     return amendment(earlier, prepared)
 
 
-def amendment(earlier: Mapping[str, Any], prepared: Prepared) -> Amendment:
+def amendment(earlier: StoredTriage, prepared: Prepared) -> Amendment:
     """The amended response triaged again, as the next version of the earlier triage."""
     now = datetime.now(UTC)
     at = _instant(now)
@@ -227,7 +227,7 @@ def amendment(earlier: Mapping[str, Any], prepared: Prepared) -> Amendment:
 def store(prepared: Prepared, repository: EncounterRepository, audit_for: AuditFor | None = None) -> Submitted:
     """Store a prepared triage once, or replay or amend the earlier triage of its identifier."""
 
-    def judged(earlier: Mapping[str, Any]) -> Amendment | None:
+    def judged(earlier: StoredTriage) -> Amendment | None:
         return judge(earlier, prepared)
 
     for _ in range(2):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import ColumnElement, Engine, insert, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -195,7 +195,7 @@ class AuditRepository:
         after: tuple[datetime, str] | None,
         ids: set[str] | None = None,
     ) -> AuditPage:
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if ids is not None:
             conditions.append(A.c.id.in_(sorted(ids)))
         if patient is not None:

@@ -8,12 +8,12 @@ ten thousand rows as at a million.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, text, update
+from sqlalchemy import ColumnElement, Connection, Engine, bindparam, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from . import batch
@@ -34,6 +34,13 @@ RESOURCE_COLUMNS = {
 
 _OUTBOX_INSERT = insert(WebhookOutbox.__table__)
 _AUDIT_INSERT = insert(AuditRecord.__table__)
+
+
+class StoredTriage(Protocol):
+    """The stored row of an earlier triage, as `judge` reads it: a SQLAlchemy RowMapping
+    (its keys may also be columns, so it is no Mapping[str, Any]) or a plain dict."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
 
 
 class DuplicateIdentifier(Exception):
@@ -125,7 +132,7 @@ class EncounterRepository:
     def triage(
         self,
         row: dict[str, Any],
-        judge: Callable[[Mapping[str, Any]], Amendment | None],
+        judge: Callable[[StoredTriage], Amendment | None],
         audit_for: Callable[[str, str], dict[str, Any] | None] | None = None,
     ) -> tuple[dict[str, Any], str, str | None]:
         """Store a triage, or settle it against the earlier triage of the same identifier, in
@@ -159,7 +166,7 @@ class EncounterRepository:
         self,
         group: batch.Group,
         row: dict[str, Any],
-        judge: Callable[[Mapping[str, Any]], Amendment | None],
+        judge: Callable[[StoredTriage], Amendment | None],
         audit_for: Callable[[str, str], dict[str, Any] | None] | None,
     ) -> tuple[dict[str, Any], str, str | None]:
         wrote = [False]
@@ -179,7 +186,7 @@ class EncounterRepository:
         self,
         connection: Connection,
         row: dict[str, Any],
-        judge: Callable[[Mapping[str, Any]], Amendment | None],
+        judge: Callable[[StoredTriage], Amendment | None],
         audit_for: Callable[[str, str], dict[str, Any] | None] | None,
         wrote: list[bool],
         group: batch.Group | None = None,
@@ -295,7 +302,7 @@ class EncounterRepository:
         column, id_column = RESOURCE_COLUMNS[query.resource_type]
         if query.matches_nothing:
             return Page([], 0, None)
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if query.ids is not None:
             conditions.append(id_column.in_(sorted(query.ids)))
         if query.patient is not None:
