@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from html import escape
-from typing import Any
+from typing import Any, TypeVar
 
 from app.triage import activities_v2
 from app.triage.model import Disposition, Preference, RiskGroup, Tier
@@ -35,6 +36,8 @@ from .xhtml import XHTML_NS
 
 LIBRARY_URL = f"{BASE}/Library/lbp-triage-rules"
 ACTIVITYDEFINITION_BASE = f"{BASE}/ActivityDefinition"
+_Built = TypeVar("_Built")
+
 _DURATIONS = ("lt-6w", "6-12w", "gt-12w")
 _AGES = (10, 15, 16, 17, 18, 40, 64, 65, 70, 80)
 
@@ -402,7 +405,7 @@ def plan_definition(version: str) -> dict[str, Any]:
     return resource
 
 
-def _by_version(build) -> list[dict[str, Any]]:
+def _by_version(build: Callable[[str], _Built]) -> list[_Built]:
     # current first, so that a search without criteria lists the current rules first
     versions = [CURRENT.version, *sorted((v for v in RULESETS if v != CURRENT.version), reverse=True)]
     return [build(version) for version in versions]

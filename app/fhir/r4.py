@@ -143,6 +143,8 @@ def _types() -> dict[str, _Type]:
         name: (json_type, re.compile(pattern).fullmatch if pattern else None, name)
         for name, (json_type, pattern) in table["primitives"].items()
     }
+    # a primitive's compiled (kind, pattern match, …) or a complex type's _Type, as `properties` holds it
+    compiled: Any
     for name, spec in table["types"].items():
         typ = types[name]
         typ.required = tuple(spec.get("required", ()))

@@ -138,7 +138,7 @@ class _Unsafe(Exception):
 def xhtml_fault(text: str) -> str | None:
     """Why the narrative breaks FHIR's rules (a sentence quoting nothing of it), or None."""
     parser = expat.ParserCreate("UTF-8", namespace_separator=_SEP)
-    seen = {"root": None, "content": False}
+    seen: dict[str, str | bool | None] = {"root": None, "content": False}  # root: the root element's name
 
     def refuse(*_: object) -> None:
         raise _Unsafe("A narrative must not hold a DTD, entity declarations or processing instructions.")

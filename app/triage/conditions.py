@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .model import Answers, Evidence
 
@@ -231,7 +232,7 @@ def compile_table(conditions: tuple[Condition, ...]) -> Callable[[Answers], list
     for n, condition in enumerate(conditions):
         lines += [f"    if {condition.expression()}:", f"        out.append({n})"]
     lines.append("    return out")
-    namespace = {"_number": _number}
+    namespace: dict[str, Any] = {"_number": _number}
     exec("\n".join(lines), namespace)
     return namespace["fired"]
 
