@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from app.kit.fhir_http import FhirResponse, HttpProblem, read_json
 from app.routers.conformance import search_published
-from app.routers.docs import SEARCH_RULES, fhir_ok, outcome_response, search_parameters
+from app.routers.docs import SEARCH_RULES, Responses, fhir_ok, outcome_response, search_parameters
 from app.security.audit import audit_row
 from app.triage import RULES_VERSION
 
@@ -27,7 +27,7 @@ from .latest import LatestTriage, Untriageable, response_in, stored_latest, tria
 from .security import CdsAuthenticator, CdsCaller
 from .services import IMAGING, PREFETCH_KEY, SERVICES, Service, discovery
 
-_ERRORS = {
+_ERRORS: Responses = {
     400: outcome_response("The request is not a CDS Hooks request for this service"),
     401: outcome_response("No valid JWT from an allowlisted EHR (or a replayed one)"),
     403: outcome_response("Auth mode none: clients on this machine only"),

@@ -20,6 +20,7 @@ from app.webhooks.topics import TOPICS
 from .docs import (
     COMMON_ERRORS,
     SEARCH_RULES,
+    Responses,
     fhir_ok,
     outcome_response,
     query_parameters,
@@ -66,7 +67,7 @@ EXAMPLE = {
         "header": ["Authorization: Bearer receiver-token"],
     },
 }
-BODY_ERRORS = {
+BODY_ERRORS: Responses = {
     400: outcome_response(
         "Not valid FHIR R4 JSON (the R4 JSON Schema's rules, duplicate keys, a "
         "modifierExtension, an unsafe narrative): every fault listed, nothing stored"

@@ -120,8 +120,9 @@ def parse_subscription(data: Any) -> NewSubscription:
             )
         )
     else:
-        filters = [e.get("valueString") for e in _extensions(data.get("_criteria"), FILTER_CRITERIA_URL)]
-        if any(not isinstance(f, str) for f in filters):
+        values = [e.get("valueString") for e in _extensions(data.get("_criteria"), FILTER_CRITERIA_URL)]
+        filters = [f for f in values if isinstance(f, str)]
+        if len(filters) != len(values):
             faults.append(
                 _fault("value", "A filter-criteria extension holds a valueString.", "Subscription.criteria.extension")
             )
@@ -193,7 +194,7 @@ def parse_subscription(data: Any) -> NewSubscription:
 
     if faults:
         raise Rejected(faults, 422)
-    assert criteria is not None and isinstance(endpoint, str)
+    assert criteria is not None and isinstance(endpoint, str) and isinstance(content, str)
     generated = secret is None
     return NewSubscription(
         criteria=Criteria(criteria.topic, criteria.patient, criteria.dispositions, end),
