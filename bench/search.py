@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
 
-from app.encounters import prepare
+from app.encounters import prepare, store
 from app.store import migrate
 from app.store.db import make_engine
 from app.store.repository import EncounterRepository, SearchQuery
@@ -34,7 +34,7 @@ PATIENTS = 100_000
 
 def filler_rows(start: int, count: int, rng: random.Random) -> list[dict]:
     base = datetime(2026, 1, 1, tzinfo=UTC)
-    rows = []
+    rows: list[dict] = []
     for i in range(start, start + count):
         ident = str(uuid.UUID(int=rng.getrandbits(128)))
         stub = {"resourceType": "CarePlan", "id": ident}
@@ -97,7 +97,7 @@ def main() -> None:
             for n in range(20):
                 qr = random_response(rng, n)
                 qr["subject"] = {"reference": f"Patient/{patient}"}
-                repository.save(prepare(qr).row)
+                store(prepare(qr), repository)
         rows = 400
         print(f"{'stored encounters':>18} {'p50 ms':>8}")
         results = {}

@@ -59,6 +59,7 @@ def _fill(database_url: str, port: int, subscriptions: int, triages: int, conten
     from sqlalchemy import delete
 
     from app.encounters import submit
+    from app.security.authority import Authority
     from app.settings import Settings, keyring_for
     from app.store import migrate
     from app.store.db import make_engine
@@ -69,6 +70,8 @@ def _fill(database_url: str, port: int, subscriptions: int, triages: int, conten
     from bench.common import random_response
     from tests.webhook_support import subscription_body
 
+    # the bench's subscriptions may carry every resource a notification can hold, to any patient
+    authority = Authority(frozenset({"CarePlan", "Encounter"}), None)
     engine = make_engine(database_url)
     migrate.upgrade(engine)
     with engine.begin() as conn:
@@ -80,7 +83,7 @@ def _fill(database_url: str, port: int, subscriptions: int, triages: int, conten
     repository = SubscriptionRepository(engine, outbox.index, outbox, keyring)
     for i in range(subscriptions):
         body = subscription_body(f"http://127.0.0.1:{port}/hook/{i}", content=content)
-        repository.create(parse_subscription(body), "http://bench.local/fhir")
+        repository.create(parse_subscription(body), "http://bench.local/fhir", authority.as_json())
     encounters = EncounterRepository(engine, outbox)
     rng = random.Random(5)
     for n in range(triages):
