@@ -19,7 +19,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import Engine, insert
 
 from app.encounters import prepare, store
 from app.store import migrate
@@ -61,7 +61,7 @@ def filler_rows(start: int, count: int, rng: random.Random) -> list[dict]:
     return rows
 
 
-def grow(engine, have: int, want: int, rng: random.Random) -> None:
+def grow(engine: Engine, have: int, want: int, rng: random.Random) -> None:
     batch = 20_000
     while have < want:
         n = min(batch, want - have)

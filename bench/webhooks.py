@@ -30,8 +30,11 @@ def _free_port() -> int:
 
 def _receiver(port: int) -> None:
     import uvicorn
+    from starlette.types import Receive, Scope, Send
 
-    async def app(scope, receive, send):  # the cheapest receiver: read the body, answer 204
+    async def app(
+        scope: Scope, receive: Receive, send: Send
+    ) -> None:  # the cheapest receiver: read the body, answer 204
         if scope["type"] != "http":
             return
         more = True

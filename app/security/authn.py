@@ -79,7 +79,8 @@ class Authenticator:
                 raise ValueError("LBP_AUTH_MODE=jwt needs LBP_JWT_ISSUER and LBP_JWT_AUDIENCE")
             self._public_key = _pem_key(settings.jwt_public_key) if settings.jwt_public_key else None
             if self._public_key is None:
-                self._jwks = JwksCache(settings.jwt_jwks_url, settings.jwt_jwks_timeout_seconds)  # type: ignore[arg-type]
+                assert settings.jwt_jwks_url  # checked above: no public key, so a JWKS URL
+                self._jwks = JwksCache(settings.jwt_jwks_url, settings.jwt_jwks_timeout_seconds)
             self.algorithms = [a.strip() for a in settings.jwt_algorithms.split(",") if a.strip()]
             if any(a.lower() == "none" or a.startswith("HS") for a in self.algorithms):
                 raise ValueError("LBP_JWT_ALGORITHMS may name only asymmetric algorithms")

@@ -66,7 +66,9 @@ def migration_keyring() -> Keyring:
 
 
 def head_revision() -> str:
-    return ScriptDirectory.from_config(_config()).get_current_head()  # type: ignore[return-value]
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None  # migrations/versions is never empty
+    return head
 
 
 def current_revision(engine: Engine) -> str | None:

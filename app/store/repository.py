@@ -158,8 +158,8 @@ class EncounterRepository:
             ):
                 raise DuplicateIdentifier from exc
             raise
-        if settled.notified:
-            self.outbox.written()  # type: ignore[union-attr]
+        if settled.notified and self.outbox is not None:  # notified: only with an outbox
+            self.outbox.written()
         return settled.careplan, settled.kind, settled.replaced
 
     def _triage_in_group(
@@ -178,8 +178,8 @@ class EncounterRepository:
             if wrote[0] or isinstance(exc, DBAPIError):
                 group.spoiled = True
             raise
-        if settled.notified:
-            group.callbacks.append(self.outbox.written)  # type: ignore[union-attr]
+        if settled.notified and self.outbox is not None:  # notified: only with an outbox
+            group.callbacks.append(self.outbox.written)
         return settled.careplan, settled.kind, settled.replaced
 
     def _settle(

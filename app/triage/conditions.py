@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .model import Answers, Evidence
+from .model import Answers, AnswerValue, Evidence
 
 
 class Condition:
@@ -213,11 +213,11 @@ class AnyOf(Condition):
         return collected or None
 
 
-def _number(value: object, default: float = float("-inf")) -> float:
+def _number(value: AnswerValue | None, default: float = float("-inf")) -> float:
     """A numeric answer, or a default that makes the comparison false."""
     if value is None or isinstance(value, (bool, str)):
         return default
-    return value  # type: ignore[return-value]
+    return value
 
 
 def compile_predicate(condition: Condition) -> Callable[[Answers], bool]:

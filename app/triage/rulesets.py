@@ -16,7 +16,7 @@ from .conditions import compile_table
 from .findings import FINDING_RULES, FindingRule
 from .findings_v2 import FINDING_RULES_V2
 from .model import Answers, MedicineDecision, Preference, StartBack
-from .plan import FactsCache, PlanFacts, Planner
+from .plan import ActivityRule, FactsCache, PlanFacts, Planner
 from .preference import directional_preference, directional_preference_v2
 from .stratification import startback
 
@@ -44,7 +44,7 @@ class RuleSet:
         object.__setattr__(self, "fired", compile_table(tuple(rule.fires_when for rule in self.findings)))
 
     @property
-    def activities(self):
+    def activities(self) -> tuple[ActivityRule, ...]:
         return self.planner.rows
 
     def finding(self, code: str) -> FindingRule:
