@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.fhir.encounter import render_encounter
+from app.kit.clock import instant
 from app.scoring import Scored, careplan_for, score
 from app.store.repository import Amendment, DuplicateIdentifier, EncounterRepository, StoredTriage
 
@@ -83,10 +84,6 @@ def _content(resource: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in resource.items() if k not in ("id", "meta")}
 
 
-def _instant(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _parse_authored(value: Any) -> datetime | None:
     if not isinstance(value, str) or "T" not in value:
         return None  # partial dates are not indexed for search
@@ -117,7 +114,7 @@ def _render(
     replaces: str | None = None,
 ) -> dict[str, Any]:
     """The triage row: the three resources and the columns searches use."""
-    at = _instant(now)
+    at = instant(now)
     subject = scored.response.subject
     result = scored.result
     identifier = scored.response.identifier
@@ -186,7 +183,7 @@ def judge(earlier: StoredTriage, prepared: Prepared, *, by_identifier: bool = Tr
 def amendment(earlier: StoredTriage, prepared: Prepared) -> Amendment:
     """The amended response triaged again, as the next version of the earlier triage."""
     now = datetime.now(UTC)
-    at = _instant(now)
+    at = instant(now)
     old_response, old_encounter, old_careplan = (
         earlier["questionnaire_response"],
         earlier["encounter"],

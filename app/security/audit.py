@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Engine, insert, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from app.kit.clock import instant
 from app.store.paging import newest_first
 from app.store.tables import AuditRecord
 
@@ -220,7 +221,7 @@ class AuditRepository:
 
 def audit_event(row: dict[str, Any]) -> dict[str, Any]:
     """The record as a FHIR R4 AuditEvent."""
-    recorded = row["recorded"].isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    recorded = instant(row["recorded"])
     agent: dict[str, Any] = {"who": {"display": row["agent"]}, "requestor": True}
     if row["client_address"]:
         agent["network"] = {"address": row["client_address"], "type": "2"}

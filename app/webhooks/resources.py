@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from app.fhir.canonical import BASE
 from app.fhir.outcome import Fault, Rejected
 from app.fhir.r4 import check_r4, expect_resource
+from app.kit.clock import instant
 
 from . import signing
 from .topics import TOPICS, Criteria, FilterError, parse_filters
@@ -286,7 +287,7 @@ def render_subscription(
         "id": row.id,
         "meta": {
             "versionId": str(row.version_id),
-            "lastUpdated": _instant(row.updated),
+            "lastUpdated": instant(row.updated),
             "profile": [SUBSCRIPTION_PROFILE],
         },
         "status": row.status,
@@ -301,7 +302,3 @@ def render_subscription(
         channel["extension"] = [*channel.get("extension", ()), {"url": SECRET_EXTENSION_URL, "valueString": secret}]
         resource["channel"] = channel
     return resource
-
-
-def _instant(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

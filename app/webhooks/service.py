@@ -9,12 +9,13 @@ from typing import Any
 import anyio
 
 from app.fhir.outcome import Fault, Rejected
+from app.kit.clock import instant
 from app.kit.fhir_http import HttpProblem
 from app.security.authority import Forbidden, subscription_authority
 from app.security.principal import Principal
 from app.store.subscriptions import Delivery, SubscriptionRepository
 
-from .notifications import QUERY_STATUS, instant, status_parameters
+from .notifications import QUERY_STATUS, status_parameters
 from .outbound import OutboundPolicy, Refused
 from .resources import bind_to_patient, parse_subscription, render_subscription
 
