@@ -12,7 +12,7 @@ does not).
 Parts:
   routing + middleware   the whole request without storage, minus the parts below
   body read/parse        orjson.loads (the depth limit is checked inside validation's one structure walk)
-  validation + triage    app.scoring.score
+  validation + triage    app.triage.scoring.score
   render                 ids, Encounter, CarePlan (prepare − score)
   response JSON          orjson of the CarePlan
   storage insert         the triage's rows (encounter + audit) in one open transaction
@@ -125,7 +125,7 @@ class _NoStorage:
     """Stands in for the writer: the triage is 'stored' at once, nothing written."""
 
     async def run(self, fn: Callable[..., Any], prepared: Any, *args: Any) -> Any:
-        from app.encounters import Submitted
+        from app.triage.service import Submitted
 
         return Submitted(prepared.careplan, created=True)
 
@@ -138,9 +138,9 @@ class _NoStorage:
 def storage_parts(engine: Any, n: int) -> dict[str, float]:
     from sqlalchemy import insert
 
-    from app.encounters import prepare
     from app.security.audit import audit_row
     from app.store.tables import AuditRecord, TriageEncounter
+    from app.triage.service import prepare
 
     data = orjson.loads(bench_body())
     T, A = TriageEncounter.__table__, AuditRecord.__table__
@@ -199,10 +199,10 @@ async def measure(database_url: str, n: int) -> list[tuple[str, float, str]]:
             "LBP_AUTO_MIGRATE": "true",
         }
     )
-    from app.encounters import prepare
     from app.main import create_app
-    from app.scoring import score
     from app.settings import Settings
+    from app.triage.scoring import score
+    from app.triage.service import prepare
 
     app = create_app(Settings(database_url=database_url, log_level="INFO", webhook_dispatcher="off"))
     devnull = open(os.devnull, "w")  # noqa: ASYNC230, SIM115 — one open before the timing; the logs are formatted and written, as in production, to nowhere

@@ -22,14 +22,14 @@ from typing import Any
 
 import orjson
 
-from app.fhir.careplan import render_careplan
-from app.fhir.narrative import careplan_div
-from app.fhir.validation import check_against_questionnaire, check_fhir
-from app.scoring import careplan_for, score
-from app.triage import triage
-from app.triage.engine import decide, find
-from app.triage.plan import PlanFacts
-from app.triage.rulesets import RULESETS
+from app.rules import triage
+from app.rules.engine import decide, find
+from app.rules.plan import PlanFacts
+from app.rules.rulesets import RULESETS
+from app.triage.careplan import render_careplan
+from app.triage.narrative import careplan_div
+from app.triage.scoring import careplan_for, score
+from app.triage.validation import check_against_questionnaire, check_fhir
 from bench.common import random_response
 
 VERSIONS = ("1.0.0", "2.0.0")

@@ -21,11 +21,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, insert
 
-from app.encounters import prepare, store
+from app.fhir.search import SearchQuery
 from app.store import migrate
 from app.store.db import make_engine
-from app.store.repository import EncounterRepository, SearchQuery
 from app.store.tables import TriageEncounter
+from app.triage.repository import EncounterRepository
+from app.triage.service import prepare, store
 from bench.common import random_response
 
 T = TriageEncounter.__table__

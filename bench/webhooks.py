@@ -61,15 +61,15 @@ def _wait_for_port(port: int) -> None:
 def _fill(database_url: str, port: int, subscriptions: int, triages: int, content: str) -> None:
     from sqlalchemy import delete
 
-    from app.encounters import submit
     from app.security.authority import Authority
     from app.settings import Settings, keyring_for
     from app.store import migrate
     from app.store.db import make_engine
-    from app.store.repository import EncounterRepository
-    from app.store.subscriptions import Outbox, SubscriptionIndex, SubscriptionRepository
     from app.store.tables import Base
-    from app.webhooks.resources import parse_subscription
+    from app.subscriptions.resources import parse_subscription
+    from app.subscriptions.store import Outbox, SubscriptionIndex, SubscriptionRepository
+    from app.triage.repository import EncounterRepository
+    from app.triage.service import submit
     from bench.common import random_response
     from tests.webhook_support import subscription_body
 
@@ -97,7 +97,7 @@ def _fill(database_url: str, port: int, subscriptions: int, triages: int, conten
 async def _deliver(database_url: str, expected: int) -> float:
     from app.settings import Settings
     from app.store.db import make_engine
-    from app.webhooks.dispatcher import Dispatcher
+    from app.subscriptions.dispatcher import Dispatcher
 
     settings = Settings(database_url=database_url, webhook_allowed_hosts="127.0.0.1", webhook_poll_seconds=0.05)
     engine = make_engine(database_url)

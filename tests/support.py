@@ -14,8 +14,8 @@ from typing import Any
 
 from app.fhir.canonical import ANSWERS_CODESYSTEM_URL, QUESTIONNAIRE_URL
 from app.fhir.questionnaire import questionnaire_index
-from app.triage import triage
-from app.triage.rulesets import RULES_V1
+from app.rules import triage
+from app.rules.rulesets import RULES_V1
 
 # The tests written for rules 1 run against Questionnaire 1.0.0; rules 2 has its own builders
 # in tests/support_v2.py.

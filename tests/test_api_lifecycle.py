@@ -200,7 +200,7 @@ def test_history_of_a_resource_never_amended_has_one_version(client):
 
 
 def test_the_amended_plan_notifies_subscribers(client, app):
-    from app.webhooks.topics import RED_FLAG_DETECTED
+    from app.subscriptions.topics import RED_FLAG_DETECTED
 
     receiver = Receiver()
     dispatcher = None

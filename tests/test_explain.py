@@ -5,7 +5,7 @@ import json
 import subprocess
 import sys
 
-from app.explain import explain_response
+from app.triage.explain import explain_response
 from tests.support import answers_with, assert_fhir_response, assert_valid_r4, post_triage, response
 from tests.support_v2 import answers_v2, response_v2, startback_answers
 

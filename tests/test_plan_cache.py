@@ -1,4 +1,4 @@
-"""The plan cache (app.triage.plan.FactsCache): keyed by the questions the rows ask of the facts.
+"""The plan cache (app.rules.plan.FactsCache): keyed by the questions the rows ask of the facts.
 
 A plan may be shared only between facts that answer every question the rows asked alike,
 and a row that reads a new fact must change the key. Synthetic rows added to the real
@@ -10,10 +10,10 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from app.triage import Disposition, Preference
-from app.triage.activities_v2 import ACTIVITY_RULES_V2, medicine_decisions
-from app.triage.plan import ActivityRule, FactsCache, PlanFacts, Planner, RecordingFacts, evaluate_rows
-from app.triage.rulesets import RULES_V2
+from app.rules import Disposition, Preference
+from app.rules.activities_v2 import ACTIVITY_RULES_V2, medicine_decisions
+from app.rules.plan import ActivityRule, FactsCache, PlanFacts, Planner, RecordingFacts, evaluate_rows
+from app.rules.rulesets import RULES_V2
 from tests.strategies_v2 import valid_answers_v2
 from tests.support_v2 import answers_v2, triage_v2
 

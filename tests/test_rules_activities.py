@@ -2,9 +2,9 @@
 
 import pytest
 
-from app.scoring import careplan_for, score
-from app.triage import ActivityStatus, Disposition, Preference, Priority
-from app.triage.activities import ACTIVITY_RULES
+from app.rules import ActivityStatus, Disposition, Preference, Priority
+from app.rules.activities import ACTIVITY_RULES
+from app.triage.scoring import careplan_for, score
 from tests.support import activity, activity_codes, answers_with, response, triage_v1
 
 EMERGENCY = dict(bladder_bowel_control=True)

@@ -6,8 +6,8 @@ recorded behind it) and near-misses that must not fire it.
 
 import pytest
 
-from app.triage import Tier
-from app.triage.findings import FINDING_RULES
+from app.rules import Tier
+from app.rules.findings import FINDING_RULES
 from tests.support import answers_with, triage_v1
 
 # row code: (tier, firing answers, expected evidence, near-misses)

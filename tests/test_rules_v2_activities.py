@@ -4,16 +4,16 @@ per preference case); the table-to-test checks at the top keep the names honest.
 
 import pytest
 
-from app.triage import ActivityStatus, Disposition, Preference, Priority, RiskGroup
-from app.triage.activities_v2 import (
+from app.rules import ActivityStatus, Disposition, Preference, Priority, RiskGroup
+from app.rules.activities_v2 import (
     ACETAMINOPHEN_ASK_FIRST_FOR,
     ACTIVITY_RULES_V2,
     NSAID_ASK_FIRST_FOR,
     NSAID_EXCLUDED_BY,
 )
-from app.triage.concepts_v2 import ASK_FIRST_REASON, ON_HOLD_REASON, SAFETY_NET_SIGNS, STOP_RULE
-from app.triage.findings_v2 import FINDING_RULES_V2
-from app.triage.model import Tier
+from app.rules.concepts_v2 import ASK_FIRST_REASON, ON_HOLD_REASON, SAFETY_NET_SIGNS, STOP_RULE
+from app.rules.findings_v2 import FINDING_RULES_V2
+from app.rules.model import Tier
 from tests.support_v2 import answers_v2, startback_answers, triage_v2
 
 EMERGENCY = dict(saddle_numbness=True)

@@ -18,10 +18,10 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
-from app.webhooks.dispatcher import Dispatcher
-from app.webhooks.outbound import OutboundPolicy
-from app.webhooks.resources import FILTER_CRITERIA_URL, PAYLOAD_CONTENT_URL, SECRET_EXTENSION_URL
-from app.webhooks.topics import TRIAGE_COMPLETED
+from app.subscriptions.dispatcher import Dispatcher
+from app.subscriptions.outbound import OutboundPolicy
+from app.subscriptions.resources import FILTER_CRITERIA_URL, PAYLOAD_CONTENT_URL, SECRET_EXTENSION_URL
+from app.subscriptions.topics import TRIAGE_COMPLETED
 from tests.support import FHIR_JSON, assert_fhir_response
 
 # Short waits so that retries and outages take a fraction of a second.

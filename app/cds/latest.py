@@ -13,15 +13,14 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from app.encounters import prepare
+from app.cds.ranking import tier_at_least
 from app.fhir.canonical import CODESYSTEM_URL
+from app.fhir.http import HttpProblem
 from app.fhir.outcome import Rejected
 from app.fhir.r4 import check_structure
-from app.kit.fhir_http import HttpProblem
+from app.rules.findings import FINDING_RULES_BY_CODE
 from app.store.tables import TriageEncounter
-from app.triage.findings import FINDING_RULES_BY_CODE
-
-from .ranking import tier_at_least
+from app.triage.service import prepare
 
 T = TriageEncounter.__table__
 PAIN_DURATION = "pain-duration"

@@ -13,19 +13,18 @@ from fastapi import APIRouter, Request
 from prometheus_client import Counter
 from starlette.responses import JSONResponse, Response
 
-from app.kit.fhir_http import FhirResponse, HttpProblem, read_json
-from app.routers.conformance import search_published
-from app.routers.docs import SEARCH_RULES, Responses, fhir_ok, outcome_response, search_parameters
+from app.cds import cards
+from app.cds.feedback import feedback_rows, store_feedback
+from app.cds.fhir_server import FhirServers
+from app.cds.imaging import VALUESET_ID, imaging_codes, imaging_orders, value_set
+from app.cds.latest import LatestTriage, Untriageable, response_in, stored_latest, triage_in_memory
+from app.cds.security import CdsAuthenticator, CdsCaller
+from app.cds.services import IMAGING, PREFETCH_KEY, SERVICES, Service, discovery
+from app.conformance.router import search_published
+from app.fhir.http import FhirResponse, HttpProblem, read_json
+from app.fhir.openapi import SEARCH_RULES, Responses, fhir_ok, outcome_response, search_parameters
+from app.rules import RULES_VERSION
 from app.security.audit import audit_row
-from app.triage import RULES_VERSION
-
-from . import cards
-from .feedback import feedback_rows, store_feedback
-from .fhir_server import FhirServers
-from .imaging import VALUESET_ID, imaging_codes, imaging_orders, value_set
-from .latest import LatestTriage, Untriageable, response_in, stored_latest, triage_in_memory
-from .security import CdsAuthenticator, CdsCaller
-from .services import IMAGING, PREFETCH_KEY, SERVICES, Service, discovery
 
 _ERRORS: Responses = {
     400: outcome_response("The request is not a CDS Hooks request for this service"),

@@ -5,7 +5,7 @@ Both versions are served and both are accepted: a QuestionnaireResponse naming
 `…|1.0.0` is checked against 1.0.0 and triaged by rules 1; `…|2.0.0`, or the url
 without a version, against the current 2.0.0 and rules 2. The current version has the
 plain id `lbp-triage`; an earlier version is read by the id `lbp-triage-{version}`
-(`lbp-triage-1.0.0`), or found by `?url=…|{version}` (see app.routers.conformance).
+(`lbp-triage-1.0.0`), or found by `?url=…|{version}` (see app.conformance.router).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from .canonical import QUESTIONNAIRE_URL
+from app.fhir.canonical import QUESTIONNAIRE_URL
 
 VERSIONS = ("1.0.0", "2.0.0")
 CURRENT_VERSION = "2.0.0"

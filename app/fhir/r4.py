@@ -31,8 +31,8 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from .outcome import Fault, Rejected
-from .xhtml import xhtml_fault
+from app.fhir.outcome import Fault, Rejected
+from app.fhir.xhtml import xhtml_fault
 
 _TABLE = Path(__file__).parent / "data" / "r4-structure.json"
 MAX_FAULTS = 50

@@ -14,10 +14,9 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.kit.clock import instant
+from app.security.audit_spool import AuditSpool
 from app.store.paging import newest_first
 from app.store.tables import AuditRecord
-
-from .audit_spool import AuditSpool
 
 A = AuditRecord.__table__
 ACTION = {

@@ -21,11 +21,10 @@ from typing import Any
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from app.security.jwks import JwksCache, KeysUnavailable
+from app.security.principal import Principal
+from app.security.scopes import parse_scopes
 from app.settings import Settings
-
-from .jwks import JwksCache, KeysUnavailable
-from .principal import Principal
-from .scopes import parse_scopes
 
 LOCAL_TEST_CLIENTS = frozenset({"testclient"})  # Starlette's TestClient, in-process
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from .access import match
+from app.security.access import match
 
 _SCOPE_WORDS = {
     "create": "c",

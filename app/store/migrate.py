@@ -15,9 +15,8 @@ from sqlalchemy import Engine
 # app.migrations is migrations/ at the top of the repository, mapped by setuptools' package-dir,
 # which mypy does not read: it knows the folder only as the top-level package `migrations`.
 import app.migrations as migrations_package  # type: ignore[import-not-found]
-from app.security.keyring import Keyring
-
-from .db import unbounded
+from app.kit.keyring import Keyring
+from app.store.db import unbounded
 
 
 def _config() -> Config:

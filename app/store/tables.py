@@ -113,7 +113,7 @@ class WebhookSubscription(Base):
     end: Mapped[datetime | None] = mapped_column(UtcDateTime())
     endpoint: Mapped[str] = mapped_column(String(2048))
     content: Mapped[str] = mapped_column(String(16))  # id-only | full-resource
-    # Sealed at rest (app/store/sealing.py): the channel headers (a sealed JSON list, as a JSON
+    # Sealed at rest (app/subscriptions/sealing.py): the channel headers (a sealed JSON list, as a JSON
     # string) and the whsec_… secret, never rendered after creation.
     headers: Mapped[str] = mapped_column(Json)
     secret: Mapped[str] = mapped_column(Text)

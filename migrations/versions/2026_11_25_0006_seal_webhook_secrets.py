@@ -1,4 +1,4 @@
-"""Webhook secrets and channel headers sealed at rest (envelope encryption, app/security/keyring.py).
+"""Webhook secrets and channel headers sealed at rest (envelope encryption, app/kit/keyring.py).
 
 Upgrade widens `secret` (a sealed value is longer than a whsec_ secret), seals every plaintext
 secret and header list, and removes the header values from the stored resource. Downgrade
@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from app.security.keyring import is_sealed
-from app.store import sealing
+from app.kit.keyring import is_sealed
 from app.store.migrate import migration_keyring
+from app.subscriptions import sealing
 
 revision = "20261125_0006"
 down_revision = "20261125_0005"
