@@ -22,11 +22,11 @@ from app.cds.security import CdsAuthenticator, CdsCaller
 from app.cds.services import IMAGING, PREFETCH_KEY, SERVICES, Service, discovery
 from app.conformance.published import PublishedKind, publish
 from app.fhir.http import HttpProblem, read_json
-from app.fhir.openapi import outcome_response
+from app.fhir.openapi import Responses, outcome_response
 from app.rules import RULES_VERSION
 from app.security.audit import audit_row
 
-_ERRORS = {
+_ERRORS: Responses = {
     400: outcome_response("The request is not a CDS Hooks request for this service"),
     401: outcome_response("No valid JWT from an allowlisted EHR (or a replayed one)"),
     403: outcome_response("Auth mode none: clients on this machine only"),

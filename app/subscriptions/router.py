@@ -14,6 +14,7 @@ from app.fhir.http import FhirResponse, HttpProblem, fhir_base, prefer, read_res
 from app.fhir.openapi import (
     COMMON_ERRORS,
     SEARCH_RULES,
+    Responses,
     fhir_ok,
     outcome_response,
     query_parameters,
@@ -65,7 +66,7 @@ EXAMPLE = {
         "header": ["Authorization: Bearer receiver-token"],
     },
 }
-BODY_ERRORS = {
+BODY_ERRORS: Responses = {
     400: outcome_response(
         "Not valid FHIR R4 JSON (the R4 JSON Schema's rules, duplicate keys, a "
         "modifierExtension, an unsafe narrative): every fault listed, nothing stored"

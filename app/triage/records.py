@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 import anyio
@@ -24,7 +25,7 @@ PLAIN_WORDS = {
 }
 
 
-def _read_route(resource_type: str):
+def _read_route(resource_type: str) -> Callable[..., Awaitable[Response]]:
     async def read(resource_id: str, request: Request) -> Response:
         repository = request.app.state.repository
         resource = await anyio.to_thread.run_sync(repository.read, resource_type, resource_id)
@@ -62,7 +63,7 @@ async def _visible_history(request: Request, resource_type: str, resource_id: st
     return versions
 
 
-def _history_route(resource_type: str):
+def _history_route(resource_type: str) -> Callable[..., Awaitable[Response]]:
     async def history_instance(resource_id: str, request: Request) -> Response:
         versions = await _visible_history(request, resource_type, resource_id)
         base = fhir_base(request, request.app.state.settings.public_base_url)
@@ -72,7 +73,7 @@ def _history_route(resource_type: str):
     return history_instance
 
 
-def _vread_route(resource_type: str):
+def _vread_route(resource_type: str) -> Callable[..., Awaitable[Response]]:
     async def vread(resource_id: str, version_id: str, request: Request) -> Response:
         versions = await _visible_history(request, resource_type, resource_id)
         found = next((v for v in versions if v["meta"]["versionId"] == version_id), None)
@@ -84,7 +85,7 @@ def _vread_route(resource_type: str):
     return vread
 
 
-def _search_route(resource_type: str):
+def _search_route(resource_type: str) -> Callable[..., Awaitable[Response]]:
     async def search(request: Request) -> Response:
         state = request.app.state
         settings = state.settings

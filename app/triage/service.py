@@ -26,10 +26,11 @@ from typing import Any
 import anyio
 
 from app.fhir.http import HttpProblem
+from app.kit.clock import instant
 from app.security.principal import patient_of
 from app.store.writer import DatabaseWriter
 from app.triage.encounter import render_encounter
-from app.triage.repository import Amendment, DuplicateIdentifier, EncounterRepository
+from app.triage.repository import Amendment, DuplicateIdentifier, EncounterRepository, StoredTriage
 from app.triage.scoring import Scored, careplan_for, score
 
 # Every message is the same whoever's response the identifier holds: nothing of it is named.
@@ -88,10 +89,6 @@ def _content(resource: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in resource.items() if k not in ("id", "meta")}
 
 
-def _instant(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _parse_authored(value: Any) -> datetime | None:
     if not isinstance(value, str) or "T" not in value:
         return None  # partial dates are not indexed for search
@@ -122,7 +119,7 @@ def _render(
     replaces: str | None = None,
 ) -> dict[str, Any]:
     """The triage row: the three resources and the columns searches use."""
-    at = _instant(now)
+    at = instant(now)
     subject = scored.response.subject
     result = scored.result
     identifier = scored.response.identifier
@@ -167,14 +164,14 @@ def prepare(data: Any) -> Prepared:
     return Prepared(row, scored.response.identifier, scored)
 
 
-def _same_subject(earlier: Mapping[str, Any], prepared: Prepared) -> bool:
+def _same_subject(earlier: StoredTriage, prepared: Prepared) -> bool:
     if earlier["patient"] is not None or prepared.row["patient"] is not None:
         return earlier["patient"] == prepared.row["patient"]
     # logical (identifier) subjects: the same only when written the same
     return earlier["questionnaire_response"].get("subject") == prepared.scored.response.resource.get("subject")
 
 
-def judge(earlier: Mapping[str, Any], prepared: Prepared, *, by_identifier: bool = True) -> Amendment | None:
+def judge(earlier: StoredTriage, prepared: Prepared, *, by_identifier: bool = True) -> Amendment | None:
     """What a submission matching an earlier triage gets: None (a replay of the current
     CarePlan), an Amendment to store, or a Conflict."""
     if not _same_subject(earlier, prepared):
@@ -188,10 +185,10 @@ def judge(earlier: Mapping[str, Any], prepared: Prepared, *, by_identifier: bool
     return amendment(earlier, prepared)
 
 
-def amendment(earlier: Mapping[str, Any], prepared: Prepared) -> Amendment:
+def amendment(earlier: StoredTriage, prepared: Prepared) -> Amendment:
     """The amended response triaged again, as the next version of the earlier triage."""
     now = datetime.now(UTC)
-    at = _instant(now)
+    at = instant(now)
     old_response, old_encounter, old_careplan = (
         earlier["questionnaire_response"],
         earlier["encounter"],
@@ -232,7 +229,7 @@ def amendment(earlier: Mapping[str, Any], prepared: Prepared) -> Amendment:
 def store(prepared: Prepared, repository: EncounterRepository, audit_for: AuditFor | None = None) -> Submitted:
     """Store a prepared triage once, or replay or amend the earlier triage of its identifier."""
 
-    def judged(earlier: Mapping[str, Any]) -> Amendment | None:
+    def judged(earlier: StoredTriage) -> Amendment | None:
         return judge(earlier, prepared)
 
     for _ in range(2):
