@@ -258,7 +258,9 @@ def _for_patient(prepared: Prepared, patient: str, repository: EncounterReposito
     """A patient-level token's triage whose identifier another patient's triage holds: kept
     under an identifier system of the patient's own, so that it is triaged (and replayed)
     exactly as an unknown identifier would be, and the other triage is neither shown nor hinted at."""
-    system, value = prepared.identifier  # type: ignore[misc]
+    if prepared.identifier is None:  # nothing to keep apart: a response without identifier is always new
+        return prepared
+    system, value = prepared.identifier
     earlier = repository.find_by_identifier(system, value)
     if earlier is None or patient_of(earlier) == patient:
         return prepared
