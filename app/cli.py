@@ -30,7 +30,7 @@ EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
 
 def _score_one(data: Any) -> tuple[dict[str, Any], bool]:
-    from app.scoring import careplan_for, score
+    from app.triage.scoring import careplan_for, score
 
     try:
         return careplan_for(score(data)), True
@@ -54,7 +54,7 @@ def _outcome_with_line(rejected: Rejected, line_no: int) -> dict[str, Any]:
 
 
 def score_ndjson(lines: Iterator[bytes], out: IO[bytes], progress: Any = None) -> tuple[int, int]:
-    from app.scoring import careplan_for, score
+    from app.triage.scoring import careplan_for, score
 
     scored = rejected = 0
     for line_no, raw in enumerate(lines, start=1):
@@ -76,7 +76,7 @@ def score_ndjson(lines: Iterator[bytes], out: IO[bytes], progress: Any = None) -
 def _open_input(path: str) -> tuple[IO[bytes], int | None]:
     if path == "-":
         return sys.stdin.buffer, None
-    stream = open(path, "rb")
+    stream = open(path, "rb")  # noqa: SIM115 — handed to the caller, which closes it (with stream:)
     return stream, os.fstat(stream.fileno()).st_size
 
 
@@ -87,7 +87,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         print(f"lbp-triage: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        out = open(args.output, "wb") if args.output else sys.stdout.buffer
+        # SIM115 allowed below: stdout or a file, written until the command returns; the process exit closes it
+        out = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
     except OSError as exc:
         stream.close()
         print(f"lbp-triage: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
@@ -147,7 +148,7 @@ def _progress_bar(args: argparse.Namespace, size: int | None) -> Any:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from app.explain import explain_response
+    from app.triage.explain import explain_response
 
     try:
         stream, _ = _open_input(args.file)
@@ -222,11 +223,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from app.security.keyring import KeyConfigurationError, SealedValueError
+    from app.kit.keyring import KeyConfigurationError, SealedValueError
     from app.settings import get_settings, keyring_for
     from app.store import migrate
     from app.store.db import make_engine
-    from app.store.sealing import rewrap_all
+    from app.subscriptions.sealing import rewrap_all
 
     settings = get_settings()
     try:
@@ -263,12 +264,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
+    from app.kit.keyring import KeyConfigurationError
     from app.kit.logs import configure_logging
-    from app.security.keyring import KeyConfigurationError
     from app.settings import get_settings, keyring_for
     from app.store import migrate
     from app.store.db import make_engine
-    from app.webhooks.dispatcher import Dispatcher
+    from app.subscriptions.dispatcher import Dispatcher
 
     settings = get_settings()
     # As the API logs: basicConfig's format would drop every `extra=` field (subscription, status, error).

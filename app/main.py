@@ -20,29 +20,37 @@ from sqlalchemy.exc import OperationalError
 
 from app import __version__
 from app.cds import router as cds
+from app.conformance import knowledge_router as knowledge
+from app.conformance import router as conformance
+from app.conformance.swagger import install_docs
+from app.fhir import errors
 from app.fhir.r4 import load_structure
-from app.kit import collector, errors
+from app.kit import collector
 from app.kit.forwarded import ForwardedHeaders, parse_networks
 from app.kit.head import HeadAsGet
+from app.kit.keyring import KeyConfigurationError
 from app.kit.logs import configure_logging
-from app.routers import audit, conformance, health, knowledge, resources, smart, subscriptions, triage
-from app.routers.swagger import install_docs
+from app.ops import health
+from app.security import audit_router as audit
+from app.security import smart_router as smart
 from app.security.access import AccessControl
 from app.security.audit import AuditRepository, RefusalAggregator
 from app.security.audit_spool import AuditSpool
 from app.security.authn import Authenticator
-from app.security.keyring import KeyConfigurationError
 from app.security.openapi import install_security_scheme
 from app.security.ratelimit import RateLimiter
 from app.settings import Settings, audit_spool_path, get_settings, keyring_for
 from app.store import migrate
 from app.store.db import is_sqlite, make_engine
-from app.store.repository import EncounterRepository
 from app.store.sqlite_files import SqliteFiles, abandon, sqlite_path
-from app.store.subscriptions import Outbox, SubscriptionIndex, SubscriptionRepository
 from app.store.writer import DatabaseWriter
-from app.webhooks.dispatcher import Dispatcher
-from app.webhooks.outbound import OutboundPolicy
+from app.subscriptions import router as subscriptions
+from app.subscriptions.dispatcher import Dispatcher
+from app.subscriptions.outbound import OutboundPolicy
+from app.subscriptions.store import Outbox, SubscriptionIndex, SubscriptionRepository
+from app.triage import records as resources
+from app.triage import router as triage
+from app.triage.repository import EncounterRepository
 
 log = logging.getLogger("lbp_triage")
 
@@ -89,8 +97,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         return ready["migrated"]
 
     files = None
-    if sqlite_path(engine) is not None:  # checked before SQLite maps any of them
-        files = SqliteFiles(sqlite_path(engine))  # type: ignore[arg-type]
+    if (path := sqlite_path(engine)) is not None:  # checked before SQLite maps any of them
+        files = SqliteFiles(path)
         problems = files.problems(starting=True)
         if problems:
             engine.dispose()

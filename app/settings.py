@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.security.keyring import DEVELOPMENT_KEY_FILE, Keyring, load_keyring
+from app.kit.keyring import DEVELOPMENT_KEY_FILE, Keyring, load_keyring
 
 # 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: eight attempts over 27.6 hours (plus jitter).
 DEFAULT_RETRY_SCHEDULE = "5,300,1800,7200,18000,36000,36000"

@@ -13,11 +13,11 @@ Parts:
   routing + middleware   the whole request without storage, minus the parts below
   body parse             r4.parse_json: orjson.loads and the duplicate-key check
   structure walk         r4.check_structure: the R4 JSON Schema's rules and the depth limit, one walk
-  validation + triage    app.scoring.score (the Questionnaire rules, the fast path, the rules engine)
+  validation + triage    app.triage.scoring.score (the Questionnaire rules, the fast path, the rules engine)
   render                 ids, Encounter, CarePlan (prepare − score)
   response JSON          orjson of the CarePlan
   access log line        the INFO line the access layer writes per request, formatted and written
-  writer: store logic    app.encounters.store on the writer (identifier lookup, audit and outbox rows),
+  writer: store logic    app.triage.service.store on the writer (identifier lookup, audit and outbox rows),
                          rows queued in the group
   writer: inserts        the group's rows written (encounter + audit), alone and per triage in 16
   writer: commit         COMMIT, alone and per triage in 16
@@ -130,7 +130,7 @@ class _NoStorage:
     """Stands in for the writer: the triage is 'stored' at once, nothing written."""
 
     async def run(self, fn: Callable[..., Any], prepared: Any, *args: Any) -> Any:
-        from app.encounters import Submitted
+        from app.triage.service import Submitted
 
         return Submitted(prepared.careplan, created=True)
 
@@ -143,9 +143,9 @@ class _NoStorage:
 def storage_parts(engine: Any, repository: Any, n: int) -> dict[str, float]:
     """The writer thread's work for one triage, as the writer runs it (app/store/writer.py,
     app/store/batch.py): store() in the group, then the group's inserts, then its commit."""
-    from app.encounters import prepare, store
     from app.security.audit import audit_row
     from app.store import batch
+    from app.triage.service import prepare, store
 
     data = orjson.loads(bench_body())
 
@@ -209,11 +209,11 @@ async def measure(database_url: str, n: int) -> list[tuple[str, float, str]]:
             "LBP_AUTO_MIGRATE": "true",
         }
     )
-    from app.encounters import prepare
     from app.fhir.r4 import check_structure, parse_json
     from app.main import create_app
-    from app.scoring import score
     from app.settings import Settings
+    from app.triage.scoring import score
+    from app.triage.service import prepare
 
     app = create_app(Settings(database_url=database_url, log_level="INFO", webhook_dispatcher="off"))
     # the logs are formatted and written, as in production, to nowhere (open for the whole run)
@@ -267,7 +267,7 @@ async def measure(database_url: str, n: int) -> list[tuple[str, float, str]]:
         ("response JSON (orjson)", dumps, ""),
         ("access log line at INFO", logline, "no-storage − the same without the line"),
         ("access log line at INFO, the call alone in a loop", logline_alone, "(for reference)"),
-        ("writer: store logic, one triage alone", storage["store"], "encounters.store in the group"),
+        ("writer: store logic, one triage alone", storage["store"], "triage.service.store in the group"),
         ("writer: store logic, per triage in a group of 16", storage["store16"], ""),
         ("writer: inserts, one triage alone", storage["insert"], "encounter + audit"),
         ("writer: inserts, per triage in a group of 16", storage["insert16"], "one statement per table"),

@@ -2,7 +2,7 @@
 
 from hypothesis import strategies as st
 
-from app.triage.stratification import STARTBACK_ITEMS
+from app.rules.stratification import STARTBACK_ITEMS
 from tests.support_v2 import INDEX, ITEMS
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from app.fhir.canonical import ANSWERS_CODESYSTEM_URL, QUESTIONNAIRE_URL
 from app.fhir.questionnaire import questionnaire_index
-from app.triage import triage
-from app.triage.rulesets import RULES_V1
+from app.rules import triage
+from app.rules.rulesets import RULES_V1
 
 # The tests written for rules 1 run against Questionnaire 1.0.0; rules 2 has its own builders
 # in tests/support_v2.py.
@@ -106,7 +106,7 @@ def build_response(
     """A QuestionnaireResponse carrying the answers (typed by the Questionnaire's item specs),
     flat at the root or nested in their groups; `fields` override the resource's elements (the
     usual canonical and authored time included: no parameter here is named like one)."""
-    flat = [{"linkId": k, "answer": [typed_answer(specs[k].type, v)]} for k, v in answers.items()]
+    flat: list[dict[str, Any]] = [{"linkId": k, "answer": [typed_answer(specs[k].type, v)]} for k, v in answers.items()]
     if nested:
         by_group: dict[str, list[dict[str, Any]]] = {}
         for item in flat:

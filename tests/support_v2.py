@@ -6,10 +6,10 @@ from typing import Any
 
 from app.fhir.canonical import QUESTIONNAIRE_URL
 from app.fhir.questionnaire import questionnaire_index
-from app.triage import triage
-from app.triage.findings_v2 import INFLAMMATORY_ITEMS
-from app.triage.rulesets import RULES_V2
-from app.triage.stratification import STARTBACK_ITEMS
+from app.rules import triage
+from app.rules.findings_v2 import INFLAMMATORY_ITEMS
+from app.rules.rulesets import RULES_V2
+from app.rules.stratification import STARTBACK_ITEMS
 from tests.support import build_response, typed_answer
 
 INDEX = questionnaire_index("2.0.0")

@@ -10,7 +10,7 @@ import pytest
 
 from app.fhir.canonical import QUESTIONNAIRE_URL
 from app.fhir.outcome import Rejected, operation_outcome
-from app.fhir.validation import validate_response
+from app.triage.validation import validate_response
 from tests.support import answers_with, assert_valid_r4, response
 
 

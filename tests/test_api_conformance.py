@@ -1,7 +1,7 @@
 """Metadata, Questionnaire and CodeSystems over HTTP; health endpoints; the OpenAPI document."""
 
 from app.fhir.canonical import QUESTIONNAIRE_URL
-from app.webhooks.topics import RED_FLAG_DETECTED, TRIAGE_COMPLETED
+from app.subscriptions.topics import RED_FLAG_DETECTED, TRIAGE_COMPLETED
 from tests.support import assert_fhir_response, post_triage, response
 
 

@@ -124,7 +124,7 @@ def test_database_unreachable_is_503_quickly_and_recovers_by_itself():
 
 
 def test_unexpected_errors_are_500_outcomes_without_a_trace(client, monkeypatch):
-    import app.encounters as encounters
+    import app.triage.service as encounters
 
     def boom(*args, **kwargs):
         raise RuntimeError("secret internals")

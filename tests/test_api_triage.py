@@ -36,7 +36,7 @@ def test_triage_answers_201_with_the_careplan_and_stores_all_three_resources(cli
 
 
 def test_each_disposition_example_from_swagger_works(client):
-    from app.routers.docs import EXAMPLE_DISPOSITIONS, all_examples
+    from app.fhir.openapi import EXAMPLE_DISPOSITIONS, all_examples
 
     for name, body in all_examples().items():
         careplan = assert_fhir_response(post_triage(client, body), 201, "CarePlan")

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.encounters import prepare
+from app.triage.service import prepare
 from tests.support import answers_with, post_triage, response, store_row
 
 CHROMIUM_FLAGS = (

@@ -4,8 +4,8 @@ source, every disposition, and nothing the tables do not hold."""
 import re
 from pathlib import Path
 
-from app.triage import Disposition
-from app.triage.findings_v2 import FINDING_RULES_V2
+from app.rules import Disposition
+from app.rules.findings_v2 import FINDING_RULES_V2
 
 GUIDE = (Path(__file__).resolve().parents[1] / "docs" / "clinician-guide.md").read_text()
 

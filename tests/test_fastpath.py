@@ -4,7 +4,7 @@ from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.fhir import fastpath
+from app.triage import fastpath
 from tests.strategies import valid_answers
 from tests.support import response
 

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.conformance.knowledge import MEDICINE_TABLES, activity_summaries, dispositions
 from app.fhir.canonical import PLANDEFINITION_URL
-from app.fhir.knowledge import MEDICINE_TABLES, activity_summaries, dispositions
-from app.triage import triage
-from app.triage.rulesets import RULESETS
+from app.rules import triage
+from app.rules.rulesets import RULESETS
 from tests.strategies import valid_answers
 from tests.strategies_v2 import valid_answers_v2
 from tests.support import (

@@ -3,12 +3,12 @@
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from app.scoring import careplan_for, score
-from app.triage import Disposition
+from app.rules import Disposition
+from app.triage.scoring import careplan_for, score
 from tests.strategies import valid_answers
 from tests.support import WARNING_SIGNS, activity_codes, response, triage_v1
 
-ALL_SIGNS = WARNING_SIGNS + ["leg-weakness-worsening"]
+ALL_SIGNS = [*WARNING_SIGNS, "leg-weakness-worsening"]
 
 
 @given(valid_answers(), st.data(), st.booleans())
@@ -53,8 +53,8 @@ def test_the_engine_is_a_pure_function(answers):
 
 @given(valid_answers())
 def test_the_shared_plan_equals_walking_the_table_afresh(answers):
-    from app.triage.activities import ACTIVITY_RULES
-    from app.triage.plan import PlanFacts, evaluate_rows
+    from app.rules.activities import ACTIVITY_RULES
+    from app.rules.plan import PlanFacts, evaluate_rows
 
     result = triage_v1(answers)
     facts = PlanFacts.of(result.disposition, result.preference, result.findings, answers)
@@ -63,8 +63,8 @@ def test_the_shared_plan_equals_walking_the_table_afresh(answers):
 
 @given(valid_answers())
 def test_compiled_rule_predicates_agree_with_the_rule_tables(answers):
-    from app.triage.conditions import same_verdict
-    from app.triage.findings import FINDING_RULES
+    from app.rules.conditions import same_verdict
+    from app.rules.findings import FINDING_RULES
 
     for rule in FINDING_RULES:
         assert same_verdict(rule.fires_when, answers), rule.code

@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.fhir import validation
 from app.fhir.outcome import Rejected
+from app.triage import validation
 from tests.strategies import valid_answers
 from tests.strategies_v2 import valid_answers_v2
 from tests.support import response

@@ -6,9 +6,9 @@ import pytest
 from app.fhir.canonical import QUESTIONNAIRE_URL
 from app.fhir.outcome import Rejected, operation_outcome
 from app.fhir.questionnaire import questionnaire, questionnaire_index
-from app.fhir.validation import validate_response
-from app.triage.findings_v2 import FINDING_RULES_V2, INFLAMMATORY_ITEMS
-from app.triage.stratification import STARTBACK_ITEMS
+from app.rules.findings_v2 import FINDING_RULES_V2, INFLAMMATORY_ITEMS
+from app.rules.stratification import STARTBACK_ITEMS
+from app.triage.validation import validate_response
 from tests.support import assert_valid_r4
 from tests.support_v2 import ITEMS, answers_v2, response_v2, startback_answers
 
@@ -83,7 +83,7 @@ def test_startback_group_codes_and_neutral_labels():
     group = next(g for g in questionnaire("2.0.0")["item"] if g["linkId"] == "startback")
     assert group["code"] == [{"system": "http://loinc.org", "code": "91349-1"}]
     assert [i["linkId"] for i in group["item"]] == list(STARTBACK_ITEMS)
-    for n, (item, loinc) in enumerate(zip(group["item"], STARTBACK_LOINC), start=1):
+    for n, (item, loinc) in enumerate(zip(group["item"], STARTBACK_LOINC, strict=True), start=1):
         assert item["code"] == [{"system": "http://loinc.org", "code": loinc}]
         assert item["text"] == f"STarT Back item {n} (LOINC {loinc})"  # a label, not the tool's wording
     assert [o["valueCoding"]["code"] for o in group["item"][8]["answerOption"]] == [
@@ -185,9 +185,9 @@ def test_the_response_is_checked_against_the_version_it_names(canonical, version
 def test_the_codesystems_gain_the_rules_2_codes_and_keep_the_rules_1_codes():
     from app.fhir.canonical import ANSWERS_CODESYSTEM_URL
     from app.fhir.codesystem import codesystems
-    from app.triage.activities import ACTIVITY_RULES
-    from app.triage.activities_v2 import ACTIVITY_RULES_V2
-    from app.triage.findings import FINDING_RULES
+    from app.rules.activities import ACTIVITY_RULES
+    from app.rules.activities_v2 import ACTIVITY_RULES_V2
+    from app.rules.findings import FINDING_RULES
 
     systems = codesystems()
     for cs in systems.values():

@@ -6,10 +6,10 @@ from app.fhir.canonical import ANSWERS_CODESYSTEM_URL, CODESYSTEM_URL, PLANDEFIN
 from app.fhir.codesystem import codesystems
 from app.fhir.outcome import Rejected, operation_outcome
 from app.fhir.questionnaire import questionnaire
-from app.fhir.validation import validate_response
-from app.scoring import careplan_for, score
-from app.triage.activities import ACTIVITY_RULES
-from app.triage.findings import FINDING_RULES
+from app.rules.activities import ACTIVITY_RULES
+from app.rules.findings import FINDING_RULES
+from app.triage.scoring import careplan_for, score
+from app.triage.validation import validate_response
 from tests.support import answers_with, assert_valid_r4, items, response, schema_errors
 
 RULES_VERSION = "1.0.0"  # these tests are rules 1's, against Questionnaire 1.0.0

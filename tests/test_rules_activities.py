@@ -2,9 +2,9 @@
 
 import pytest
 
-from app.scoring import careplan_for, score
-from app.triage import ActivityStatus, Disposition, Preference, Priority
-from app.triage.activities import ACTIVITY_RULES
+from app.rules import ActivityStatus, Disposition, Preference, Priority
+from app.rules.activities import ACTIVITY_RULES
+from app.triage.scoring import careplan_for, score
 from tests.support import activity, activity_codes, answers_with, response, triage_v1
 
 EMERGENCY = dict(bladder_bowel_control=True)
@@ -44,7 +44,7 @@ def test_activity_row_referral_emergency():
 
 
 def test_activity_row_call_advice_line():
-    result, acts = plan(**URGENT, weight_loss=True)
+    _result, acts = plan(**URGENT, weight_loss=True)
     assert acts["call-advice-line"].priority is Priority.URGENT
     assert set(acts["call-advice-line"].reasons) == {"intolerable-pain", "cancer-or-weight-loss"}
     for answers in (EMERGENCY, DOCTOR, SELF_CARE):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.triage import Disposition
+from app.rules import Disposition
 from tests.support import answers_with, triage_v1
 
 

@@ -6,8 +6,8 @@ recorded behind it) and near-misses that must not fire it.
 
 import pytest
 
-from app.triage import Tier
-from app.triage.findings import FINDING_RULES
+from app.rules import Tier
+from app.rules.findings import FINDING_RULES
 from tests.support import answers_with, triage_v1
 
 # row code: (tier, firing answers, expected evidence, near-misses)
@@ -100,7 +100,7 @@ def test_finding_row(row):
 )
 def test_any_of_records_every_answer_behind_the_finding(answers, also):
     result = triage_v1(answers_with(**answers))
-    evidence = [set(f.evidence) for f in result.findings if f.tier is Tier.U][0]
+    evidence = next(set(f.evidence) for f in result.findings if f.tier is Tier.U)
     assert also in evidence
 
 

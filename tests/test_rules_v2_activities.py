@@ -4,16 +4,16 @@ per preference case); the table-to-test checks at the top keep the names honest.
 
 import pytest
 
-from app.triage import ActivityStatus, Disposition, Preference, Priority, RiskGroup
-from app.triage.activities_v2 import (
+from app.rules import ActivityStatus, Disposition, Preference, Priority, RiskGroup
+from app.rules.activities_v2 import (
     ACETAMINOPHEN_ASK_FIRST_FOR,
     ACTIVITY_RULES_V2,
     NSAID_ASK_FIRST_FOR,
     NSAID_EXCLUDED_BY,
 )
-from app.triage.concepts_v2 import ASK_FIRST_REASON, ON_HOLD_REASON, SAFETY_NET_SIGNS, STOP_RULE
-from app.triage.findings_v2 import FINDING_RULES_V2
-from app.triage.model import Tier
+from app.rules.concepts_v2 import ASK_FIRST_REASON, ON_HOLD_REASON, SAFETY_NET_SIGNS, STOP_RULE
+from app.rules.findings_v2 import FINDING_RULES_V2
+from app.rules.model import Tier
 from tests.support_v2 import answers_v2, startback_answers, triage_v2
 
 EMERGENCY = dict(saddle_numbness=True)
@@ -53,7 +53,7 @@ def test_activity_row_referral_emergency():
 
 
 def test_activity_row_call_advice_line():
-    result, acts = plan(**URGENT, weight_loss=True)
+    _result, acts = plan(**URGENT, weight_loss=True)
     item = acts["call-advice-line"]
     assert item.priority is Priority.URGENT and set(item.reasons) == {"unbearable-pain", "weight-loss"}
     assert "If you cannot get through, go to urgent care or an emergency department today" in item.description
@@ -355,7 +355,7 @@ def test_activity_row_sleep_support():
     ],
 )
 def test_activity_row_weight_management(height, weight, included):
-    result, acts = plan(height_cm=height, weight_kg=weight)
+    _result, acts = plan(height_cm=height, weight_kg=weight)
     assert ("weight-management" in acts) is included
     assert "weight-management" not in plan(height_cm=160.0, weight_kg=90.0, pregnant=True)[1]
     assert "weight-management" not in plan(height_cm=160.0, weight_kg=90.0, age=17)[1]

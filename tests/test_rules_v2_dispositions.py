@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.triage import Disposition
+from app.rules import Disposition
 from tests.support_v2 import answers_v2, triage_v2
 
 

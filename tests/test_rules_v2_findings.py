@@ -7,9 +7,9 @@ are also checked to be a valid response to Questionnaire 2.0.0.
 
 import pytest
 
-from app.fhir.validation import validate_response
-from app.triage import Disposition, Tier
-from app.triage.findings_v2 import FINDING_RULES_V2, FINDING_RULES_V2_BY_CODE, INFLAMMATORY_ITEMS
+from app.rules import Disposition, Tier
+from app.rules.findings_v2 import FINDING_RULES_V2, FINDING_RULES_V2_BY_CODE, INFLAMMATORY_ITEMS
+from app.triage.validation import validate_response
 from tests.support_v2 import answers_v2, response_v2, triage_v2
 
 FOUR_IBP = {link_id.replace("-", "_"): True for link_id in INFLAMMATORY_ITEMS[:4]}

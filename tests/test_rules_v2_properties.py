@@ -3,11 +3,11 @@
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from app.scoring import careplan_for, score
-from app.triage import ActivityStatus, Disposition
-from app.triage.findings_v2 import FINDING_RULES_V2
-from app.triage.model import Tier
-from app.triage.stratification import SCORING_ANSWERS, STARTBACK_ITEMS
+from app.rules import ActivityStatus, Disposition
+from app.rules.findings_v2 import FINDING_RULES_V2
+from app.rules.model import Tier
+from app.rules.stratification import SCORING_ANSWERS, STARTBACK_ITEMS
+from app.triage.scoring import careplan_for, score
 from tests.strategies_v2 import complete, valid_answers_v2
 from tests.support import activity_codes
 from tests.support_v2 import ITEMS, response_v2, triage_v2
@@ -95,8 +95,8 @@ def test_no_red_flag_is_lost_on_the_way_to_the_careplan(answers):
 
 @given(valid_answers_v2())
 def test_the_cached_plan_equals_walking_the_table_afresh(answers):
-    from app.triage.activities_v2 import ACTIVITY_RULES_V2
-    from app.triage.plan import PlanFacts, evaluate_rows
+    from app.rules.activities_v2 import ACTIVITY_RULES_V2
+    from app.rules.plan import PlanFacts, evaluate_rows
 
     result = triage_v2(answers)
     facts = PlanFacts.of(
@@ -111,7 +111,7 @@ def test_the_cached_plan_equals_walking_the_table_afresh(answers):
 
 @given(valid_answers_v2())
 def test_compiled_rule_predicates_agree_with_the_rule_tables(answers):
-    from app.triage.conditions import same_verdict
+    from app.rules.conditions import same_verdict
 
     for rule in FINDING_RULES_V2:
         assert same_verdict(rule.fires_when, answers), rule.code

@@ -5,7 +5,7 @@ import warnings
 
 import pytest
 
-from app.triage.findings_v2 import FINDING_RULES_V2
+from app.rules.findings_v2 import FINDING_RULES_V2
 from tests.support_v2 import answers_v2, startback_answers, triage_v2
 
 with warnings.catch_warnings():
@@ -49,7 +49,7 @@ DESCRIPTIONS = _descriptions()
 
 
 def test_the_plans_reach_every_activity_of_rules_2():
-    from app.triage.activities_v2 import ACTIVITY_RULES_V2
+    from app.rules.activities_v2 import ACTIVITY_RULES_V2
 
     reached = set(DESCRIPTIONS.values())
     rows = {r.row for r in ACTIVITY_RULES_V2} - {"directional-exercise"}

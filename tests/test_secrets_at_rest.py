@@ -15,12 +15,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select, text
 
+from app.kit.keyring import Keyring, SealedValueError, new_key, parse_keys
 from app.main import create_app
-from app.security.keyring import Keyring, SealedValueError, new_key, parse_keys
 from app.settings import Settings
-from app.store import migrate, sealing
+from app.store import migrate
 from app.store.db import make_engine
 from app.store.tables import WebhookSubscription
+from app.subscriptions import sealing
 from tests.webhook_support import secret, subscribe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -196,7 +197,7 @@ def test_migration_seals_existing_plaintext_and_downgrade_opens_it(blank_databas
 def test_migrate_seals_what_a_previous_release_wrote_in_clear_during_a_rolling_upgrade(database_url, app, client):
     """An API process of the previous release may still store a plaintext secret after the
     migration; running `lbp-triage migrate` again once the roll is over seals it."""
-    from app.store.sealing import rewrap_all
+    from app.subscriptions.sealing import rewrap_all
 
     keyring = app.state.keyring
     table = WebhookSubscription.__table__

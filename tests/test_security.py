@@ -550,7 +550,7 @@ def test_every_access_is_audited(static):
 
 
 def test_a_failed_triage_rolls_back_but_its_audit_record_survives(static, app, monkeypatch):
-    from app.store.repository import EncounterRepository
+    from app.triage.repository import EncounterRepository
 
     original = EncounterRepository.triage
 

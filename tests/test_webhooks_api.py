@@ -5,10 +5,10 @@ import asyncio
 
 import pytest
 
-from app.webhooks import outbound
-from app.webhooks.outbound import OutboundPolicy, Refused
-from app.webhooks.resources import SECRET_EXTENSION_URL
-from app.webhooks.topics import RED_FLAG_DETECTED, TRIAGE_COMPLETED
+from app.subscriptions import outbound
+from app.subscriptions.outbound import OutboundPolicy, Refused
+from app.subscriptions.resources import SECRET_EXTENSION_URL
+from app.subscriptions.topics import RED_FLAG_DETECTED, TRIAGE_COMPLETED
 from tests.support import FHIR_JSON, assert_fhir_response, assert_valid_r4
 from tests.webhook_support import secret, secret_of, subscribe, subscription_body
 

@@ -10,9 +10,9 @@ from prometheus_client import REGISTRY
 from sqlalchemy import event, func, select
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from app.routers.docs import example_responses
+from app.fhir.openapi import example_responses
 from app.store.tables import WebhookOutbox
-from app.webhooks.topics import RED_FLAG_DETECTED
+from app.subscriptions.topics import RED_FLAG_DETECTED
 from tests.support import assert_fhir_response, assert_valid_r4, post_triage
 from tests.webhook_support import (
     Receiver,

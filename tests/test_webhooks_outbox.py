@@ -3,9 +3,9 @@ subscriptions that local changes refresh at once and remote ones within the refr
 
 from sqlalchemy import event, update
 
-from app.store.subscriptions import Outbox, SubscriptionIndex, SubscriptionRepository
 from app.store.tables import WebhookSubscription
-from app.webhooks.resources import parse_subscription
+from app.subscriptions.resources import parse_subscription
+from app.subscriptions.store import Outbox, SubscriptionIndex, SubscriptionRepository
 from tests.support import post_triage, response
 from tests.webhook_support import subscription_body
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.webhooks.topics import RED_FLAG_DETECTED, TRIAGE_COMPLETED, Criteria, FilterError, parse_filters
+from app.subscriptions.topics import RED_FLAG_DETECTED, TRIAGE_COMPLETED, Criteria, FilterError, parse_filters
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 

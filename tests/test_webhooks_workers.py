@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, select
 
-from app.routers.docs import example_responses
+from app.fhir.openapi import example_responses
 from app.store.tables import WebhookOutbox
 from tests.support import assert_fhir_response, post_triage
 from tests.webhook_support import FAST, Receiver, Reply, RunningDispatcher, drained, subscribe, wait_until

@@ -8,10 +8,10 @@ import threading
 import pytest
 from sqlalchemy import event, func, select
 
-from app.encounters import Conflict, prepare, store
-from app.store.repository import EncounterRepository
 from app.store.tables import ResourceVersion, TriageEncounter
 from app.store.writer import DatabaseWriter
+from app.triage.repository import EncounterRepository
+from app.triage.service import Conflict, prepare, store
 from tests.support import BASELINE, response
 
 T = TriageEncounter.__table__
@@ -155,9 +155,9 @@ def test_a_refused_commit_is_never_answered_as_success(app, repository):
 _WRITER_PROCESS = """
 import asyncio, sys
 from sqlalchemy import event
-from app.encounters import prepare, store
+from app.triage.service import prepare, store
 from app.store.db import make_engine
-from app.store.repository import EncounterRepository
+from app.triage.repository import EncounterRepository
 from app.store.writer import DatabaseWriter
 from tests.support import BASELINE, response
 

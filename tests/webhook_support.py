@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -17,10 +18,10 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
-from app.webhooks.dispatcher import Dispatcher
-from app.webhooks.outbound import OutboundPolicy
-from app.webhooks.resources import FILTER_CRITERIA_URL, PAYLOAD_CONTENT_URL, SECRET_EXTENSION_URL
-from app.webhooks.topics import TRIAGE_COMPLETED
+from app.subscriptions.dispatcher import Dispatcher
+from app.subscriptions.outbound import OutboundPolicy
+from app.subscriptions.resources import FILTER_CRITERIA_URL, PAYLOAD_CONTENT_URL, SECRET_EXTENSION_URL
+from app.subscriptions.topics import TRIAGE_COMPLETED
 from tests.support import FHIR_JSON, assert_fhir_response
 
 # Short waits so that retries and outages take a fraction of a second.
@@ -80,6 +81,13 @@ class Reply:
     delay: float = 0.0
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # e.g. a client that gave up waiting
+
+
 class Receiver:
     """A real HTTP/1.1 server on 127.0.0.1. `behaviour(request, n)` decides each answer
     (n counts the requests to that path, from 1); by default 204."""
@@ -132,9 +140,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        server.daemon_threads = True
-        server.handle_error = lambda request, address: None  # e.g. a client that gave up waiting
+        server = _QuietServer(("127.0.0.1", self.port), Handler)
         self.port = server.server_address[1]
         self._server = server
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -146,10 +152,8 @@ class Receiver:
             self._server.server_close()
             self._server = None
         for connection in list(self._connections):  # kept-alive connections go down too
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def _arrive(self, request: Received) -> Reply:
         with self._cond:

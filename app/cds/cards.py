@@ -9,10 +9,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from app.cds.latest import LatestTriage
+from app.cds.ranking import card_indicator
 from app.fhir.canonical import BASE, CODESYSTEM_URL, PLANDEFINITION_URL
-
-from .latest import LatestTriage
-from .ranking import card_indicator
 
 SERVICE_LABEL = "lbp-triage"
 OVERRIDE_SYSTEM = f"{BASE}/CodeSystem/lbp-cds-override-reason"

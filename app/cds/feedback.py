@@ -10,7 +10,7 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy import Engine, insert
 
-from app.kit.fhir_http import HttpProblem
+from app.fhir.http import HttpProblem
 from app.store.tables import CdsFeedback
 
 F = CdsFeedback.__table__
@@ -58,7 +58,7 @@ def feedback_rows(service_id: str, body: Any, client: str) -> list[dict[str, Any
         override = entry.get("overrideReason") or {}
         if not isinstance(override, dict) or (override and entry["outcome"] != "overridden"):
             raise HttpProblem(400, "business-rule", f"{where}.overrideReason is for overridden cards only.")
-        reason = override.get("reason") if isinstance(override.get("reason"), dict) else {}
+        reason = given if isinstance(given := override.get("reason"), dict) else {}
         rows.append(
             {
                 "id": str(uuid.uuid4()),

@@ -1,5 +1,5 @@
 """Fetching what the EHR did not prefetch, from its FHIR server (CDS Hooks 2.0 § FHIR Resource
-Access), with the SSRF rules of outgoing webhooks (app.webhooks.outbound).
+Access), with the SSRF rules of outgoing webhooks (app.subscriptions.outbound).
 
 The `fhirAuthorization` bearer token goes only to the hook's own `fhirServer`, and only when the
 operator allowlisted that base URL (LBP_CDS_FHIR_SERVERS). The host is resolved once and every
@@ -18,8 +18,8 @@ import httpx
 import orjson
 
 from app import __version__
-from app.kit.fhir_http import HttpProblem
-from app.webhooks.outbound import OutboundPolicy, Refused
+from app.fhir.http import HttpProblem
+from app.subscriptions.outbound import OutboundPolicy, Refused
 
 TIMEOUT_SECONDS = 10.0
 MAX_ANSWER_BYTES = 2 * 1024 * 1024

@@ -13,15 +13,14 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from app.encounters import prepare
+from app.cds.ranking import tier_at_least
 from app.fhir.canonical import CODESYSTEM_URL
+from app.fhir.http import HttpProblem
 from app.fhir.outcome import Rejected
 from app.fhir.r4 import check_structure
-from app.kit.fhir_http import HttpProblem
+from app.rules.findings import FINDING_RULES_BY_CODE
 from app.store.tables import TriageEncounter
-from app.triage.findings import FINDING_RULES_BY_CODE
-
-from .ranking import tier_at_least
+from app.triage.service import prepare
 
 T = TriageEncounter.__table__
 PAIN_DURATION = "pain-duration"
@@ -145,7 +144,7 @@ def response_in(value: Any, patient: str) -> dict[str, Any] | None:
         raise HttpProblem(400, "invalid", "Prefetch lbpResponse must be a Bundle or a QuestionnaireResponse.")
     if value.get("resourceType") == "Bundle":
         responses = [
-            e.get("resource")
+            e["resource"]
             for e in value.get("entry") or ()
             if isinstance(e, dict)
             and isinstance(e.get("resource"), dict)

@@ -1,1 +1,3 @@
-"""The FHIR boundary: QuestionnaireResponse in (validated, R4), CarePlan and friends out."""
+"""FHIR R4 on the wire, shared by every feature: the strict structure check (r4, xhtml), the
+Questionnaires (shipped as data), OperationOutcome, search parameters and Bundles, canonical URLs,
+and the OpenAPI descriptions of FHIR bodies."""

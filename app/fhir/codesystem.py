@@ -1,4 +1,4 @@
-"""The project's CodeSystems, built from app.triage.concepts: one for the triage's own
+"""The project's CodeSystems, built from app.rules.concepts: one for the triage's own
 codes (dispositions, findings, activities, preferences), one for the answer codes of
 the Questionnaire's choice items."""
 
@@ -7,11 +7,10 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from app.triage.concepts import ACTIVITIES, ANSWERS, DISPOSITIONS, FINDINGS, PREFERENCES, STRATIFICATION
-from app.triage.engine import RULES_VERSION
-from app.triage.rulesets import RULESETS
-
-from .canonical import ANSWERS_CODESYSTEM_URL, CODESYSTEM_URL
+from app.fhir.canonical import ANSWERS_CODESYSTEM_URL, CODESYSTEM_URL
+from app.rules.concepts import ACTIVITIES, ANSWERS, DISPOSITIONS, FINDINGS, PREFERENCES, STRATIFICATION
+from app.rules.engine import RULES_VERSION
+from app.rules.rulesets import RULESETS
 
 _DATE = "2026-11-25"
 _GROUPS = (
@@ -36,7 +35,7 @@ def _concept(code: str, display: str, definition: str) -> dict[str, Any]:
     concept: dict[str, Any] = {"code": code, "display": display, "definition": definition}
     rows = _finding_rows(code)
     if rows:
-        version, rule = rows[-1]  # tier and source of the newest rules that use the code
+        _version, rule = rows[-1]  # tier and source of the newest rules that use the code
         concept["property"] = [
             {"code": "tier", "valueCode": rule.tier.name},
             {"code": "source", "valueString": rule.source},

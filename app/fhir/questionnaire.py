@@ -5,7 +5,7 @@ Both versions are served and both are accepted: a QuestionnaireResponse naming
 `…|1.0.0` is checked against 1.0.0 and triaged by rules 1; `…|2.0.0`, or the url
 without a version, against the current 2.0.0 and rules 2. The current version has the
 plain id `lbp-triage`; an earlier version is read by the id `lbp-triage-{version}`
-(`lbp-triage-1.0.0`), or found by `?url=…|{version}` (see app.routers.conformance).
+(`lbp-triage-1.0.0`), or found by `?url=…|{version}` (see app.conformance.router).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from .canonical import QUESTIONNAIRE_URL
+from app.fhir.canonical import QUESTIONNAIRE_URL
 
 VERSIONS = ("1.0.0", "2.0.0")
 CURRENT_VERSION = "2.0.0"
@@ -44,8 +44,8 @@ class EnableWhen:
     def holds(self, answers: dict[str, Any]) -> bool:
         if self.behavior == "any":
             return any(answers.get(question) == wanted for question, wanted in self.conditions)
-        for question, wanted in self.conditions:  # a plain loop: one condition is the common case
-            if not answers.get(question) == wanted:
+        for question, wanted in self.conditions:  # noqa: SIM110 — a plain loop: one condition is the common case
+            if answers.get(question) != wanted:
                 return False
         return True
 
@@ -77,10 +77,7 @@ class ItemSpec:
         return tuple(c for rule in self.enabled_by for c in rule.conditions)
 
     def enabled(self, answers: dict[str, Any]) -> bool:
-        for rule in self.enabled_by:
-            if not rule.holds(answers):
-                return False
-        return True
+        return all(rule.holds(answers) for rule in self.enabled_by)
 
     def display(self, code: str) -> str:
         """The words of a choice answer (what the patient picked), not its code."""

@@ -22,9 +22,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from app.fhir.canonical import CODESYSTEM_URL
-from app.kit.fhir_http import HttpProblem, prefer
-from app.store.repository import SearchQuery
-from app.triage import Disposition
+from app.fhir.http import HttpProblem, prefer
+from app.rules import Disposition
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +80,7 @@ SEARCH_PARAMETERS: dict[str, dict[str, SearchParameter]] = {
     },
     "CodeSystem": {"_id": _ID_PARAM, "url": _URL},
     "OperationDefinition": {"_id": _ID_PARAM, "url": _URL},
-    # the rules as knowledge artifacts, one per rules version (app.fhir.knowledge)
+    # the rules as knowledge artifacts, one per rules version (app.conformance.knowledge)
     **{
         kind: {
             "_id": _ID_PARAM,
@@ -347,6 +346,22 @@ def read_criteria(resource_type: str, criteria: list[tuple[str, str]]) -> Criter
         else:  # a parameter in the table with no code to apply it must never be ignored
             raise AssertionError(f"{resource_type}?{name} is declared but not applied")
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    resource_type: str
+    ids: frozenset[str] | None = None  # any of these logical ids of the searched type
+    patient: str | None = None
+    dispositions: frozenset[str] | None = None  # any of these
+    # half-open ranges [start, end) on the date the search parameter names
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+    authored_from: datetime | None = None
+    authored_before: datetime | None = None
+    count: int = 20
+    after: tuple[datetime, str] | None = None  # keyset cursor: (created, encounter_id) of the last row seen
+    matches_nothing: bool = False  # contradictory or impossible criteria
 
 
 def parse_search(

@@ -24,16 +24,15 @@ from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.fhir.guard import unacceptable
+from app.fhir.http import FhirResponse
 from app.fhir.outcome import single_outcome
-from app.kit.fhir_http import FhirResponse
-from app.kit.guard import unacceptable
 from app.kit.logs import write_line
 from app.kit.metrics import RequestMetrics
-
-from .audit import REFUSALS, RefusalAggregator, audit_row
-from .authn import Authenticator, IssuerUnavailable, LocalOnly, Unauthenticated
-from .principal import Principal
-from .ratelimit import RateLimiter, retry_after
+from app.security.audit import REFUSALS, RefusalAggregator, audit_row
+from app.security.authn import Authenticator, IssuerUnavailable, LocalOnly, Unauthenticated
+from app.security.principal import Principal
+from app.security.ratelimit import RateLimiter, retry_after
 
 log = logging.getLogger("lbp_triage.access")
 STORED = "CarePlan|Encounter|QuestionnaireResponse"

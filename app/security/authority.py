@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .principal import Principal
+from app.security.principal import Principal
 
 # What each payload content carries, beyond the subscription itself.
 CARRIED = {"id-only": ("CarePlan",), "full-resource": ("CarePlan", "Encounter")}

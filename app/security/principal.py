@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .scopes import Grant, allowed
+from app.security.scopes import Grant, allowed
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,9 @@ versions and the new CarePlan, and `resource_version` keeps what the row no long
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Table, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -44,7 +44,9 @@ class UtcDateTime(TypeDecorator):
 
 
 class Base(DeclarativeBase):
-    pass
+    # Declared tables are Tables (SQLAlchemy types __table__ as any FromClause): insert(),
+    # update() and delete() take them.
+    __table__: ClassVar[Table]
 
 
 class TriageEncounter(Base):
@@ -111,7 +113,7 @@ class WebhookSubscription(Base):
     end: Mapped[datetime | None] = mapped_column(UtcDateTime())
     endpoint: Mapped[str] = mapped_column(String(2048))
     content: Mapped[str] = mapped_column(String(16))  # id-only | full-resource
-    # Sealed at rest (app/store/sealing.py): the channel headers (a sealed JSON list, as a JSON
+    # Sealed at rest (app/subscriptions/sealing.py): the channel headers (a sealed JSON list, as a JSON
     # string) and the whsec_… secret, never rendered after creation.
     headers: Mapped[str] = mapped_column(Json)
     secret: Mapped[str] = mapped_column(Text)

@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from . import batch
+from app.store import batch
 
 log = logging.getLogger("lbp_triage.writer")
 

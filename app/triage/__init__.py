@@ -1,34 +1,4 @@
-"""Pure clinical logic: answers → findings → disposition, preference → plan. No I/O."""
-
-from .engine import RULES_VERSION, triage
-from .model import (
-    ActivityStatus,
-    Answers,
-    Disposition,
-    Finding,
-    MedicineDecision,
-    PlannedActivity,
-    Preference,
-    Priority,
-    RiskGroup,
-    StartBack,
-    Tier,
-    TriageResult,
-)
-
-__all__ = [
-    "RULES_VERSION",
-    "ActivityStatus",
-    "Answers",
-    "Disposition",
-    "Finding",
-    "MedicineDecision",
-    "PlannedActivity",
-    "Preference",
-    "Priority",
-    "RiskGroup",
-    "StartBack",
-    "Tier",
-    "TriageResult",
-    "triage",
-]
+"""The triage feature: POST $triage (router), the use-case (service: validate, triage, render, store
+once), the reads and searches of what each triage stored (records), its repository, and the FHIR
+resources it renders (CarePlan, Encounter, narrative, the CarePlan page). The clinical rules it
+applies live in app.rules."""

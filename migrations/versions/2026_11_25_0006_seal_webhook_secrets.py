@@ -1,4 +1,4 @@
-"""Webhook secrets and channel headers sealed at rest (envelope encryption, app/security/keyring.py).
+"""Webhook secrets and channel headers sealed at rest (envelope encryption, app/kit/keyring.py).
 
 Upgrade widens `secret` (a sealed value is longer than a whsec_ secret), seals every plaintext
 secret and header list, and removes the header values from the stored resource. Downgrade
@@ -10,13 +10,16 @@ Revises: 20261125_0005
 Create Date: 2026-11-25
 """
 
+from collections.abc import Sequence
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from app.security.keyring import is_sealed
-from app.store import sealing
+from app.kit.keyring import is_sealed
 from app.store.migrate import migration_keyring
+from app.subscriptions import sealing
 
 revision = "20261125_0006"
 down_revision = "20261125_0005"
@@ -33,11 +36,11 @@ subscriptions = sa.table(
 )
 
 
-def _rows():
+def _rows() -> Sequence[Any]:
     return op.get_bind().execute(sa.select(subscriptions)).all()
 
 
-def _store(row_id, **values) -> None:
+def _store(row_id: str, **values: Any) -> None:
     op.get_bind().execute(sa.update(subscriptions).where(subscriptions.c.id == row_id).values(**values))
 
 

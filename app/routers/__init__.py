@@ -1,1 +1,0 @@
-"""HTTP only: parse headers, call one use-case, shape the response."""

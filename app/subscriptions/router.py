@@ -1,0 +1,327 @@
+"""Webhooks as FHIR Subscriptions: create, read, search, delete; $status, $deliveries, $resend."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from app.fhir.bundle import searchset
+from app.fhir.http import FhirResponse, HttpProblem, fhir_base, prefer, read_resource, version_headers
+from app.fhir.openapi import (
+    COMMON_ERRORS,
+    SEARCH_RULES,
+    Responses,
+    fhir_ok,
+    outcome_response,
+    query_parameters,
+    resource_schema,
+    search_parameters,
+)
+from app.fhir.outcome import single_outcome
+from app.fhir.search import check_operation_parameters, filter_resources, is_lenient, page_of, read_search, search_url
+from app.subscriptions import service
+from app.subscriptions.resources import render_subscription
+from app.subscriptions.topics import TOPICS
+
+router = APIRouter(prefix="/fhir", tags=["Webhooks"])
+
+CREATE_DESCRIPTION = (
+    """
+Subscribe a webhook receiver to a topic (FHIR R4 Subscription, Subscriptions Backport IG):
+
+- `criteria`: """
+    + " or ".join(f"`{t}`" for t in TOPICS)
+    + """;
+  filters in the backport `filter-criteria` extension on `_criteria`, e.g. `CarePlan?patient=Patient/123`
+  or `CarePlan?disposition=emergency,urgent`;
+- `channel.type` `rest-hook`, `channel.endpoint` an https URL, `channel.payload` `application/fhir+json`
+  with the backport `payload-content` extension `id-only` (default) or `full-resource`;
+  `channel.header` for extra headers (e.g. `Authorization: Bearer …`);
+- the signing secret: your own `whsec_…` in the `webhook-secret` extension on `channel`, or none and
+  the answer holds a generated one. **It is shown in this answer only.**
+
+The subscription starts `requested`; a handshake is sent, and it turns `active` (or `error`).
+Notifications are signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
+"""
+)
+_SUBSCRIPTION = "Subscription"
+_BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition"
+EXAMPLE = {
+    "resourceType": "Subscription",
+    "status": "requested",
+    "reason": "Red flags to the on-call team",
+    "criteria": list(TOPICS)[1],
+    "_criteria": {
+        "extension": [{"url": f"{_BACKPORT}/backport-filter-criteria", "valueString": "CarePlan?disposition=emergency"}]
+    },
+    "channel": {
+        "type": "rest-hook",
+        "endpoint": "https://receiver.example.org/lbp",
+        "payload": "application/fhir+json",
+        "_payload": {"extension": [{"url": f"{_BACKPORT}/backport-payload-content", "valueCode": "id-only"}]},
+        "header": ["Authorization: Bearer receiver-token"],
+    },
+}
+BODY_ERRORS: Responses = {
+    400: outcome_response(
+        "Not valid FHIR R4 JSON (the R4 JSON Schema's rules, duplicate keys, a "
+        "modifierExtension, an unsafe narrative): every fault listed, nothing stored"
+    ),
+    413: outcome_response("The body is too large"),
+    415: outcome_response("The body is not application/fhir+json"),
+}
+
+
+def _body(
+    description: str, resource_type: str, required: bool, example: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    content: dict[str, Any] = {"schema": resource_schema(resource_type)}
+    if example is not None:
+        content["example"] = example
+    return {
+        "requestBody": {
+            "required": required,
+            "description": description,
+            "content": {
+                "application/fhir+json": content,
+                "application/json": {"schema": resource_schema(resource_type)},
+            },
+        }
+    }
+
+
+def _state(request: Request) -> Any:
+    return request.app.state
+
+
+def _base(request: Request) -> str:
+    return fhir_base(request, request.app.state.settings.public_base_url)
+
+
+async def _read(request: Request, subscription_id: str) -> Any:
+    row = await anyio.to_thread.run_sync(_state(request).subscriptions.read, subscription_id)
+    if row is None:
+        raise HttpProblem(404, "not-found", "No Subscription with this id.")
+    return row
+
+
+async def _optional_json(request: Request) -> Any:
+    if not (request.headers.get("content-length") not in (None, "0") or request.headers.get("transfer-encoding")):
+        return None
+    return await read_resource(request, request.app.state.settings.max_body_bytes, "Parameters")
+
+
+@router.post(
+    "/Subscription",
+    summary="Subscribe a webhook receiver",
+    description=CREATE_DESCRIPTION,
+    response_class=FhirResponse,
+    status_code=201,
+    responses={
+        **fhir_ok("The Subscription, with its signing secret (this once)", _SUBSCRIPTION, status=201),
+        **BODY_ERRORS,
+        422: outcome_response(
+            "Valid FHIR that this server will not serve: unknown topic, filter, channel, or an endpoint it may not call"
+        ),
+    },
+    openapi_extra=_body("A Subscription (R4, backport profile)", _SUBSCRIPTION, True, EXAMPLE),
+)
+async def create_subscription(request: Request) -> Response:
+    state = _state(request)
+    data = await read_resource(request, state.settings.max_body_bytes, "Subscription")
+    created = await service.create(
+        data, _base(request), state.outbound_policy, state.subscriptions, getattr(request.state, "principal", None)
+    )
+    resource = created.subscription
+    headers = {"Location": f"/fhir/Subscription/{resource['id']}", **version_headers(resource)}
+    # A generated secret exists only in this answer, so the representation is always sent then.
+    preference = prefer(request, "return", "representation")
+    if not created.secret_generated and preference == "minimal":
+        return Response(status_code=201, headers=headers)
+    if not created.secret_generated and preference == "OperationOutcome":
+        return FhirResponse(
+            single_outcome("informational", f"Created Subscription/{resource['id']}", severity="information"),
+            status_code=201,
+            headers=headers,
+        )
+    return FhirResponse(resource, status_code=201, headers=headers)
+
+
+def _statuses(values: list[str]) -> list[str]:
+    statuses = [s for value in values for s in value.split(",")]
+    if any(s not in service.STATUSES for s in statuses):
+        raise HttpProblem(400, "invalid", "status takes requested, active, error or off.")
+    return statuses
+
+
+@router.get(
+    "/Subscription",
+    summary="Search subscriptions",
+    response_class=FhirResponse,
+    description="All subscriptions, newest first; `status` narrows them (several: any of them). " + SEARCH_RULES,
+    responses=fhir_ok("A searchset Bundle", "Bundle"),
+    openapi_extra=search_parameters(_SUBSCRIPTION),
+)
+async def search_subscriptions(request: Request) -> Response:
+    search = read_search(
+        _SUBSCRIPTION,
+        request.query_params.multi_items(),
+        lenient=is_lenient(request),
+        max_count=_state(request).settings.max_page_size,
+    )
+    for name, value in search.criteria:
+        if name == "status":
+            _statuses([value])
+    rows = await anyio.to_thread.run_sync(_state(request).subscriptions.search, None)
+    found = filter_resources([render_subscription(r) for r in rows], search.criteria)
+    page, following = page_of(found, search)
+    base = _base(request)
+    next_url = search_url(base, _SUBSCRIPTION, search.applied, following) if following else None
+    return FhirResponse(
+        searchset(page, len(found), base, search_url(base, _SUBSCRIPTION, search.applied, search.cursor), next_url)
+    )
+
+
+@router.get(
+    "/Subscription/$status",
+    summary="Status of several subscriptions",
+    response_class=FhirResponse,
+    description="A searchset Bundle of subscription-status Parameters (R4 backport), one per "
+    "subscription; `id` and `status` narrow them.",
+    responses=fhir_ok("A searchset Bundle of Parameters", "Bundle"),
+    openapi_extra=query_parameters(
+        ("id", "Subscription ids", {"type": "string"}),
+        ("status", "requested, active, error or off", {"type": "string"}),
+    ),
+)
+async def statuses(request: Request) -> Response:
+    params = request.query_params
+    check_operation_parameters("status", params.multi_items(), {"id": True, "status": True})
+    statuses = _statuses(params.getlist("status")) if "status" in params else None
+    ids = {i for value in params.getlist("id") for i in value.split(",") if i}
+    repository = _state(request).subscriptions
+    rows = [r for r in await anyio.to_thread.run_sync(repository.search, statuses) if not ids or r.id in ids]
+    return FhirResponse(await _status_bundle(request, rows, f"{_base(request)}/Subscription/$status"))
+
+
+async def _status_bundle(request: Request, rows: list[Any], self_url: str) -> dict[str, Any]:
+    repository = _state(request).subscriptions
+    base = _base(request)
+    resources = []
+    for row in rows:
+        events = await anyio.to_thread.run_sync(repository.events_since_start, row.id, row.event_count)
+        resources.append(service.status_resource(row, base, events))
+    bundle = searchset(resources, len(resources), base, self_url, None)
+    for entry in bundle["entry"]:
+        entry["fullUrl"] = f"urn:uuid:{entry['resource']['id']}"
+    return bundle
+
+
+@router.get(
+    "/Subscription/{subscription_id}",
+    summary="Read a subscription",
+    response_class=FhirResponse,
+    description="The Subscription with its current status (and `error` when deliveries fail). "
+    "The signing secret is never shown again.",
+    responses=fhir_ok("The Subscription", _SUBSCRIPTION),
+)
+async def read_subscription(subscription_id: str, request: Request) -> Response:
+    resource = render_subscription(await _read(request, subscription_id))
+    return FhirResponse(resource, headers=version_headers(resource))
+
+
+@router.delete(
+    "/Subscription/{subscription_id}",
+    summary="Delete a subscription",
+    status_code=204,
+    description="Stops deliveries: the subscription and its queued notifications are removed.",
+    responses={204: {"description": "Deleted"}, **COMMON_ERRORS},
+)
+async def delete_subscription(subscription_id: str, request: Request) -> Response:
+    if not await anyio.to_thread.run_sync(_state(request).subscriptions.delete, subscription_id):
+        raise HttpProblem(404, "not-found", "No Subscription with this id.")
+    return Response(status_code=204)
+
+
+@router.get(
+    "/Subscription/{subscription_id}/$status",
+    summary="Status of a subscription",
+    response_class=FhirResponse,
+    description="A searchset Bundle holding the subscription-status Parameters (R4 backport): "
+    "status, type `query-status`, `events-since-subscription-start`, topic, and the error if any.",
+    responses=fhir_ok("A searchset Bundle of one Parameters", "Bundle"),
+)
+async def subscription_status(subscription_id: str, request: Request) -> Response:
+    check_operation_parameters("status", request.query_params.multi_items(), {})
+    row = await _read(request, subscription_id)
+    url = f"{_base(request)}/Subscription/{subscription_id}/$status"
+    return FhirResponse(await _status_bundle(request, [row], url))
+
+
+@router.get(
+    "/Subscription/{subscription_id}/$deliveries",
+    summary="Delivery log of a subscription",
+    response_class=FhirResponse,
+    description="Its notifications, newest first, as Parameters: one `delivery` each with its "
+    "webhook-id, type, state (pending, delivered, dead), attempts, last HTTP status and error. "
+    "`state=dead` lists those that ran out of retries; `_count` (default 100, at most 1000).",
+    responses=fhir_ok("Parameters", "Parameters"),
+    openapi_extra=query_parameters(
+        ("state", "pending, delivered or dead", {"type": "string"}),
+        ("_count", "How many (newest first)", {"type": "integer"}),
+    ),
+)
+async def subscription_deliveries(subscription_id: str, request: Request) -> Response:
+    check_operation_parameters("deliveries", request.query_params.multi_items(), {"state": False, "_count": False})
+    await _read(request, subscription_id)
+    state = request.query_params.get("state")
+    if state is not None and state not in service.DELIVERY_STATES:
+        raise HttpProblem(400, "invalid", "state takes pending, delivered or dead.")
+    count_text = request.query_params.get("_count", "100")
+    if not count_text.isdigit():
+        raise HttpProblem(400, "invalid", "_count must be a whole number.")
+    repository = _state(request).subscriptions
+    deliveries = await anyio.to_thread.run_sync(
+        partial(repository.deliveries, subscription_id, state, min(int(count_text), 1000))
+    )
+    return FhirResponse(service.deliveries_parameters(deliveries, _base(request)))
+
+
+@router.post(
+    "/Subscription/{subscription_id}/$resend",
+    summary="Send dead notifications again",
+    response_class=FhirResponse,
+    description="Queues the subscription's dead notifications again, to be sent at once with their "
+    "original webhook-id and event number. No body: every dead one; or a Parameters body naming "
+    "some by `webhook-id`. Answers Parameters with `resent` (how many).",
+    responses={
+        **fhir_ok("Parameters with the count", "Parameters"),
+        **BODY_ERRORS,
+        409: outcome_response("The subscription is off"),
+    },
+    openapi_extra=_body("Optional: Parameters naming the notifications by `webhook-id`", "Parameters", False),
+)
+async def resend(subscription_id: str, request: Request) -> Response:
+    check_operation_parameters("resend", request.query_params.multi_items(), {})
+    row = await _read(request, subscription_id)
+    if row.status == "off":
+        raise HttpProblem(
+            409, "conflict", "The subscription is off (its receiver answered 410 Gone); create a new one."
+        )
+    selection = service.resend_selection(await _optional_json(request))
+    count = await anyio.to_thread.run_sync(_state(request).subscriptions.resend, subscription_id, selection)
+    return FhirResponse({"resourceType": "Parameters", "parameter": [{"name": "resent", "valueInteger": count}]})
+
+
+@router.api_route("/Subscription/{subscription_id}", methods=["PUT", "PATCH", "POST"], include_in_schema=False)
+async def subscription_other_methods(subscription_id: str) -> Response:
+    raise HttpProblem(
+        405,
+        "not-supported",
+        "Subscriptions are created with POST /fhir/Subscription, read with GET and removed with DELETE.",
+        headers={"Allow": "GET, DELETE"},
+    )
