@@ -92,7 +92,7 @@ def write_line(logger: logging.Logger, event: str, fields: dict[str, Any]) -> bo
             found = handler
         if not current.propagate:
             break
-        current = current.parent  # type: ignore[assignment]
+        current = current.parent
     if found is None:
         return False
     line = _encode({"time": _time(time.time()), "level": "info", "logger": logger.name, "event": event, **fields})
