@@ -1,9 +1,9 @@
 """The database writes of the API, off the event loop, without a thread hop per request.
 
 Handing each write to a fresh worker thread costs more than the write itself (thread
-wake-ups, GIL hand-offs). Instead a few long-lived writer threads take writes from one
-queue, run everything waiting, and resolve the callers' futures in a single call back to
-the event loop. One writer thread per process on either engine: SQLite has one writer anyway,
+wake-ups, GIL hand-offs). Instead a long-lived writer thread takes writes from a queue,
+runs everything waiting, and resolves the callers' futures in a single call back to the
+event loop (the class can run several; the service runs one). One per process on either engine: SQLite has one writer anyway,
 and on PostgreSQL several threads split the queue into smaller groups (a commit each) whose
 transactions could wait on each other's rows (two first submissions of one identifier in
 two groups, in opposite orders: a deadlock the server breaks after a second); one thread

@@ -181,7 +181,7 @@ async def triage_response(request: Request) -> Response:
     condition = _if_none_exist(request.headers.get("if-none-exist"))
     # Validate first, always: no replay and no If-None-Exist match answers a body that is not a
     # valid response. CPU work stays on the event loop (threads would only fight over the GIL);
-    # the database write goes to the writer threads.
+    # the database write goes to the writer thread.
     return await store_and_answer(request, prepare(data), condition)
 
 
