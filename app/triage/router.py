@@ -14,6 +14,7 @@ from app.fhir.outcome import single_outcome
 from app.fhir.search import check_operation_parameters
 from app.kit.metrics import TRIAGES
 from app.security.audit import audit_row
+from app.triage import fastpath
 from app.triage.service import AuditFor, Conflict, Prepared, prepare, triage_and_store
 
 router = APIRouter(prefix="/fhir", tags=["Triage"])
@@ -177,12 +178,18 @@ def _audit_for(request: Request, patient: str | None) -> AuditFor | None:
 async def triage_response(request: Request) -> Response:
     check_operation_parameters("triage", request.query_params.multi_items(), {})
     state = request.app.state
-    data = _unwrap(await read_resource(request, state.settings.max_body_bytes, "QuestionnaireResponse", "Parameters"))
+    # The fast path's one pass over a common body stands in for the structure walk (and is not run again)
+    coverage = fastpath.Coverage()
+    data = _unwrap(
+        await read_resource(
+            request, state.settings.max_body_bytes, "QuestionnaireResponse", "Parameters", vouched=coverage
+        )
+    )
     condition = _if_none_exist(request.headers.get("if-none-exist"))
     # Validate first, always: no replay and no If-None-Exist match answers a body that is not a
     # valid response. CPU work stays on the event loop (threads would only fight over the GIL);
     # the database write goes to the writer thread.
-    return await store_and_answer(request, prepare(data), condition)
+    return await store_and_answer(request, prepare(data, coverage.done_for(data)), condition)
 
 
 async def store_and_answer(

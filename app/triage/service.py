@@ -154,9 +154,10 @@ def _render(
     }
 
 
-def prepare(data: Any) -> Prepared:
-    """Validate, triage and render: CPU only, no I/O. Raises outcome.Rejected."""
-    scored = score(data)
+def prepare(data: Any, fast_path_done: bool = False) -> Prepared:
+    """Validate, triage and render: CPU only, no I/O. Raises outcome.Rejected.
+    `fast_path_done`: see validation.check_fhir."""
+    scored = score(data, fast_path_done)
     encounter_id, careplan_id, response_id = time_ordered_id(), time_ordered_id(), time_ordered_id()
     row = _render(
         scored, datetime.now(UTC), encounter_id=encounter_id, careplan_id=careplan_id, response_id=response_id
