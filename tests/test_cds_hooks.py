@@ -576,3 +576,21 @@ def test_feedback_needs_the_jwt_and_the_shape(cds):
         )
         assert answer.status_code == 400, bad
     assert _feedback_count(cds.app, "accepted") == 0
+
+
+def test_a_hook_call_refused_as_malformed_json_is_audited_with_the_status_it_was_answered(cds):
+    # The body is read strictly (duplicate keys are malformed JSON): a 400, and the audit says 400, not 500.
+    token = cds.ehr.token(cds.url("lbp-triage"))
+    body = b'{"hook": "patient-view", "hook": "order-sign"}'
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    assert cds.http.post("/cds-services/lbp-triage", content=body, headers=headers).status_code == 400
+    audit = AuditRecord.__table__
+    agent = f"cds:{cds.ehr.issuer}"
+    deadline = time.monotonic() + 5
+    while True:  # audit records are written just after the answer
+        with cds.app.state.engine.connect() as conn:
+            statuses = {r.status for r in conn.execute(select(audit).where(audit.c.agent == agent))}
+        if 400 in statuses or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert 400 in statuses and 500 not in statuses

@@ -21,8 +21,9 @@ from app.cds.latest import LatestTriage, Untriageable, response_in, stored_lates
 from app.cds.security import CdsAuthenticator, CdsCaller
 from app.cds.services import IMAGING, PREFETCH_KEY, SERVICES, Service, discovery
 from app.conformance.router import search_published
-from app.fhir.http import FhirResponse, HttpProblem, read_json
+from app.fhir.http import FhirResponse, read_json
 from app.fhir.openapi import SEARCH_RULES, fhir_ok, outcome_response, search_parameters
+from app.fhir.outcome import FhirError, HttpProblem
 from app.rules import RULES_VERSION
 from app.security.audit import audit_row
 
@@ -235,7 +236,7 @@ async def call_service(service_id: str, request: Request) -> JSONResponse:
         answer = await _cards(request, service, body)
         careplan_id = answer.careplan_id
         status = 200
-    except HttpProblem as problem:
+    except FhirError as problem:  # the status it is answered with, for the audit record
         status = problem.status
         raise
     finally:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from app.conformance import knowledge
 from app.conformance.router import search_published
 from app.fhir.canonical import PLANDEFINITION_URL
-from app.fhir.http import FhirResponse, HttpProblem, read_resource
+from app.fhir.http import FhirResponse, read_resource
 from app.fhir.openapi import (
     EXAMPLE_SUMMARIES,
     SEARCH_RULES,
@@ -22,7 +22,7 @@ from app.fhir.openapi import (
     request_body,
     search_parameters,
 )
-from app.fhir.outcome import Fault, Rejected
+from app.fhir.outcome import Fault, HttpProblem, Rejected
 from app.fhir.search import check_operation_parameters
 from app.triage.router import store_and_answer
 from app.triage.scoring import careplan_for

@@ -12,8 +12,9 @@ from app.conformance.capability import capability_statement
 from app.conformance.operations import operation_definitions
 from app.fhir.bundle import searchset
 from app.fhir.codesystem import codesystems
-from app.fhir.http import FhirResponse, HttpProblem, fhir_base
+from app.fhir.http import FhirResponse, fhir_base
 from app.fhir.openapi import SEARCH_RULES, fhir_ok, search_parameters
+from app.fhir.outcome import HttpProblem
 from app.fhir.questionnaire import by_id, questionnaires
 from app.fhir.search import filter_resources, is_lenient, page_of, read_search, search_url
 from app.security.smart import add_oauth_uris

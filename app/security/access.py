@@ -24,9 +24,10 @@ from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.fhir.errors import problem_response
 from app.fhir.guard import unacceptable
 from app.fhir.http import FhirResponse
-from app.fhir.outcome import single_outcome
+from app.fhir.outcome import HttpProblem
 from app.kit.metrics import RequestMetrics
 from app.security.audit import REFUSALS, RefusalAggregator, audit_row
 from app.security.authn import Authenticator, IssuerUnavailable, LocalOnly, Unauthenticated
@@ -88,7 +89,8 @@ def match(method: str, path: str) -> tuple[Rule | None, dict[str, str]]:
 
 
 def _outcome(status: int, code: str, text: str, headers: dict[str, str] | None = None) -> FhirResponse:
-    return FhirResponse(single_outcome(code, text), status_code=status, headers=headers)
+    # answered here, outside the exception handlers, as they would answer it
+    return problem_response(HttpProblem(status, code, text, headers))
 
 
 class AccessControl:

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.fhir.bundle import searchset
-from app.fhir.http import FhirResponse, HttpProblem, fhir_base
+from app.fhir.http import FhirResponse, fhir_base
 from app.fhir.openapi import SEARCH_RULES, fhir_ok, search_parameters
+from app.fhir.outcome import HttpProblem
 from app.fhir.search import encode_cursor, is_lenient, read_criteria, read_search, search_url
 from app.security.audit import audit_event
 

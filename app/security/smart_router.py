@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from app.fhir.http import HttpProblem
 from app.fhir.openapi import outcome_response
+from app.fhir.outcome import HttpProblem
 from app.security.smart import published, smart_configuration
 
 router = APIRouter(tags=["Conformance"])

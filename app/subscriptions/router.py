@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.fhir.bundle import searchset
-from app.fhir.http import FhirResponse, HttpProblem, fhir_base, prefer, read_resource, version_headers
+from app.fhir.http import FhirResponse, fhir_base, prefer, read_resource, version_headers
 from app.fhir.openapi import (
     COMMON_ERRORS,
     SEARCH_RULES,
@@ -20,7 +20,7 @@ from app.fhir.openapi import (
     resource_schema,
     search_parameters,
 )
-from app.fhir.outcome import single_outcome
+from app.fhir.outcome import HttpProblem, single_outcome
 from app.fhir.search import check_operation_parameters, filter_resources, is_lenient, page_of, read_search, search_url
 from app.subscriptions import service
 from app.subscriptions.resources import render_subscription

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
 from app.fhir.bundle import history, searchset
-from app.fhir.http import FhirResponse, HttpProblem, fhir_base, version_headers, wants_html
+from app.fhir.http import FhirResponse, fhir_base, version_headers, wants_html
 from app.fhir.openapi import SEARCH_RULES, fhir_ok, search_parameters
+from app.fhir.outcome import HttpProblem
 from app.fhir.search import encode_cursor, is_lenient, parse_search, search_url
 from app.security.principal import patient_of
 from app.triage.page import PAGE_HEADERS, careplan_page

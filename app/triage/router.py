@@ -9,14 +9,14 @@ import anyio
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.fhir.http import FhirResponse, HttpProblem, prefer, read_resource, version_headers
+from app.fhir.http import FhirResponse, prefer, read_resource, version_headers
 from app.fhir.openapi import EXAMPLE_SUMMARIES, all_examples, fhir_ok, outcome_response, request_body
-from app.fhir.outcome import single_outcome
+from app.fhir.outcome import HttpProblem, single_outcome
 from app.fhir.search import check_operation_parameters
 from app.kit.metrics import TRIAGES
 from app.security.audit import audit_row
 from app.security.principal import patient_of
-from app.triage.service import AuditFor, Conflict, Prepared, Submitted, judge, prepare, store
+from app.triage.service import AuditFor, Prepared, Submitted, judge, prepare, store
 
 router = APIRouter(prefix="/fhir", tags=["Triage"])
 
@@ -166,7 +166,7 @@ def _matched(earlier: dict[str, Any], prepared: Prepared) -> Submitted | None:
     patient; None to go on by the body's own identifier when that is the one matched."""
     if prepared.identifier == (earlier["identifier_system"], earlier["identifier_value"]):
         return None  # the identifier's lifecycle decides (a replay, an amendment or a conflict)
-    judge(earlier, prepared, by_identifier=False)  # a replay, or Conflict
+    judge(earlier, prepared, by_identifier=False)  # a replay, or Conflict (409)
     return Submitted(earlier["careplan"], created=False)
 
 
@@ -243,20 +243,17 @@ async def store_and_answer(
     if allowed_patient is not None and prepared.identifier is not None:
         # No existence oracle: another patient's identifier is, to a patient token, an unknown one.
         prepared = await anyio.to_thread.run_sync(_for_patient, prepared, allowed_patient, state.repository)
-    try:
-        submitted = None
-        if condition is not None:
-            earlier = await anyio.to_thread.run_sync(_earlier, condition, state.repository, allowed_patient)
-            if earlier is not None:
-                submitted = _matched(earlier, prepared)
-        if submitted is None:
-            audit_for = _audit_for(request, patient)
-            submitted = await state.writer.run_grouped(store, prepared, state.repository, audit_for)
-            # A stored triage's audit record was committed with it; otherwise the access layer writes one.
-            request.state.audited = submitted.created and audit_for is not None
-    except Conflict as conflict:
-        # Only ever the same words, so that nothing of the response the identifier holds is told.
-        raise HttpProblem(409, "conflict", conflict.text) from None
+    # A Conflict (409) may be raised by either path below.
+    submitted = None
+    if condition is not None:
+        earlier = await anyio.to_thread.run_sync(_earlier, condition, state.repository, allowed_patient)
+        if earlier is not None:
+            submitted = _matched(earlier, prepared)
+    if submitted is None:
+        audit_for = _audit_for(request, patient)
+        submitted = await state.writer.run_grouped(store, prepared, state.repository, audit_for)
+        # A stored triage's audit record was committed with it; otherwise the access layer writes one.
+        request.state.audited = submitted.created and audit_for is not None
     careplan = submitted.careplan
     if submitted.created:
         TRIAGES.labels(careplan["category"][0]["coding"][0]["code"]).inc()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from app.fhir.outcome import HttpProblem
 from app.triage.encounter import render_encounter
 from app.triage.repository import Amendment, DuplicateIdentifier, EncounterRepository
 from app.triage.scoring import Scored, careplan_for, score
@@ -45,12 +46,12 @@ OTHER_MATCH = (
 AuditFor = Callable[[str, str], "dict[str, Any] | None"]  # (interaction, QuestionnaireResponse id) → row
 
 
-class Conflict(Exception):
-    """The identifier (or If-None-Exist) names a response this one may not replay or amend."""
+class Conflict(HttpProblem):
+    """The identifier (or If-None-Exist) names a response this one may not replay or amend (409).
+    Only ever one of the texts above, so that nothing of the response the identifier holds is told."""
 
     def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
+        super().__init__(409, "conflict", text)
 
 
 @dataclass(frozen=True, slots=True)
