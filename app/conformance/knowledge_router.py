@@ -24,6 +24,7 @@ from app.fhir.openapi import (
 )
 from app.fhir.outcome import Fault, HttpProblem, Rejected
 from app.fhir.search import check_operation_parameters
+from app.security.context import Context, RequestContext
 from app.triage.router import store_and_answer
 from app.triage.scoring import careplan_for
 from app.triage.service import prepare
@@ -201,7 +202,7 @@ def _subject_matches(subject: str, response_subject: dict[str, Any], patient_id:
     return subject == response_subject.get("reference") or (patient_id is not None and named == patient_id)
 
 
-async def apply_plan(http: Request, plan: dict[str, Any], apply: ApplyRequest) -> Response:
+async def apply_plan(http: Request, context: RequestContext, plan: dict[str, Any], apply: ApplyRequest) -> Response:
     # Validate first, always (400, 422), as $triage does; then the version and the subject.
     prepared = prepare(apply.response)
     answered = prepared.scored.response.version
@@ -229,13 +230,13 @@ async def apply_plan(http: Request, plan: dict[str, Any], apply: ApplyRequest) -
             ]
         )
     if apply.persist:
-        return await store_and_answer(http, prepared)
-    if getattr(http.state, "patient_only", response.patient_id) != response.patient_id:
+        return await store_and_answer(http, context, prepared)
+    if context.patient_only is not None and context.patient_only != response.patient_id:
         raise HttpProblem(403, "forbidden", "A patient-level token may apply the rules only to its own patient.")
     # audited as what it was: the operation on this PlanDefinition, about this patient (nothing stored)
-    http.state.audit_patient = response.patient_id
-    http.state.audit_resource_type, http.state.audit_resource_id = "PlanDefinition", plan["id"]
-    http.state.audit_interaction = "operation"
+    context.audit_patient = response.patient_id
+    context.audit_resource_type, context.audit_resource_id = "PlanDefinition", plan["id"]
+    context.audit_interaction = "operation"
     return FhirResponse(careplan_for(prepared.scored))
 
 
@@ -284,9 +285,9 @@ async def _apply_body(http: Request) -> ApplyRequest:
         _apply_examples({"name": "url", "valueUri": f"{PLANDEFINITION_URL}|2.0.0"}),
     ),
 )
-async def apply_by_canonical(request: Request) -> Response:
+async def apply_by_canonical(request: Request, context: Context) -> Response:
     apply = await _apply_body(request)
-    return await apply_plan(request, _plan_by_canonical(apply), apply)
+    return await apply_plan(request, context, _plan_by_canonical(apply), apply)
 
 
 @router.post(
@@ -297,13 +298,13 @@ async def apply_by_canonical(request: Request) -> Response:
     responses=_APPLY_RESPONSES,
     openapi_extra=request_body("A Parameters resource: subject, data, persist.", _apply_examples()),
 )
-async def apply_by_id(plan_id: str, request: Request) -> Response:
+async def apply_by_id(plan_id: str, request: Request, context: Context) -> Response:
     plan = knowledge.by_id(knowledge.plan_definitions(), plan_id)
     if plan is None:
         raise HttpProblem(404, "not-found", "No such PlanDefinition; see GET /fhir/PlanDefinition.")
     apply = await _apply_body(request)
     _check_names_this_plan(apply, plan)
-    return await apply_plan(request, plan, apply)
+    return await apply_plan(request, context, plan, apply)
 
 
 @router.api_route("/PlanDefinition/$apply", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)

@@ -31,6 +31,7 @@ from app.fhir.outcome import HttpProblem
 from app.kit.metrics import RequestMetrics
 from app.security.audit import REFUSALS, RefusalAggregator, audit_row
 from app.security.authn import Authenticator, IssuerUnavailable, LocalOnly, Unauthenticated
+from app.security.context import CONTEXT, RequestContext
 from app.security.principal import Principal
 from app.security.ratelimit import RateLimiter, retry_after
 
@@ -116,8 +117,7 @@ class AccessControl:
             return
         start = time.perf_counter()
         request_id = uuid.uuid4().hex[:16]
-        state: dict[str, Any] = scope.setdefault("state", {})
-        state["request_id"] = request_id
+        context = scope[CONTEXT] = RequestContext(request_id)
         status = 500
 
         async def send_tracking(message: Message) -> None:
@@ -138,11 +138,11 @@ class AccessControl:
                 interaction = rule.interaction if rule else "read"
                 if rule and rule.resource_type == "AuditEvent" and not params.get("id"):
                     interaction = "search"
-                refusal, principal = await self._admit(scope, resource_type, interaction)
+                refusal, principal = await self._admit(scope, context, resource_type, interaction)
                 if refusal is not None:
                     await refusal(scope, receive, send_tracking)
                     return
-                state["principal"] = principal
+                context.principal = principal
             refusal = unacceptable(scope) if fhir else None  # admitted (or public): does it take JSON?
             if refusal is not None:
                 await refusal(scope, receive, send_tracking)
@@ -150,15 +150,15 @@ class AccessControl:
             await self.app(scope, receive, send_tracking)
         finally:
             seconds = time.perf_counter() - start
-            if rule is not None and rule.resource_type is not None and not state.get("audited"):
+            if rule is not None and rule.resource_type is not None and not context.audited:
                 # a route may name what was done more exactly (PlanDefinition/$apply that stored nothing)
                 self._audit(
                     scope,
                     principal,
-                    state.get("audit_resource_type") or resource_type,
-                    state.get("audit_interaction") or interaction or "read",
-                    state.get("audit_resource_id") or params.get("id"),
-                    state.get("audit_patient"),
+                    context.audit_resource_type or resource_type,
+                    context.audit_interaction or interaction or "read",
+                    context.audit_resource_id or params.get("id"),
+                    context.audit_patient,
                     status,
                 )
             # by route template: never the raw path, which holds ids, nor the query string
@@ -176,7 +176,9 @@ class AccessControl:
                 },
             )
 
-    async def _admit(self, scope: Scope, resource_type: str | None, interaction: str) -> tuple[Any, Principal | None]:
+    async def _admit(
+        self, scope: Scope, context: RequestContext, resource_type: str | None, interaction: str
+    ) -> tuple[Any, Principal | None]:
         headers = dict(scope.get("headers") or [])
         client = scope.get("client")
         host = client[0] if client else None
@@ -223,7 +225,7 @@ class AccessControl:
         if grant.level == "patient":
             if resource_type not in PATIENT_SCOPED or not principal.patient:
                 return _outcome(403, "forbidden", "A patient-level token cannot reach this resource."), principal
-            scope["state"]["patient_only"] = principal.patient
+            context.patient_only = principal.patient
             if interaction == "search":  # narrow every search to the token's patient
                 extra = f"patient={quote(principal.patient)}".encode()
                 query = scope.get("query_string", b"")

@@ -22,6 +22,7 @@ from app.fhir.openapi import (
 )
 from app.fhir.outcome import HttpProblem, single_outcome
 from app.fhir.search import check_operation_parameters, filter_resources, is_lenient, page_of, read_search, search_url
+from app.security.context import Caller
 from app.subscriptions import service
 from app.subscriptions.resources import render_subscription
 from app.subscriptions.topics import TOPICS
@@ -129,12 +130,10 @@ async def _optional_json(request: Request) -> Any:
     },
     openapi_extra=_body("A Subscription (R4, backport profile)", _SUBSCRIPTION, True, EXAMPLE),
 )
-async def create_subscription(request: Request) -> Response:
+async def create_subscription(request: Request, creator: Caller) -> Response:
     state = _state(request)
     data = await read_resource(request, state.settings.max_body_bytes, "Subscription")
-    created = await service.create(
-        data, _base(request), state.outbound_policy, state.subscriptions, getattr(request.state, "principal", None)
-    )
+    created = await service.create(data, _base(request), state.outbound_policy, state.subscriptions, creator)
     resource = created.subscription
     headers = {"Location": f"/fhir/Subscription/{resource['id']}", **version_headers(resource)}
     # A generated secret exists only in this answer, so the representation is always sent then.

@@ -15,7 +15,8 @@ from app.fhir.outcome import HttpProblem, single_outcome
 from app.fhir.search import check_operation_parameters
 from app.kit.metrics import TRIAGES
 from app.security.audit import audit_row
-from app.security.principal import patient_of
+from app.security.context import Context, RequestContext
+from app.security.principal import Principal, patient_of
 from app.triage.service import AuditFor, Prepared, Submitted, judge, prepare, store
 
 router = APIRouter(prefix="/fhir", tags=["Triage"])
@@ -109,9 +110,8 @@ def _if_none_exist(header: str | None) -> tuple[str | None, str] | None:
     return None, value
 
 
-def _audit_for(request: Request, patient: str | None) -> AuditFor | None:
+def _audit_for(request: Request, principal: Principal | None, patient: str | None) -> AuditFor | None:
     """The audit row of a stored triage (a create, or an amendment's update), written in its transaction."""
-    principal = getattr(request.state, "principal", None)
     if principal is None:
         return None
     client_address = request.client.host if request.client else None
@@ -216,7 +216,7 @@ def _matched(earlier: dict[str, Any], prepared: Prepared) -> Submitted | None:
         },
     ),
 )
-async def triage_response(request: Request) -> Response:
+async def triage_response(request: Request, context: Context) -> Response:
     check_operation_parameters("triage", request.query_params.multi_items(), {})
     state = request.app.state
     data = _unwrap(await read_resource(request, state.settings.max_body_bytes, "QuestionnaireResponse", "Parameters"))
@@ -224,11 +224,11 @@ async def triage_response(request: Request) -> Response:
     # Validate first, always: no replay and no If-None-Exist match answers a body that is not a
     # valid response. CPU work stays on the event loop (threads would only fight over the GIL);
     # the database write goes to the writer threads.
-    return await store_and_answer(request, prepare(data), condition)
+    return await store_and_answer(request, context, prepare(data), condition)
 
 
 async def store_and_answer(
-    request: Request, prepared: Prepared, condition: tuple[str | None, str] | None = None
+    request: Request, context: RequestContext, prepared: Prepared, condition: tuple[str | None, str] | None = None
 ) -> Response:
     """Store a validated, triaged response (or replay or amend its identifier's triage) and answer
     as $triage does; PlanDefinition/$apply with persist=true comes here too."""
@@ -236,10 +236,10 @@ async def store_and_answer(
     if prepared.identifier is not None:
         _check_identifier(*prepared.identifier)
     patient = prepared.row["patient"]
-    allowed_patient = getattr(request.state, "patient_only", None)
+    allowed_patient = context.patient_only
     if allowed_patient is not None and allowed_patient != patient:
         raise HttpProblem(403, "forbidden", "A patient-level token may triage only its own patient.")
-    request.state.audit_patient = patient
+    context.audit_patient = patient
     if allowed_patient is not None and prepared.identifier is not None:
         # No existence oracle: another patient's identifier is, to a patient token, an unknown one.
         prepared = await anyio.to_thread.run_sync(_for_patient, prepared, allowed_patient, state.repository)
@@ -250,10 +250,10 @@ async def store_and_answer(
         if earlier is not None:
             submitted = _matched(earlier, prepared)
     if submitted is None:
-        audit_for = _audit_for(request, patient)
+        audit_for = _audit_for(request, context.principal, patient)
         submitted = await state.writer.run_grouped(store, prepared, state.repository, audit_for)
         # A stored triage's audit record was committed with it; otherwise the access layer writes one.
-        request.state.audited = submitted.created and audit_for is not None
+        context.audited = submitted.created and audit_for is not None
     careplan = submitted.careplan
     if submitted.created:
         TRIAGES.labels(careplan["category"][0]["coding"][0]["code"]).inc()
