@@ -18,12 +18,13 @@ from app.fhir.outcome import HttpProblem
 from app.fhir.questionnaire import by_id, questionnaires
 from app.fhir.search import filter_resources, is_lenient, page_of, read_search, search_url
 from app.security.smart import add_oauth_uris
+from app.settings import AppSettings, Settings
 
 router = APIRouter(prefix="/fhir", tags=["Conformance"])
 
 
-def _base(request: Request) -> str:
-    return fhir_base(request, request.app.state.settings.public_base_url)
+def _base(request: Request, settings: Settings) -> str:
+    return fhir_base(request, settings.public_base_url)
 
 
 @router.get(
@@ -34,14 +35,13 @@ def _base(request: Request) -> str:
     responses=fhir_ok("The CapabilityStatement", "CapabilityStatement"),
     response_class=FhirResponse,
 )
-async def metadata(request: Request) -> Response:
-    settings = request.app.state.settings
+async def metadata(request: Request, settings: AppSettings) -> Response:
     # The OpenAPI document lists every route (FastAPI caches it): the CapabilityStatement is read from it.
     return FhirResponse(
         add_oauth_uris(
             capability_statement(
                 request.app.openapi()["paths"],
-                _base(request),
+                _base(request, settings),
                 auth_mode=settings.auth_mode,
                 cors=bool(settings.cors_origins.strip()),
             ),
@@ -71,16 +71,18 @@ async def read_questionnaire(questionnaire_id: str) -> Response:
     return FhirResponse(q, headers={"ETag": f'W/"{q["version"]}"'})
 
 
-def search_published(request: Request, resource_type: str, resources: list[dict[str, Any]]) -> Response:
+def search_published(
+    request: Request, settings: Settings, resource_type: str, resources: list[dict[str, Any]]
+) -> Response:
     search = read_search(
         resource_type,
         request.query_params.multi_items(),
         lenient=is_lenient(request),
-        max_count=request.app.state.settings.max_page_size,
+        max_count=settings.max_page_size,
     )
     found = filter_resources(resources, search.criteria)
     page, following = page_of(found, search)
-    base = _base(request)
+    base = _base(request, settings)
     next_url = search_url(base, resource_type, search.applied, following) if following else None
     return FhirResponse(
         searchset(page, len(found), base, search_url(base, resource_type, search.applied, search.cursor), next_url)
@@ -95,8 +97,8 @@ def search_published(request: Request, resource_type: str, resources: list[dict[
     response_class=FhirResponse,
     openapi_extra=search_parameters("Questionnaire"),
 )
-async def search_questionnaire(request: Request) -> Response:
-    return search_published(request, "Questionnaire", questionnaires())
+async def search_questionnaire(request: Request, settings: AppSettings) -> Response:
+    return search_published(request, settings, "Questionnaire", questionnaires())
 
 
 @router.get(
@@ -122,8 +124,8 @@ async def read_codesystem(codesystem_id: str) -> Response:
     response_class=FhirResponse,
     openapi_extra=search_parameters("CodeSystem"),
 )
-async def search_codesystems(request: Request) -> Response:
-    return search_published(request, "CodeSystem", list(codesystems().values()))
+async def search_codesystems(request: Request, settings: AppSettings) -> Response:
+    return search_published(request, settings, "CodeSystem", list(codesystems().values()))
 
 
 @router.get(
@@ -149,5 +151,5 @@ async def read_operation_definition(definition_id: str) -> Response:
     response_class=FhirResponse,
     openapi_extra=search_parameters("OperationDefinition"),
 )
-async def search_operation_definitions(request: Request) -> Response:
-    return search_published(request, "OperationDefinition", list(operation_definitions().values()))
+async def search_operation_definitions(request: Request, settings: AppSettings) -> Response:
+    return search_published(request, settings, "OperationDefinition", list(operation_definitions().values()))

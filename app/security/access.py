@@ -242,11 +242,11 @@ class AccessControl:
         patient: str | None,
         status: int,
     ) -> None:
-        app = scope.get("app")
-        state = getattr(app, "state", None)
-        writer, audit = getattr(state, "writer", None), getattr(state, "audit", None)
-        if writer is None or audit is None:
+        # the running app's services (app/services.py); none before its lifespan opened the database
+        services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+        if services is None:
             return
+        writer, audit = services.writer, services.audit
         client = scope.get("client")
         row = audit_row(
             interaction=interaction,

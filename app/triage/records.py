@@ -15,7 +15,10 @@ from app.fhir.outcome import HttpProblem
 from app.fhir.search import encode_cursor, is_lenient, parse_search, search_url
 from app.security.context import Context, RequestContext
 from app.security.principal import patient_of
+from app.settings import AppSettings
+from app.triage.deps import Encounters
 from app.triage.page import PAGE_HEADERS, careplan_page
+from app.triage.repository import EncounterRepository
 
 router = APIRouter(prefix="/fhir", tags=["Results"])
 
@@ -27,8 +30,7 @@ PLAIN_WORDS = {
 
 
 def _read_route(resource_type: str):
-    async def read(resource_id: str, request: Request, context: Context) -> Response:
-        repository = request.app.state.repository
+    async def read(resource_id: str, request: Request, context: Context, repository: Encounters) -> Response:
         resource = await anyio.to_thread.run_sync(repository.read, resource_type, resource_id)
         patient = patient_of(resource)
         if resource is None or (context.patient_only is not None and patient != context.patient_only):
@@ -52,11 +54,11 @@ def _read_route(resource_type: str):
 
 
 async def _visible_history(
-    request: Request, context: RequestContext, resource_type: str, resource_id: str
+    repository: EncounterRepository, context: RequestContext, resource_type: str, resource_id: str
 ) -> list[dict]:
     """Every version of the resource, newest first, bound like a read: one of another patient
     is as invisible to a patient token as a missing one."""
-    versions = await anyio.to_thread.run_sync(request.app.state.repository.history, resource_type, resource_id)
+    versions = await anyio.to_thread.run_sync(repository.history, resource_type, resource_id)
     patient = patient_of(versions[0]) if versions else None
     if not versions or (context.patient_only is not None and patient != context.patient_only):
         raise HttpProblem(404, "not-found", f"No {resource_type} with this id.")
@@ -65,9 +67,11 @@ async def _visible_history(
 
 
 def _history_route(resource_type: str):
-    async def history_instance(resource_id: str, request: Request, context: Context) -> Response:
-        versions = await _visible_history(request, context, resource_type, resource_id)
-        base = fhir_base(request, request.app.state.settings.public_base_url)
+    async def history_instance(
+        resource_id: str, request: Request, settings: AppSettings, context: Context, repository: Encounters
+    ) -> Response:
+        versions = await _visible_history(repository, context, resource_type, resource_id)
+        base = fhir_base(request, settings.public_base_url)
         return FhirResponse(history(versions, base, f"{base}/{resource_type}/{resource_id}/_history"))
 
     history_instance.__name__ = f"history_{resource_type.lower()}"
@@ -75,8 +79,8 @@ def _history_route(resource_type: str):
 
 
 def _vread_route(resource_type: str):
-    async def vread(resource_id: str, version_id: str, request: Request, context: Context) -> Response:
-        versions = await _visible_history(request, context, resource_type, resource_id)
+    async def vread(resource_id: str, version_id: str, context: Context, repository: Encounters) -> Response:
+        versions = await _visible_history(repository, context, resource_type, resource_id)
         found = next((v for v in versions if v["meta"]["versionId"] == version_id), None)
         if found is None:
             raise HttpProblem(404, "not-found", f"This {resource_type} has no such version.")
@@ -87,9 +91,7 @@ def _vread_route(resource_type: str):
 
 
 def _search_route(resource_type: str):
-    async def search(request: Request, context: Context) -> Response:
-        state = request.app.state
-        settings = state.settings
+    async def search(request: Request, settings: AppSettings, context: Context, repository: Encounters) -> Response:
         context.audit_patient = request.query_params.get("patient") or (
             request.query_params.get("subject", "").rsplit("/", 1)[-1] or None
         )
@@ -100,7 +102,7 @@ def _search_route(resource_type: str):
             max_count=settings.max_page_size,
             lenient=is_lenient(request),
         )
-        page = await anyio.to_thread.run_sync(partial(state.repository.search, query))
+        page = await anyio.to_thread.run_sync(partial(repository.search, query))
         base = fhir_base(request, settings.public_base_url)
         self_url = search_url(base, resource_type, search.applied, search.cursor)
         next_url = (
@@ -119,10 +121,10 @@ def _read_responses(resource_type: str) -> dict:
     return responses
 
 
-async def explain_careplan(resource_id: str, request: Request, context: Context) -> Response:
+async def explain_careplan(resource_id: str, context: Context, repository: Encounters) -> Response:
     from app.triage.explain import explain_response
 
-    found = await anyio.to_thread.run_sync(request.app.state.repository.triage_of, resource_id)
+    found = await anyio.to_thread.run_sync(repository.triage_of, resource_id)
     patient = patient_of(found[0]) if found else None
     if found is None or (context.patient_only is not None and patient != context.patient_only):
         raise HttpProblem(404, "not-found", "No CarePlan with this id.")

@@ -17,6 +17,8 @@ from app.kit.metrics import TRIAGES
 from app.security.audit import audit_row
 from app.security.context import Context, RequestContext
 from app.security.principal import Principal, patient_of
+from app.triage.deps import TriageServices, Triaging
+from app.triage.repository import EncounterRepository
 from app.triage.service import AuditFor, Prepared, Submitted, judge, prepare, store
 
 router = APIRouter(prefix="/fhir", tags=["Triage"])
@@ -135,7 +137,7 @@ def _patient_system(system: str | None, patient: str) -> str:
     return f"urn:lbp-triage:patient:{patient}:{system or ''}"
 
 
-def _for_patient(prepared: Prepared, patient: str, repository: Any) -> Prepared:
+def _for_patient(prepared: Prepared, patient: str, repository: EncounterRepository) -> Prepared:
     """A patient-level token's triage whose identifier another patient's triage holds: kept
     under an identifier system of the patient's own, so that it is triaged (and replayed)
     exactly as an unknown identifier would be, and the other triage is neither shown nor hinted at."""
@@ -147,7 +149,9 @@ def _for_patient(prepared: Prepared, patient: str, repository: Any) -> Prepared:
     return Prepared({**prepared.row, "identifier_system": own}, (own, value), prepared.scored)
 
 
-def _earlier(condition: tuple[str | None, str], repository: Any, patient: str | None = None) -> dict[str, Any] | None:
+def _earlier(
+    condition: tuple[str | None, str], repository: EncounterRepository, patient: str | None = None
+) -> dict[str, Any] | None:
     matches = repository.count_by_identifier(*condition)
     if patient is not None:
         # A patient-level token sees only its patient's triages: another patient's match is no
@@ -216,23 +220,26 @@ def _matched(earlier: dict[str, Any], prepared: Prepared) -> Submitted | None:
         },
     ),
 )
-async def triage_response(request: Request, context: Context) -> Response:
+async def triage_response(request: Request, context: Context, triage: Triaging) -> Response:
     check_operation_parameters("triage", request.query_params.multi_items(), {})
-    state = request.app.state
-    data = _unwrap(await read_resource(request, state.settings.max_body_bytes, "QuestionnaireResponse", "Parameters"))
+    data = _unwrap(await read_resource(request, triage.settings.max_body_bytes, "QuestionnaireResponse", "Parameters"))
     condition = _if_none_exist(request.headers.get("if-none-exist"))
     # Validate first, always: no replay and no If-None-Exist match answers a body that is not a
     # valid response. CPU work stays on the event loop (threads would only fight over the GIL);
     # the database write goes to the writer threads.
-    return await store_and_answer(request, context, prepare(data), condition)
+    return await store_and_answer(request, context, triage, prepare(data), condition)
 
 
 async def store_and_answer(
-    request: Request, context: RequestContext, prepared: Prepared, condition: tuple[str | None, str] | None = None
+    request: Request,
+    context: RequestContext,
+    triage: TriageServices,
+    prepared: Prepared,
+    condition: tuple[str | None, str] | None = None,
 ) -> Response:
     """Store a validated, triaged response (or replay or amend its identifier's triage) and answer
     as $triage does; PlanDefinition/$apply with persist=true comes here too."""
-    state = request.app.state
+    repository = triage.repository
     if prepared.identifier is not None:
         _check_identifier(*prepared.identifier)
     patient = prepared.row["patient"]
@@ -242,16 +249,16 @@ async def store_and_answer(
     context.audit_patient = patient
     if allowed_patient is not None and prepared.identifier is not None:
         # No existence oracle: another patient's identifier is, to a patient token, an unknown one.
-        prepared = await anyio.to_thread.run_sync(_for_patient, prepared, allowed_patient, state.repository)
+        prepared = await anyio.to_thread.run_sync(_for_patient, prepared, allowed_patient, repository)
     # A Conflict (409) may be raised by either path below.
     submitted = None
     if condition is not None:
-        earlier = await anyio.to_thread.run_sync(_earlier, condition, state.repository, allowed_patient)
+        earlier = await anyio.to_thread.run_sync(_earlier, condition, repository, allowed_patient)
         if earlier is not None:
             submitted = _matched(earlier, prepared)
     if submitted is None:
         audit_for = _audit_for(request, context.principal, patient)
-        submitted = await state.writer.run_grouped(store, prepared, state.repository, audit_for)
+        submitted = await triage.writer.run_grouped(store, prepared, repository, audit_for)
         # A stored triage's audit record was committed with it; otherwise the access layer writes one.
         context.audited = submitted.created and audit_for is not None
     careplan = submitted.careplan
