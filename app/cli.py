@@ -76,7 +76,7 @@ def score_ndjson(lines: Iterator[bytes], out: IO[bytes], progress: Any = None) -
 def _open_input(path: str) -> tuple[IO[bytes], int | None]:
     if path == "-":
         return sys.stdin.buffer, None
-    stream = open(path, "rb")
+    stream = open(path, "rb")  # noqa: SIM115 — handed to the caller, which closes it (with stream:)
     return stream, os.fstat(stream.fileno()).st_size
 
 
@@ -87,7 +87,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         print(f"lbp-triage: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        out = open(args.output, "wb") if args.output else sys.stdout.buffer
+        # SIM115 allowed below: stdout or a file, written until the command returns; the process exit closes it
+        out = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
     except OSError as exc:
         stream.close()
         print(f"lbp-triage: cannot write {args.output}: {exc.strerror}", file=sys.stderr)

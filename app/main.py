@@ -99,8 +99,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         return ready["migrated"]
 
     files = None
-    if sqlite_path(engine) is not None:  # checked before SQLite maps any of them
-        files = SqliteFiles(sqlite_path(engine))  # type: ignore[arg-type]
+    if (path := sqlite_path(engine)) is not None:  # checked before SQLite maps any of them
+        files = SqliteFiles(path)
         problems = files.problems(starting=True)
         if problems:
             engine.dispose()

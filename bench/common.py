@@ -40,8 +40,10 @@ def random_answers(rng: random.Random, version: str = CURRENT_VERSION) -> dict[s
                 p_yes = OTHER_YES
             answers[spec.link_id] = rng.random() < p_yes
         elif spec.type == "integer":
+            assert spec.min_value is not None and spec.max_value is not None  # every number question is bounded
             answers[spec.link_id] = rng.randint(int(spec.min_value), int(spec.max_value))
         elif spec.type == "decimal":
+            assert spec.min_value is not None and spec.max_value is not None
             answers[spec.link_id] = round(rng.uniform(spec.min_value, spec.max_value), 1)
         else:
             answers[spec.link_id] = rng.choice(sorted(code for _, code in spec.options))

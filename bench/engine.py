@@ -17,6 +17,7 @@ import argparse
 import random
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -43,7 +44,7 @@ def parts(version: str, responses: list[dict[str, Any]]) -> list[tuple[str, Call
     answers = [s.response.answers for s in scored]
     results = [s.result for s in scored]
     facts = []
-    for a, result in zip(answers, results):
+    for a, result in zip(answers, results, strict=True):
         scores = rules.stratification(a)
         facts.append(
             PlanFacts.of(result.disposition, result.preference, result.findings, a, scores.risk if scores else None)
@@ -60,7 +61,7 @@ def parts(version: str, responses: list[dict[str, Any]]) -> list[tuple[str, Call
         (
             "plan facts",
             lambda x: PlanFacts.of(x[1].disposition, x[1].preference, x[1].findings, x[0]),
-            list(zip(answers, results)),
+            list(zip(answers, results, strict=True)),
         ),
         ("plan (activities + medicines)", lambda f: (rules.planner.plan(f), rules.medicine_decisions(f)), facts),
         ("narrative", lambda s: careplan_div(s.result, s.response.answers), scored),
@@ -100,7 +101,7 @@ def main() -> None:
             responses = [random_response(rng, i, version) for i in range(args.n)]
             answers = [check_against_questionnaire(r).answers for r in responses]
             rules = RULESETS[version]
-            t = seconds_each(lambda a: triage(a, rules), answers)  # first: before anything fills a cache
+            t = seconds_each(partial(triage, rules=rules), answers)  # first: before anything fills a cache
             best[version, ENGINE] = min(t, best.get((version, ENGINE), t))
             table = parts(version, responses)
             for name, fn, inputs in table:

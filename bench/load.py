@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -180,7 +181,7 @@ def measure(
             proc.wait()
 
 
-def create_database(admin_url: str) -> tuple[str, callable]:
+def create_database(admin_url: str) -> tuple[str, Callable[[], None]]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 

@@ -19,14 +19,14 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import Engine, insert
 
 from app.fhir.search import SearchQuery
 from app.store import migrate
 from app.store.db import make_engine
 from app.store.tables import TriageEncounter
 from app.triage.repository import EncounterRepository
-from app.triage.service import prepare
+from app.triage.service import prepare, store
 from bench.common import random_response
 
 T = TriageEncounter.__table__
@@ -35,7 +35,7 @@ PATIENTS = 100_000
 
 def filler_rows(start: int, count: int, rng: random.Random) -> list[dict]:
     base = datetime(2026, 1, 1, tzinfo=UTC)
-    rows = []
+    rows: list[dict] = []
     for i in range(start, start + count):
         ident = str(uuid.UUID(int=rng.getrandbits(128)))
         stub = {"resourceType": "CarePlan", "id": ident}
@@ -62,7 +62,7 @@ def filler_rows(start: int, count: int, rng: random.Random) -> list[dict]:
     return rows
 
 
-def grow(engine, have: int, want: int, rng: random.Random) -> None:
+def grow(engine: Engine, have: int, want: int, rng: random.Random) -> None:
     batch = 20_000
     while have < want:
         n = min(batch, want - have)
@@ -98,7 +98,7 @@ def main() -> None:
             for n in range(20):
                 qr = random_response(rng, n)
                 qr["subject"] = {"reference": f"Patient/{patient}"}
-                repository.save(prepare(qr).row)
+                store(prepare(qr), repository)
         rows = 400
         print(f"{'stored encounters':>18} {'p50 ms':>8}")
         results = {}

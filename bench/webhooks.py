@@ -30,8 +30,11 @@ def _free_port() -> int:
 
 def _receiver(port: int) -> None:
     import uvicorn
+    from starlette.types import Receive, Scope, Send
 
-    async def app(scope, receive, send):  # the cheapest receiver: read the body, answer 204
+    async def app(
+        scope: Scope, receive: Receive, send: Send
+    ) -> None:  # the cheapest receiver: read the body, answer 204
         if scope["type"] != "http":
             return
         more = True
@@ -58,6 +61,7 @@ def _wait_for_port(port: int) -> None:
 def _fill(database_url: str, port: int, subscriptions: int, triages: int, content: str) -> None:
     from sqlalchemy import delete
 
+    from app.security.authority import Authority
     from app.settings import Settings, keyring_for
     from app.store import migrate
     from app.store.db import make_engine
@@ -69,6 +73,8 @@ def _fill(database_url: str, port: int, subscriptions: int, triages: int, conten
     from bench.common import random_response
     from tests.webhook_support import subscription_body
 
+    # the bench's subscriptions may carry every resource a notification can hold, to any patient
+    authority = Authority(frozenset({"CarePlan", "Encounter"}), None)
     engine = make_engine(database_url)
     migrate.upgrade(engine)
     with engine.begin() as conn:
@@ -80,7 +86,7 @@ def _fill(database_url: str, port: int, subscriptions: int, triages: int, conten
     repository = SubscriptionRepository(engine, outbox.index, outbox, keyring)
     for i in range(subscriptions):
         body = subscription_body(f"http://127.0.0.1:{port}/hook/{i}", content=content)
-        repository.create(parse_subscription(body), "http://bench.local/fhir")
+        repository.create(parse_subscription(body), "http://bench.local/fhir", authority.as_json())
     encounters = EncounterRepository(engine, outbox)
     rng = random.Random(5)
     for n in range(triages):

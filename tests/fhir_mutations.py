@@ -54,12 +54,12 @@ def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
     if isinstance(node, dict):
         for key, value in node.items():
             if key != "resourceType":
-                found.append(prefix + (key,))
-                found.extend(_paths(value, prefix + (key,)))
+                found.append((*prefix, key))
+                found.extend(_paths(value, (*prefix, key)))
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            found.append(prefix + (index,))
-            found.extend(_paths(value, prefix + (index,)))
+            found.append((*prefix, index))
+            found.extend(_paths(value, (*prefix, index)))
     return found
 
 
@@ -103,20 +103,20 @@ def duplicate_key_bodies(draw: Any, patient: str = "p1") -> bytes:
     qr = draw(valid_responses(patient=patient))
     if draw(st.booleans()):  # written with \u escapes (json.dumps' default) and a colon in a string
         qr["item"][0]["text"] = "Douleur: où?"
-    objects = [p for p in [()] + _paths(qr) if isinstance(_at(qr, p), dict)]
+    objects = [p for p in [(), *_paths(qr)] if isinstance(_at(qr, p), dict)]
     target = draw(st.sampled_from(objects))
     key = draw(st.sampled_from(sorted(_at(qr, target))))
     second = draw(st.sampled_from(["same", "other"]))
 
     def dump(node: Any, path: tuple) -> str:
         if isinstance(node, dict):
-            parts = [f"{json.dumps(k)}:{dump(v, path + (k,))}" for k, v in node.items()]
+            parts = [f"{json.dumps(k)}:{dump(v, (*path, k))}" for k, v in node.items()]
             if path == target:
                 value = node[key] if second == "same" else (not node[key] if isinstance(node[key], bool) else None)
                 parts.append(f"{json.dumps(key)}:{json.dumps(value)}")
             return "{" + ",".join(parts) + "}"
         if isinstance(node, list):
-            return "[" + ",".join(dump(v, path + (i,)) for i, v in enumerate(node)) + "]"
+            return "[" + ",".join(dump(v, (*path, i)) for i, v in enumerate(node)) + "]"
         return json.dumps(node)
 
     return dump(qr, ()).encode()

@@ -107,7 +107,7 @@ def build_response(
     """A QuestionnaireResponse carrying the answers (typed by the Questionnaire's item specs),
     flat at the root or nested in their groups; `fields` override the resource's elements (the
     usual canonical and authored time included: no parameter here is named like one)."""
-    flat = [{"linkId": k, "answer": [typed_answer(specs[k].type, v)]} for k, v in answers.items()]
+    flat: list[dict[str, Any]] = [{"linkId": k, "answer": [typed_answer(specs[k].type, v)]} for k, v in answers.items()]
     if nested:
         by_group: dict[str, list[dict[str, Any]]] = {}
         for item in flat:

@@ -78,7 +78,7 @@ def test_an_amended_response_with_a_red_flag_is_triaged_again(client, app):
 
 
 def test_the_first_answers_again_after_an_amendment_are_a_conflict(client):
-    first, _, _, second = self_care_then_amended_emergency(client)
+    _first, _, _, second = self_care_then_amended_emergency(client)
     r = post_triage(client, response(identifier=IDENT))
     assert_fhir_response(r, 409, "OperationOutcome")
     assert client.get(f"/fhir/CarePlan/{second['id']}").json()["status"] == "active"
@@ -152,7 +152,7 @@ def _history(client, path):
 
 
 def test_history_serves_every_version_newest_first(client):
-    first, amended, _, second = self_care_then_amended_emergency(client)
+    first, _amended, _, second = self_care_then_amended_emergency(client)
     base = "http://testserver/fhir"
 
     plan = _history(client, f"/fhir/CarePlan/{first['id']}/_history")

@@ -53,7 +53,7 @@ def test_each_finding_with_its_answers_rule_and_source():
 
 def test_a_choice_answer_is_explained_with_its_words_and_an_absent_one_as_not_answered():
     explained = explain_response(response_v2(answers_v2(age=55, pain_duration="gt-12w")))
-    persistent = [a for a in findings(explained)["persistent-pain"]["part"] if a["name"] == "answer"][0]
+    persistent = next(a for a in findings(explained)["persistent-pain"]["part"] if a["name"] == "answer")
     assert parts(persistent)["value"]["valueCoding"]["display"] == "More than 12 weeks"
     first = [parts(a) for a in findings(explained)["older-first-episode"]["part"] if a["name"] == "answer"]
     assert {"name": "value", "valueString": "not answered"} in [a["value"] for a in first]

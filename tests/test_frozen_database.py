@@ -5,6 +5,7 @@ pg_ctl in a temporary directory) and freezes with SIGSTOP; never the shared serv
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -84,10 +85,8 @@ def own_postgres():
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres", postmaster
     finally:
         for pid in _tree(postmaster):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
         subprocess.run(
             _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]), capture_output=True
         )
@@ -126,10 +125,8 @@ def test_a_frozen_postgresql_gives_503_not_a_hang_and_service_resumes(own_postgr
             assert client.get("/healthz").status_code == 200
         finally:
             for pid in _tree(postmaster):
-                try:
+                with contextlib.suppress(ProcessLookupError):  # a process of the tree that ended meanwhile
                     os.kill(pid, signal.SIGCONT)
-                except ProcessLookupError:  # a process of the tree that ended meanwhile (as in the fixture)
-                    pass
         deadline = time.monotonic() + 20
         while client.get("/fhir/CarePlan").status_code != 200:  # the broken connections are replaced
             assert time.monotonic() < deadline, "the service did not recover"

@@ -3,6 +3,7 @@ lost to the shell, the audit trail while the database is down, backups and resto
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -74,17 +75,13 @@ class Switch:
 
     def down(self) -> None:
         assert self.listener is not None
-        try:
+        with contextlib.suppress(OSError):
             self.listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
-        except OSError:
-            pass
         self.listener.close()
         self.listener = None
         for s in self.sockets:
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             s.close()
         self.sockets.clear()
 
@@ -108,10 +105,8 @@ class Switch:
             pass
         finally:
             for s in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 class SqliteOutage:

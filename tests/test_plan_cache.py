@@ -48,7 +48,7 @@ def test_facts_alike_in_every_question_asked_share_one_plan():
 def test_a_row_reading_a_new_fact_changes_the_key():
     a = facts_of(answers_v2(stops_activity=False))
     b = facts_of(answers_v2(stops_activity=True))
-    planner = Planner(ACTIVITY_RULES_V2 + (synthetic("rest-from-work", lambda f: f.said_yes("stops-activity")),))
+    planner = Planner((*ACTIVITY_RULES_V2, synthetic("rest-from-work", lambda f: f.said_yes("stops-activity"))))
     plan_a = planner.plan(a)
     assert ("said_yes", ("stops-activity",)) in planner._plans.questions
     assert planner.key(a) != planner.key(b)
@@ -68,7 +68,7 @@ def test_a_row_reading_a_new_fact_changes_the_key():
     ],
 )
 def test_any_kind_of_read_is_recorded(reads):
-    planner = Planner(ACTIVITY_RULES_V2 + (synthetic("synthetic", reads),))
+    planner = Planner((*ACTIVITY_RULES_V2, synthetic("synthetic", reads)))
     facts = [
         facts_of(answers_v2(age=age, stops_activity=yes, height_cm=170.0, weight_kg=weight))
         for age in (40, 41)
@@ -86,7 +86,7 @@ def test_a_question_asked_only_on_some_paths_joins_the_key_when_first_asked():
     # The synthetic row reads `stops-activity` only for self-care plans: an urgent plan
     # cached first must not make a later self-care plan skip the question.
     planner = Planner(
-        ACTIVITY_RULES_V2 + (synthetic("rest-from-work", lambda f: f.self_care and f.said_yes("stops-activity")),)
+        (*ACTIVITY_RULES_V2, synthetic("rest-from-work", lambda f: f.self_care and f.said_yes("stops-activity")))
     )
     urgent = facts_of(answers_v2(leg_weakness=True))
     assert urgent.disposition is Disposition.URGENT

@@ -8,7 +8,7 @@ from app.triage.scoring import careplan_for, score
 from tests.strategies import valid_answers
 from tests.support import WARNING_SIGNS, activity_codes, response, triage_v1
 
-ALL_SIGNS = WARNING_SIGNS + ["leg-weakness-worsening"]
+ALL_SIGNS = [*WARNING_SIGNS, "leg-weakness-worsening"]
 
 
 @given(valid_answers(), st.data(), st.booleans())

@@ -83,7 +83,7 @@ def test_startback_group_codes_and_neutral_labels():
     group = next(g for g in questionnaire("2.0.0")["item"] if g["linkId"] == "startback")
     assert group["code"] == [{"system": "http://loinc.org", "code": "91349-1"}]
     assert [i["linkId"] for i in group["item"]] == list(STARTBACK_ITEMS)
-    for n, (item, loinc) in enumerate(zip(group["item"], STARTBACK_LOINC), start=1):
+    for n, (item, loinc) in enumerate(zip(group["item"], STARTBACK_LOINC, strict=True), start=1):
         assert item["code"] == [{"system": "http://loinc.org", "code": loinc}]
         assert item["text"] == f"STarT Back item {n} (LOINC {loinc})"  # a label, not the tool's wording
     assert [o["valueCoding"]["code"] for o in group["item"][8]["answerOption"]] == [

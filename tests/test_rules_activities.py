@@ -44,7 +44,7 @@ def test_activity_row_referral_emergency():
 
 
 def test_activity_row_call_advice_line():
-    result, acts = plan(**URGENT, weight_loss=True)
+    _result, acts = plan(**URGENT, weight_loss=True)
     assert acts["call-advice-line"].priority is Priority.URGENT
     assert set(acts["call-advice-line"].reasons) == {"intolerable-pain", "cancer-or-weight-loss"}
     for answers in (EMERGENCY, DOCTOR, SELF_CARE):

@@ -100,7 +100,7 @@ def test_finding_row(row):
 )
 def test_any_of_records_every_answer_behind_the_finding(answers, also):
     result = triage_v1(answers_with(**answers))
-    evidence = [set(f.evidence) for f in result.findings if f.tier is Tier.U][0]
+    evidence = next(set(f.evidence) for f in result.findings if f.tier is Tier.U)
     assert also in evidence
 
 

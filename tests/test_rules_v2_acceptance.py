@@ -170,7 +170,7 @@ def test_the_clinician_narrative_uses_words_not_codes(client):
     ):
         assert words in div, words
     answer_codes = [c["code"] for c in answers_codesystem()["concept"]]
-    for code in answer_codes + ["leg-tingling", "pain-duration", "older-first-episode", "persistent-pain"]:
+    for code in [*answer_codes, "leg-tingling", "pain-duration", "older-first-episode", "persistent-pain"]:
         assert not re.search(rf"(?<![\w-]){re.escape(code)}(?![\w-])", div), code
 
 

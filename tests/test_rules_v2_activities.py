@@ -53,7 +53,7 @@ def test_activity_row_referral_emergency():
 
 
 def test_activity_row_call_advice_line():
-    result, acts = plan(**URGENT, weight_loss=True)
+    _result, acts = plan(**URGENT, weight_loss=True)
     item = acts["call-advice-line"]
     assert item.priority is Priority.URGENT and set(item.reasons) == {"unbearable-pain", "weight-loss"}
     assert "If you cannot get through, go to urgent care or an emergency department today" in item.description
@@ -355,7 +355,7 @@ def test_activity_row_sleep_support():
     ],
 )
 def test_activity_row_weight_management(height, weight, included):
-    result, acts = plan(height_cm=height, weight_kg=weight)
+    _result, acts = plan(height_cm=height, weight_kg=weight)
     assert ("weight-management" in acts) is included
     assert "weight-management" not in plan(height_cm=160.0, weight_kg=90.0, pregnant=True)[1]
     assert "weight-management" not in plan(height_cm=160.0, weight_kg=90.0, age=17)[1]

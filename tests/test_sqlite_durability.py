@@ -80,7 +80,7 @@ def test_an_unwritable_shm_is_refused_at_start_not_mapped(data_dir):
     subprocess.run([sys.executable, "-c", leave_behind], env={"DB": str(data_dir / "lbp.db")}, check=True)
     shm = data_dir / "lbp.db-shm"
     assert shm.exists()
-    with immutable(shm), pytest.raises(RuntimeError, match="cannot write .*lbp.db-shm"), serving(data_dir):
+    with immutable(shm), pytest.raises(RuntimeError, match=r"cannot write .*lbp\.db-shm"), serving(data_dir):
         pass
     with serving(data_dir) as client:  # writable again: serves
         assert client.get("/readyz").status_code == 200
@@ -114,6 +114,9 @@ def test_an_shm_made_unwritable_while_serving_does_not_kill_the_process(data_dir
 def test_start_up_refuses_a_data_directory_it_cannot_write(data_dir):
     with serving(data_dir):
         pass  # the database exists now
-    with immutable(data_dir), pytest.raises(RuntimeError, match="cannot write in the data directory"):
-        with serving(data_dir):
-            pass
+    with (
+        immutable(data_dir),
+        pytest.raises(RuntimeError, match="cannot write in the data directory"),
+        serving(data_dir),
+    ):
+        pass

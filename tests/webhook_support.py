@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -81,6 +82,13 @@ class Reply:
     delay: float = 0.0
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # e.g. a client that gave up waiting
+
+
 class Receiver:
     """A real HTTP/1.1 server on 127.0.0.1. `behaviour(request, n)` decides each answer
     (n counts the requests to that path, from 1); by default 204."""
@@ -133,9 +141,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        server.daemon_threads = True
-        server.handle_error = lambda request, address: None  # e.g. a client that gave up waiting
+        server = _QuietServer(("127.0.0.1", self.port), Handler)
         self.port = server.server_address[1]
         self._server = server
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -147,10 +153,8 @@ class Receiver:
             self._server.server_close()
             self._server = None
         for connection in list(self._connections):  # kept-alive connections go down too
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def _arrive(self, request: Received) -> Reply:
         with self._cond:
@@ -265,7 +269,7 @@ class RunningDispatcher:
 
 def start_dispatcher(app: Any, **overrides: Any) -> RunningDispatcher:
     settings = app.state.settings.model_copy(update={**FAST, **overrides})
-    return RunningDispatcher(services(app).engine, settings, listeners=services(app).repository.outbox.listeners)
+    return RunningDispatcher(services(app).engine, settings, listeners=services(app).subscriptions.outbox.listeners)
 
 
 def drained(app: Any) -> bool:

@@ -58,7 +58,7 @@ def feedback_rows(service_id: str, body: Any, client: str) -> list[dict[str, Any
         override = entry.get("overrideReason") or {}
         if not isinstance(override, dict) or (override and entry["outcome"] != "overridden"):
             raise HttpProblem(400, "business-rule", f"{where}.overrideReason is for overridden cards only.")
-        reason = override.get("reason") if isinstance(override.get("reason"), dict) else {}
+        reason = given if isinstance(given := override.get("reason"), dict) else {}
         rows.append(
             {
                 "id": str(uuid.uuid4()),

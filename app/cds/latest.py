@@ -143,7 +143,7 @@ def response_in(value: Any, patient: str) -> dict[str, Any] | None:
         raise HttpProblem(400, "invalid", "Prefetch lbpResponse must be a Bundle or a QuestionnaireResponse.")
     if value.get("resourceType") == "Bundle":
         responses = [
-            e.get("resource")
+            e["resource"]
             for e in value.get("entry") or ()
             if isinstance(e, dict)
             and isinstance(e.get("resource"), dict)

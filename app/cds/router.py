@@ -17,13 +17,13 @@ from starlette.responses import JSONResponse, Response
 from app.cds import cards
 from app.cds.feedback import feedback_rows, store_feedback
 from app.cds.fhir_server import FhirServers
-from app.cds.imaging import VALUESET_ID, imaging_codes, imaging_orders, value_set
+from app.cds.imaging import imaging_codes, imaging_orders, value_set
 from app.cds.latest import LatestTriage, Untriageable, response_in, stored_latest, triage_in_memory
 from app.cds.security import CdsAuthenticator, CdsCaller
 from app.cds.services import IMAGING, PREFETCH_KEY, SERVICES, Service, discovery
-from app.conformance.router import search_published
-from app.fhir.http import FhirResponse, read_json
-from app.fhir.openapi import SEARCH_RULES, fhir_ok, outcome_response, search_parameters
+from app.conformance.published import PublishedKind, publish
+from app.fhir.http import read_json
+from app.fhir.openapi import Responses, outcome_response
 from app.fhir.outcome import FhirError, HttpProblem
 from app.rules import RULES_VERSION
 from app.security.audit import audit_row
@@ -31,7 +31,7 @@ from app.services import AppServices, Services
 from app.settings import AppSettings, Settings
 from app.store.deps import Database
 
-_ERRORS = {
+_ERRORS: Responses = {
     400: outcome_response("The request is not a CDS Hooks request for this service"),
     401: outcome_response("No valid JWT from an allowlisted EHR (or a replayed one)"),
     403: outcome_response("Auth mode none: clients on this machine only"),
@@ -321,28 +321,14 @@ async def feedback(
     return Response(status_code=200)
 
 
-@valuesets.get(
-    "/ValueSet/{valueset_id}",
-    summary="A ValueSet the CDS services use",
-    description="`lbp-lumbar-imaging`: the lumbar spine imaging orders `lbp-imaging` watches "
-    "(the default CPT codes and any added by `LBP_CDS_IMAGING_CODES`).",
-    response_class=FhirResponse,
-    responses=fhir_ok("The ValueSet", "ValueSet"),
+publish(
+    valuesets,
+    PublishedKind(
+        "ValueSet",
+        read_summary="A ValueSet the CDS services use",
+        read_description="`lbp-lumbar-imaging`: the lumbar spine imaging orders `lbp-imaging` watches "
+        "(the default CPT codes and any added by `LBP_CDS_IMAGING_CODES`).",
+        search_summary="List or find the ValueSets",
+        instances=lambda settings: [value_set(settings.cds_imaging_codes)],
+    ),
 )
-async def read_valueset(valueset_id: str, settings: AppSettings) -> Response:
-    if valueset_id != VALUESET_ID:
-        raise HttpProblem(404, "not-found", "No such ValueSet; see GET /fhir/ValueSet.")
-    found = value_set(settings.cds_imaging_codes)
-    return FhirResponse(found, headers={"ETag": f'W/"{found["version"]}"'})
-
-
-@valuesets.get(
-    "/ValueSet",
-    summary="List or find the ValueSets",
-    description=SEARCH_RULES,
-    response_class=FhirResponse,
-    responses=fhir_ok("A searchset Bundle", "Bundle"),
-    openapi_extra=search_parameters("ValueSet"),
-)
-async def search_valuesets(request: Request, settings: AppSettings) -> Response:
-    return search_published(request, settings, "ValueSet", [value_set(settings.cds_imaging_codes)])

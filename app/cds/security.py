@@ -109,8 +109,7 @@ class CdsAuthenticator:
             token = _bearer(authorization)
             header = _header(token)
             issuer = _claims_unverified(token).get("iss")
-            source = self._key_sources.get(issuer) if isinstance(issuer, str) else None
-            if source is None:
+            if not isinstance(issuer, str) or (source := self._key_sources.get(issuer)) is None:
                 raise Unauthenticated("The token's issuer is not an allowlisted CDS client.")
             if "jku" in header and header["jku"] != self.clients[issuer]:
                 raise Unauthenticated("The token's jku is not the issuer's allowlisted JWKS URL.")

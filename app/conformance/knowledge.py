@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from html import escape
-from typing import Any
+from typing import Any, TypeVar
 
 from app.fhir.canonical import BASE, CODESYSTEM_URL, PLANDEFINITION_URL, QUESTIONNAIRE_URL
 from app.fhir.codesystem import display
@@ -34,6 +35,8 @@ from app.rules.rulesets import CURRENT, RULESETS, RuleSet
 
 LIBRARY_URL = f"{BASE}/Library/lbp-triage-rules"
 ACTIVITYDEFINITION_BASE = f"{BASE}/ActivityDefinition"
+_Built = TypeVar("_Built")
+
 _DURATIONS = ("lt-6w", "6-12w", "gt-12w")
 _AGES = (10, 15, 16, 17, 18, 40, 64, 65, 70, 80)
 
@@ -166,7 +169,7 @@ def _finding_table(rules: RuleSet) -> Table:
 
 def _disposition_table(rules: RuleSet) -> Table:
     tiers = [tier for tier in Tier if any(rule.tier is tier for rule in rules.findings)]
-    rows = tuple((tier.name, tier.disposition.code) for tier in tiers) + (("(no finding)", Disposition.SELF_CARE.code),)
+    rows = (*tuple((tier.name, tier.disposition.code) for tier in tiers), ("(no finding)", Disposition.SELF_CARE.code))
     return Table(
         "Disposition",
         "The disposition is the most urgent tier among the findings that fire "
@@ -401,9 +404,9 @@ def plan_definition(version: str) -> dict[str, Any]:
     return resource
 
 
-def _by_version(build) -> list[dict[str, Any]]:
+def _by_version(build: Callable[[str], _Built]) -> list[_Built]:
     # current first, so that a search without criteria lists the current rules first
-    versions = [CURRENT.version] + sorted((v for v in RULESETS if v != CURRENT.version), reverse=True)
+    versions = [CURRENT.version, *sorted((v for v in RULESETS if v != CURRENT.version), reverse=True)]
     return [build(version) for version in versions]
 
 

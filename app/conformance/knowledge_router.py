@@ -3,6 +3,7 @@ search, public like the Questionnaire), and PlanDefinition/$apply."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,22 +11,20 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.conformance import knowledge
-from app.conformance.router import search_published
+from app.conformance.published import PublishedKind, publish
 from app.fhir.canonical import PLANDEFINITION_URL
 from app.fhir.http import FhirResponse, read_resource
 from app.fhir.openapi import (
     EXAMPLE_SUMMARIES,
-    SEARCH_RULES,
     example_responses,
     fhir_ok,
     outcome_response,
     request_body,
-    search_parameters,
 )
 from app.fhir.outcome import Fault, HttpProblem, Rejected
 from app.fhir.search import check_operation_parameters
 from app.security.context import Context, RequestContext
-from app.settings import AppSettings, Settings
+from app.settings import Settings
 from app.triage.deps import TriageServices, Triaging
 from app.triage.router import store_and_answer
 from app.triage.scoring import careplan_for
@@ -33,67 +32,52 @@ from app.triage.service import prepare
 
 router = APIRouter(prefix="/fhir", tags=["Knowledge artifacts"])
 
-_KINDS = {
-    "PlanDefinition": (
+
+def _served_ids(resource_type: str) -> Callable[[Sequence[dict[str, Any]]], str]:
+    def words(served: Sequence[dict[str, Any]]) -> str:
+        # the canonical's last segment (lbp-triage-rules) is no id: each version has its own
+        ids = [r["id"] for r in served] if resource_type != "ActivityDefinition" else []
+        listed = f" Served: {', '.join(ids)}." if ids else ""
+        return (
+            f"No such {resource_type}; search GET /fhir/{resource_type} (by url and version) for those served.{listed}"
+        )
+
+    return words
+
+
+def _artifact(resource_type: str, instances: Callable[[], Sequence[dict[str, Any]]], description: str) -> PublishedKind:
+    return PublishedKind(
+        resource_type,
+        read_summary=f"A {resource_type} of the triage rules",
+        read_description=description,
+        search_summary=f"Find the {resource_type}s by canonical URL and version",
+        instances=lambda _settings: list(instances()),
+        not_found=_served_ids(resource_type),
+    )
+
+
+KNOWLEDGE_ARTIFACTS = (
+    _artifact(
+        "PlanDefinition",
         knowledge.plan_definitions,
         "The triage rules of one version as a PlanDefinition: the canonical every CarePlan names in "
         "`instantiatesCanonical` (url|version). Ids: `lbp-triage-rules-2.0.0` (current) and "
         "`lbp-triage-rules-1.0.0`.",
     ),
-    "ActivityDefinition": (
+    _artifact(
+        "ActivityDefinition",
         knowledge.all_activity_definitions,
         "One activity a plan may hold, per rules version: its code, what the patient reads, "
         "its kind and priority. Ids: `{code}-{version}`, e.g. `safety-net-2.0.0`.",
     ),
-    "Library": (
+    _artifact(
+        "Library",
         knowledge.libraries,
         "Every rule of one rules version in words (findings with tier, condition and source; the "
         "disposition; the activity rows), generated from the tables the service runs: as a markdown "
         "attachment and as the narrative. Ids: `lbp-triage-rules-2.0.0`, `lbp-triage-rules-1.0.0`.",
     ),
-}
-
-
-def _read(resource_type: str, resource_id: str) -> Response:
-    resources, _ = _KINDS[resource_type]
-    found = knowledge.by_id(resources(), resource_id)
-    if found is None:
-        # the canonical's last segment (lbp-triage-rules) is no id: each version has its own
-        ids = [r["id"] for r in resources()] if resource_type != "ActivityDefinition" else []
-        served = f" Served: {', '.join(ids)}." if ids else ""
-        raise HttpProblem(
-            404,
-            "not-found",
-            f"No such {resource_type}; search GET /fhir/{resource_type} (by url and version) for those served.{served}",
-        )
-    return FhirResponse(found, headers={"ETag": f'W/"{found["version"]}"'})
-
-
-def _routes(resource_type: str) -> None:
-    _, description = _KINDS[resource_type]
-
-    @router.get(
-        f"/{resource_type}/{{resource_id}}",
-        summary=f"A {resource_type} of the triage rules",
-        description=description,
-        responses=fhir_ok(f"The {resource_type}", resource_type),
-        response_class=FhirResponse,
-        name=f"read_{resource_type}",
-    )
-    async def read(resource_id: str) -> Response:
-        return _read(resource_type, resource_id)
-
-    @router.get(
-        f"/{resource_type}",
-        summary=f"Find the {resource_type}s by canonical URL and version",
-        description=SEARCH_RULES,
-        responses=fhir_ok("A searchset Bundle", "Bundle"),
-        response_class=FhirResponse,
-        openapi_extra=search_parameters(resource_type),
-        name=f"search_{resource_type}",
-    )
-    async def search(request: Request, settings: AppSettings) -> Response:
-        return search_published(request, settings, resource_type, list(_KINDS[resource_type][0]()))
+)
 
 
 # --- $apply ------------------------------------------------------------------------------------
@@ -323,5 +307,6 @@ async def apply_other_methods() -> Response:
     raise HttpProblem(405, "not-supported", "$apply is invoked with POST.", headers={"Allow": "POST"})
 
 
-for _resource_type in _KINDS:
-    _routes(_resource_type)
+# After $apply's routes: GET /PlanDefinition/$apply is a 405, not a read of id "$apply".
+for _kind in KNOWLEDGE_ARTIFACTS:
+    publish(router, _kind)

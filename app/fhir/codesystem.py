@@ -35,7 +35,7 @@ def _concept(code: str, display: str, definition: str) -> dict[str, Any]:
     concept: dict[str, Any] = {"code": code, "display": display, "definition": definition}
     rows = _finding_rows(code)
     if rows:
-        version, rule = rows[-1]  # tier and source of the newest rules that use the code
+        _version, rule = rows[-1]  # tier and source of the newest rules that use the code
         concept["property"] = [
             {"code": "tier", "valueCode": rule.tier.name},
             {"code": "source", "valueString": rule.source},

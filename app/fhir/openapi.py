@@ -62,7 +62,10 @@ def outcome_response(description: str) -> dict[str, Any]:
     return {"description": description, "content": {FHIR_JSON: {"schema": OUTCOME}}}
 
 
-COMMON_ERRORS = {
+# FastAPI's `responses=`: status code (or "default") → OpenAPI response object.
+Responses = dict[int | str, dict[str, Any]]
+
+COMMON_ERRORS: Responses = {
     400: outcome_response("Malformed request: an OperationOutcome says what is wrong"),
     404: outcome_response("No such resource"),
     406: outcome_response("Only application/fhir+json is served"),
@@ -72,7 +75,7 @@ COMMON_ERRORS = {
 
 def fhir_ok(
     description: str, *resource_types: str, status: int = 200, headers: dict[str, Any] | None = None
-) -> dict[int | str, dict[str, Any]]:
+) -> Responses:
     ok: dict[str, Any] = {
         "description": description,
         "content": {FHIR_JSON: {"schema": resource_schema(*resource_types)}},
@@ -104,7 +107,7 @@ SEARCH_RULES = (
 
 def search_parameters(resource_type: str) -> dict[str, Any]:
     """The OpenAPI query parameters of a search: the same table the search code applies."""
-    listed = [
+    listed: list[tuple[str, str, dict[str, Any]]] = [
         (name, param.documentation, {"type": "string"}) for name, param in SEARCH_PARAMETERS[resource_type].items()
     ]
     listed.append(("_count", COUNT_DOCUMENTATION, {"type": "integer", "minimum": 0}))

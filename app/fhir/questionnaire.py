@@ -44,8 +44,8 @@ class EnableWhen:
     def holds(self, answers: dict[str, Any]) -> bool:
         if self.behavior == "any":
             return any(answers.get(question) == wanted for question, wanted in self.conditions)
-        for question, wanted in self.conditions:  # a plain loop: one condition is the common case
-            if not answers.get(question) == wanted:
+        for question, wanted in self.conditions:  # noqa: SIM110 — a plain loop: one condition is the common case
+            if answers.get(question) != wanted:
                 return False
         return True
 
@@ -77,10 +77,7 @@ class ItemSpec:
         return tuple(c for rule in self.enabled_by for c in rule.conditions)
 
     def enabled(self, answers: dict[str, Any]) -> bool:
-        for rule in self.enabled_by:
-            if not rule.holds(answers):
-                return False
-        return True
+        return all(rule.holds(answers) for rule in self.enabled_by)
 
     def display(self, code: str) -> str:
         """The words of a choice answer (what the patient picked), not its code."""

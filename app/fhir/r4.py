@@ -51,7 +51,10 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
         seen: set[str] = set()
-        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
     return obj
 
 
@@ -143,6 +146,8 @@ def _types() -> dict[str, _Type]:
         name: (json_type, re.compile(pattern).fullmatch if pattern else None, name)
         for name, (json_type, pattern) in table["primitives"].items()
     }
+    # a primitive's compiled (kind, pattern match, …) or a complex type's _Type, as `properties` holds it
+    compiled: Any
     for name, spec in table["types"].items():
         typ = types[name]
         typ.required = tuple(spec.get("required", ()))
@@ -325,9 +330,14 @@ def structure_faults(data: dict[str, Any], max_depth: int | None = DEFAULT_MAX_D
                     if type(item) is dict:
                         push((item, target, (chain, key, index), depth + 2))
                         continue
-                elif kind == _STRING:
-                    if type(item) is str and item and matches(item) is not None and (enum is None or item in enum):
-                        continue
+                elif (
+                    kind == _STRING
+                    and type(item) is str
+                    and item
+                    and matches(item) is not None
+                    and (enum is None or item in enum)
+                ):
+                    continue
                 other(kind, target, enum, item, (chain, key, index), depth + 2)
         for name in typ.required:
             if name not in node and f"_{name}" not in node:

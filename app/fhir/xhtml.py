@@ -11,6 +11,7 @@ of the HL7 FHIR validator.
 from __future__ import annotations
 
 import re
+from typing import NoReturn
 from xml.parsers import expat
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
@@ -138,9 +139,9 @@ class _Unsafe(Exception):
 def xhtml_fault(text: str) -> str | None:
     """Why the narrative breaks FHIR's rules (a sentence quoting nothing of it), or None."""
     parser = expat.ParserCreate("UTF-8", namespace_separator=_SEP)
-    seen = {"root": None, "content": False}
+    seen: dict[str, str | bool | None] = {"root": None, "content": False}  # root: the root element's name
 
-    def refuse(*_: object) -> None:
+    def refuse(*_: object) -> NoReturn:  # fits every expat handler (ExternalEntityRefHandler returns int)
         raise _Unsafe("A narrative must not hold a DTD, entity declarations or processing instructions.")
 
     def start(name: str, attributes: dict[str, str]) -> None:
@@ -184,7 +185,7 @@ def xhtml_fault(text: str) -> str | None:
     parser.StartDoctypeDeclHandler = refuse
     parser.EntityDeclHandler = refuse
     parser.ProcessingInstructionHandler = refuse
-    parser.ExternalEntityRefHandler = refuse  # type: ignore[assignment]
+    parser.ExternalEntityRefHandler = refuse
     try:
         parser.Parse(text.encode("utf-8"), True)
     except _Unsafe as unsafe:

@@ -8,6 +8,8 @@ and `safety-net`: every other row requires a non-emergency disposition.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from app.rules.concepts import ACETAMINOPHEN_WITH_CAUTION, DIRECTIONAL_CAUTION, ON_HOLD_REASON, PATIENT_TEXT
 from app.rules.model import Disposition, Priority
 from app.rules.plan import ActivityRule, PlanFacts, every_finding, findings_among
@@ -29,11 +31,11 @@ def _held_unless_self_care(f: PlanFacts) -> str | None:
     return None if f.self_care else ON_HOLD_REASON
 
 
-def _text(code: str):
+def _text(code: str) -> Callable[[PlanFacts], str]:
     return lambda f: PATIENT_TEXT[code]
 
 
-def _priority(priority: Priority):
+def _priority(priority: Priority) -> Callable[[PlanFacts], Priority | None]:
     return lambda f: priority
 
 

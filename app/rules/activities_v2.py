@@ -7,6 +7,7 @@ safety tables below are read by the medicine rows and by the clinician narrative
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from app.rules.concepts_v2 import (
@@ -115,11 +116,11 @@ def _exercise_held(f: PlanFacts) -> str | None:
     return None
 
 
-def _text(key: str):
+def _text(key: str) -> Callable[[PlanFacts], str]:
     return lambda f: TEXT[key]
 
 
-def _priority(priority: Priority):
+def _priority(priority: Priority) -> Callable[[PlanFacts], Priority | None]:
     return lambda f: priority
 
 
@@ -172,7 +173,7 @@ def _directional_text(f: PlanFacts) -> str:
     return f"{TEXT[_directional_code(f)]} {DIRECTION_IS_A_SUGGESTION} {STOP_RULE}"
 
 
-def _exercise_text(key: str):
+def _exercise_text(key: str) -> Callable[[PlanFacts], str]:
     return lambda f: f"{TEXT[key]} {STOP_RULE}"
 
 

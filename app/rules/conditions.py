@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from app.rules.model import Answers, Evidence
+from app.rules.model import Answers, AnswerValue, Evidence
 
 
 class Condition:
@@ -212,11 +213,11 @@ class AnyOf(Condition):
         return collected or None
 
 
-def _number(value: object, default: float = float("-inf")) -> float:
+def _number(value: AnswerValue | None, default: float = float("-inf")) -> float:
     """A numeric answer, or a default that makes the comparison false."""
     if value is None or isinstance(value, (bool, str)):
         return default
-    return value  # type: ignore[return-value]
+    return value
 
 
 def compile_predicate(condition: Condition) -> Callable[[Answers], bool]:
@@ -231,7 +232,7 @@ def compile_table(conditions: tuple[Condition, ...]) -> Callable[[Answers], list
     for n, condition in enumerate(conditions):
         lines += [f"    if {condition.expression()}:", f"        out.append({n})"]
     lines.append("    return out")
-    namespace = {"_number": _number}
+    namespace: dict[str, Any] = {"_number": _number}
     exec("\n".join(lines), namespace)
     return namespace["fired"]
 

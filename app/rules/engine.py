@@ -22,6 +22,8 @@ def find(answers: Answers, rules: RuleSet = CURRENT) -> tuple[Finding, ...]:
     table is tested by one compiled function; evidence is collected only for the rows that fire."""
     table = rules.findings
     return tuple(
+        # fired() picked the rows whose condition holds, so their evidence is never None (the
+        # hot path does not pay for a check the types would want)
         Finding(rule.code, rule.tier, rule.fires_when.evidence(answers))  # type: ignore[arg-type]
         for rule in map(table.__getitem__, rules.fired(answers))
     )

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum, IntEnum
-from typing import Union
+from enum import Enum, IntEnum, StrEnum
 
 # An answer as the engine sees it: booleans, integers, decimals (as float) and
 # the `code` of a choice answer. Keyed by the Questionnaire linkId.
-AnswerValue = Union[bool, int, float, str]
+AnswerValue = bool | int | float | str
 Answers = Mapping[str, AnswerValue]
 
 # Evidence: the (linkId, answer) pairs that made a finding fire. None stands for "not
@@ -62,7 +61,7 @@ class Tier(Enum):
         return self.value
 
 
-class Preference(str, Enum):
+class Preference(StrEnum):
     """Directional preference: which movements the pain is sensitive to."""
 
     FLEXION_SENSITIVE = "flexion-sensitive"
@@ -70,12 +69,12 @@ class Preference(str, Enum):
     NO_PREFERENCE = "no-preference"
 
 
-class ActivityStatus(str, Enum):
+class ActivityStatus(StrEnum):
     NOT_STARTED = "not-started"
     ON_HOLD = "on-hold"
 
 
-class Priority(str, Enum):
+class Priority(StrEnum):
     """FHIR request priority, used for the referral-type activities."""
 
     STAT = "stat"
@@ -102,7 +101,7 @@ class PlannedActivity:
     hold_reason: str | None = None  # why it is on hold (detail.statusReason), when it is
 
 
-class RiskGroup(str, Enum):
+class RiskGroup(StrEnum):
     """STarT Back risk group (Hill 2011)."""
 
     LOW = "low"

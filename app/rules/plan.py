@@ -70,7 +70,7 @@ class PlanFacts:
             yes=frozenset([link_id for link_id, value in answers.items() if value is True]),
             age=age if isinstance(age, int) and not isinstance(age, bool) else None,
             bmi=bmi,
-            bmi_rounded=None if bmi is None else _rounded_bmi(answers["height-cm"], answers["weight-kg"]),  # type: ignore[arg-type]
+            bmi_rounded=None if bmi is None else _rounded_bmi(answers["height-cm"], answers["weight-kg"]),
             pain_duration=duration if isinstance(duration, str) else None,
             startback_risk=startback_risk,
         )
@@ -116,7 +116,7 @@ def body_mass_index_rounded(answers: Answers) -> Decimal | None:
     (160 cm / 64 kg is exactly 25.0, where binary floats give 24.999…)."""
     if body_mass_index(answers) is None:
         return None
-    return _rounded_bmi(answers["height-cm"], answers["weight-kg"])  # type: ignore[arg-type]
+    return _rounded_bmi(answers["height-cm"], answers["weight-kg"])
 
 
 @lru_cache(maxsize=8192)  # decimal arithmetic is the dearest step of the facts; heights and weights repeat
@@ -313,7 +313,8 @@ def _plan_template(
     """`evaluate_rows`, except that a row whose reasons are `every_finding` gets them filled in
     afterwards (by `Planner.plan`): the cached plan then does not depend on which findings
     fired, only on the questions rows ask about them, and is shared far more widely."""
-    planned, copies_findings = [], []
+    planned: list[PlannedActivity] = []
+    copies_findings: list[int] = []
     for rule in rows:
         if not rule.included_when(facts):
             continue

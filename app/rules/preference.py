@@ -7,7 +7,7 @@ Each group is scored worse = +1, better = -1, no change (or unanswered) = 0.
 
 from __future__ import annotations
 
-from app.rules.model import Answers, Preference
+from app.rules.model import Answers, AnswerValue, Preference
 
 FLEXION_POSITIONS = ("position-bending", "position-squatting", "position-sitting")
 EXTENSION_POSITIONS = (
@@ -16,13 +16,14 @@ EXTENSION_POSITIONS = (
     "position-arching",
     "position-lying-prone",
 )
-POSITION_SCORE = {"worse": 1, "better": -1, "no-change": 0}
+# looked up with any answer: one that is not a position scores 0
+POSITION_SCORE: dict[AnswerValue, int] = {"worse": 1, "better": -1, "no-change": 0}
 
 
 def group_score(answers: Answers, positions: tuple[str, ...]) -> int:
     score = 0
     for position in positions:
-        score += POSITION_SCORE.get(answers.get(position, "no-change"), 0)  # type: ignore[arg-type]
+        score += POSITION_SCORE.get(answers.get(position, "no-change"), 0)
     return score
 
 

@@ -16,7 +16,7 @@ from app.rules.conditions import compile_table
 from app.rules.findings import FINDING_RULES, FindingRule
 from app.rules.findings_v2 import FINDING_RULES_V2
 from app.rules.model import Answers, MedicineDecision, Preference, StartBack
-from app.rules.plan import FactsCache, PlanFacts, Planner
+from app.rules.plan import ActivityRule, FactsCache, PlanFacts, Planner
 from app.rules.preference import directional_preference, directional_preference_v2
 from app.rules.stratification import startback
 
@@ -44,7 +44,7 @@ class RuleSet:
         object.__setattr__(self, "fired", compile_table(tuple(rule.fires_when for rule in self.findings)))
 
     @property
-    def activities(self):
+    def activities(self) -> tuple[ActivityRule, ...]:
         return self.planner.rows
 
     def finding(self, code: str) -> FindingRule:

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import ColumnElement, Engine, insert, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from app.kit.clock import instant
 from app.security.audit_spool import AuditSpool
 from app.store.paging import newest_first
 from app.store.tables import AuditRecord
@@ -194,7 +195,7 @@ class AuditRepository:
         after: tuple[datetime, str] | None,
         ids: set[str] | None = None,
     ) -> AuditPage:
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if ids is not None:
             conditions.append(A.c.id.in_(sorted(ids)))
         if patient is not None:
@@ -219,7 +220,7 @@ class AuditRepository:
 
 def audit_event(row: dict[str, Any]) -> dict[str, Any]:
     """The record as a FHIR R4 AuditEvent."""
-    recorded = row["recorded"].isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    recorded = instant(row["recorded"])
     agent: dict[str, Any] = {"who": {"display": row["agent"]}, "requestor": True}
     if row["client_address"]:
         agent["network"] = {"address": row["client_address"], "type": "2"}

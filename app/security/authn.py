@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import json
@@ -77,7 +78,8 @@ class Authenticator:
                 raise ValueError("LBP_AUTH_MODE=jwt needs LBP_JWT_ISSUER and LBP_JWT_AUDIENCE")
             self._public_key = _pem_key(settings.jwt_public_key) if settings.jwt_public_key else None
             if self._public_key is None:
-                self._jwks = JwksCache(settings.jwt_jwks_url, settings.jwt_jwks_timeout_seconds)  # type: ignore[arg-type]
+                assert settings.jwt_jwks_url  # checked above: no public key, so a JWKS URL
+                self._jwks = JwksCache(settings.jwt_jwks_url, settings.jwt_jwks_timeout_seconds)
             self.algorithms = [a.strip() for a in settings.jwt_algorithms.split(",") if a.strip()]
             if any(a.lower() == "none" or a.startswith("HS") for a in self.algorithms):
                 raise ValueError("LBP_JWT_ALGORITHMS may name only asymmetric algorithms")
@@ -108,10 +110,8 @@ class Authenticator:
         if self._jwks is not None and authorization:
             token = authorization.partition(" ")[2].strip()
             if token.count(".") == 2:
-                try:
+                with contextlib.suppress(Unauthenticated):  # authenticate() says so
                     await self._jwks.prepare(_kid(token))
-                except Unauthenticated:
-                    pass  # authenticate() says so
         return self.authenticate(authorization, client_host, proxied)
 
     def authenticate(self, authorization: str | None, client_host: str | None, proxied: bool = False) -> Principal:

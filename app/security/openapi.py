@@ -39,7 +39,7 @@ def install_security_scheme(app: FastAPI) -> None:
         for path, operations in schema.get("paths", {}).items():
             for method, operation in operations.items():
                 example = path.replace("{", "").replace("}", "")
-                rule, params = match(method.upper(), example)
+                rule, _params = match(method.upper(), example)
                 if rule is None or rule.resource_type is None:
                     continue
                 resource_type = rule.resource_type if rule.resource_type != "*" else path.split("/")[2]
@@ -76,4 +76,4 @@ def install_security_scheme(app: FastAPI) -> None:
         app.openapi_schema = schema
         return schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema

@@ -165,7 +165,8 @@ class Group:
             return
         try:
             self.flush()
-            self.connection.commit()  # type: ignore[union-attr]
+            assert self.connection is not None  # a joined group (_lock set) holds its connection
+            self.connection.commit()
         except BaseException:
             # Rolled back explicitly before the connection goes back to the pool, or invalidated
             # when even that fails: never handed on with these rows in it. (Not invalidated
@@ -264,7 +265,9 @@ def _insert_of(table: Table) -> Any:
 
 def _pragma(connection: Connection, pragma: str) -> None:
     """Straight to the driver: a connection setting, outside any transaction (no BEGIN, no COMMIT)."""
-    connection.connection.driver_connection.execute(f"PRAGMA {pragma}")  # type: ignore[union-attr]
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a checked-out connection holds its driver's
+    driver.execute(f"PRAGMA {pragma}")
 
 
 def current(engine: Engine) -> Group | None:

@@ -151,7 +151,6 @@ def make_engine(url: str, pool_size: int = 10, timeout: float = 2.0) -> Engine:
     )
     # Held longer than the statement timeout plus a margin: the server is not answering at all.
     watchdog = Watchdog(timeout + 1.0)
-    engine.watchdog = watchdog  # type: ignore[attr-defined]
     event.listen(engine, "checkout", lambda dbapi, record, proxy: watchdog.arm(record, dbapi))
     event.listen(engine, "checkin", lambda dbapi, record: watchdog.disarm(record))
     event.listen(engine, "close", lambda dbapi, record: watchdog.disarm(record))

@@ -12,7 +12,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-import app.migrations as migrations_package
+# app.migrations is migrations/ at the top of the repository, mapped by setuptools' package-dir,
+# which mypy does not read: it knows the folder only as the top-level package `migrations`.
+import app.migrations as migrations_package  # type: ignore[import-not-found]
 from app.kit.keyring import Keyring
 from app.store.db import unbounded
 
@@ -57,12 +59,15 @@ def migration_keyring() -> Keyring:
 
     from app.settings import get_settings, keyring_for
 
-    given = op.get_context().config.attributes.get("keyring")
+    config = op.get_context().config
+    given = config.attributes.get("keyring") if config is not None else None
     return given if given is not None else keyring_for(get_settings())
 
 
 def head_revision() -> str:
-    return ScriptDirectory.from_config(_config()).get_current_head()  # type: ignore[return-value]
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None  # migrations/versions is never empty
+    return head
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -3,10 +3,11 @@ it is, and rows arriving meanwhile do not shift the pages already handed out."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, and_, func, or_, select, true
+from sqlalchemy import Column, Connection, Row, and_, func, or_, select, true
 
 
 def newest_first(
@@ -18,7 +19,7 @@ def newest_first(
     conditions: list[Any],
     after: tuple[datetime, str] | None,
     count: int,
-) -> tuple[list[Any], int, tuple[datetime, str] | None]:
+) -> tuple[Sequence[Row[*tuple[Any, ...]]], int, tuple[datetime, str] | None]:
     """Up to `count` rows after the cursor, the total matching, and the cursor of the next
     page (None on the last one). `columns` are selected in front of `when` and `key`."""
     page_conditions = list(conditions)

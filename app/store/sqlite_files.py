@@ -20,6 +20,7 @@ mapped faults like the close would (SQLite's wal-index lives in that mapping).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from pathlib import Path
@@ -50,10 +51,8 @@ def _directory_writable(path: Path) -> bool:
     except OSError:
         return False
     os.close(fd)
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(probe)
-    except OSError:
-        pass
     return True
 
 

@@ -13,9 +13,9 @@ versions and the new CarePlan, and `resource_version` keeps what the row no long
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Table, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -44,7 +44,9 @@ class UtcDateTime(TypeDecorator):
 
 
 class Base(DeclarativeBase):
-    pass
+    # Declared tables are Tables (SQLAlchemy types __table__ as any FromClause): insert(),
+    # update() and delete() take them.
+    __table__: ClassVar[Table]
 
 
 class TriageEncounter(Base):

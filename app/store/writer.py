@@ -17,6 +17,7 @@ spool's replay) runs in transactions of its own, after the open group is committ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -137,17 +138,15 @@ class DatabaseWriter:
     @staticmethod
     def _deliver(work: list[Work], outcomes: list[tuple[bool, Any]]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list] = {}
-        for (_, _, future, loop, _), (ok, value) in zip(work, outcomes):
+        for (_, _, future, loop, _), (ok, value) in zip(work, outcomes, strict=True):
             if future is None or loop is None:
                 if not ok:
                     log.error("background database write failed", extra={"error": type(value).__name__})
                 continue
             by_loop.setdefault(loop, []).append((future, ok, value))
         for loop, results in by_loop.items():
-            try:
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits any more
                 loop.call_soon_threadsafe(_resolve, results)
-            except RuntimeError:  # that loop is closed: nobody waits any more
-                pass
 
     def close(self) -> None:
         self._queue.put(_STOP)

@@ -16,6 +16,7 @@ are recorded. A crash loses nothing either: see app/subscriptions/outbox.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -88,10 +89,8 @@ class Dispatcher:
         """New rows were committed: look now rather than at the next poll."""
         loop, event = self._loop, self._wake
         if loop is not None and event is not None and not loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(event.set)
-            except RuntimeError:  # the loop closed meanwhile
-                pass
 
     def stop(self) -> None:
         """Start no new delivery; `run` returns once those in flight are recorded."""
@@ -155,10 +154,8 @@ class Dispatcher:
 
     async def _idle(self) -> None:
         assert self._wake is not None
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-        except TimeoutError:
-            pass
         self._wake.clear()
 
     def _chain_done(self, task: asyncio.Task[None]) -> None:

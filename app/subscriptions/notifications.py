@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.kit.clock import instant
 from app.subscriptions.resources import BACKPORT
 
 STATUS_PROFILE = f"{BACKPORT}/backport-subscription-status-r4"
@@ -28,10 +29,6 @@ class Event:
     encounter_id: str
     careplan: dict[str, Any] | None = None  # present for full-resource subscriptions
     encounter: dict[str, Any] | None = None
-
-
-def instant(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def status_parameters(

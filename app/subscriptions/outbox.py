@@ -234,12 +234,9 @@ class DeliveryQueue:
             if claim.subscription.content == "full-resource":
                 reads = Authority.from_json(claim.subscription.authority).reads
                 claim.resources = {
-                    r.careplan_id: tuple(  # only the types the creator may read
-                        resource if resource_type in reads else None
-                        for resource_type, resource in zip(("CarePlan", "Encounter"), found[r.careplan_id])
-                    )
+                    r.careplan_id: _readable(found[r.careplan_id], reads)
                     for r in claim.rows
-                    if r.careplan_id in found
+                    if r.careplan_id is not None and r.careplan_id in found
                 }
 
     def record(self, claim: Claim, result: Result, now: datetime) -> bool:
@@ -307,6 +304,15 @@ class DeliveryQueue:
             if self.postgres:
                 connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
             return connection.execute(delete(O).where(O.c.state == "delivered", O.c.delivered_at < before)).rowcount
+
+
+Stored = dict[str, Any] | None
+
+
+def _readable(resources: tuple[Stored, Stored], reads: frozenset[str]) -> tuple[Stored, Stored]:
+    """The (CarePlan, Encounter) of a notification, each only if the subscription's creator may read its type."""
+    careplan, encounter = resources
+    return (careplan if "CarePlan" in reads else None, encounter if "Encounter" in reads else None)
 
 
 def utcnow() -> datetime:

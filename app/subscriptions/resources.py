@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from app.fhir.canonical import BASE
 from app.fhir.outcome import Fault, Rejected
 from app.fhir.r4 import check_r4, expect_resource
+from app.kit.clock import instant
 from app.subscriptions import signing
 from app.subscriptions.topics import TOPICS, Criteria, FilterError, parse_filters
 
@@ -119,8 +120,9 @@ def parse_subscription(data: Any) -> NewSubscription:
             )
         )
     else:
-        filters = [e.get("valueString") for e in _extensions(data.get("_criteria"), FILTER_CRITERIA_URL)]
-        if any(not isinstance(f, str) for f in filters):
+        values = [e.get("valueString") for e in _extensions(data.get("_criteria"), FILTER_CRITERIA_URL)]
+        filters = [f for f in values if isinstance(f, str)]
+        if len(filters) != len(values):
             faults.append(
                 _fault("value", "A filter-criteria extension holds a valueString.", "Subscription.criteria.extension")
             )
@@ -192,7 +194,7 @@ def parse_subscription(data: Any) -> NewSubscription:
 
     if faults:
         raise Rejected(faults, 422)
-    assert criteria is not None and isinstance(endpoint, str)
+    assert criteria is not None and isinstance(endpoint, str) and isinstance(content, str)
     generated = secret is None
     return NewSubscription(
         criteria=Criteria(criteria.topic, criteria.patient, criteria.dispositions, end),
@@ -284,7 +286,7 @@ def render_subscription(
         "id": row.id,
         "meta": {
             "versionId": str(row.version_id),
-            "lastUpdated": _instant(row.updated),
+            "lastUpdated": instant(row.updated),
             "profile": [SUBSCRIPTION_PROFILE],
         },
         "status": row.status,
@@ -299,7 +301,3 @@ def render_subscription(
         channel["extension"] = [*channel.get("extension", ()), {"url": SECRET_EXTENSION_URL, "valueString": secret}]
         resource["channel"] = channel
     return resource
-
-
-def _instant(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

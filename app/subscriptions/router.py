@@ -14,6 +14,7 @@ from app.fhir.http import FhirResponse, fhir_base, prefer, read_resource, versio
 from app.fhir.openapi import (
     COMMON_ERRORS,
     SEARCH_RULES,
+    Responses,
     fhir_ok,
     outcome_response,
     query_parameters,
@@ -69,7 +70,7 @@ EXAMPLE = {
         "header": ["Authorization: Bearer receiver-token"],
     },
 }
-BODY_ERRORS = {
+BODY_ERRORS: Responses = {
     400: outcome_response(
         "Not valid FHIR R4 JSON (the R4 JSON Schema's rules, duplicate keys, a "
         "modifierExtension, an unsafe narrative): every fault listed, nothing stored"

@@ -9,9 +9,10 @@ from typing import Any
 import anyio
 
 from app.fhir.outcome import Fault, Rejected
+from app.kit.clock import instant
 from app.security.authority import subscription_authority
 from app.security.principal import Principal
-from app.subscriptions.notifications import QUERY_STATUS, instant, status_parameters
+from app.subscriptions.notifications import QUERY_STATUS, status_parameters
 from app.subscriptions.outbound import OutboundPolicy, Refused
 from app.subscriptions.resources import bind_to_patient, parse_subscription, render_subscription
 from app.subscriptions.store import Delivery, SubscriptionRepository

@@ -24,6 +24,7 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    with_config,
 )
 from typing_extensions import TypedDict
 
@@ -45,7 +46,9 @@ def _real_datetime(value: str) -> str:
     text = value.replace("Z", "+00:00")
     if "." in text:  # fromisoformat takes at most 6 fractional digits
         head, _, tail = text.partition(".")
-        digits = re.match(r"\d+", tail).group(0)  # type: ignore[union-attr]
+        found = re.match(r"\d+", tail)
+        assert found is not None  # _DATETIME put digits after the point
+        digits = found.group(0)
         text = head + "." + digits[:6].ljust(6, "0") + tail[len(digits) :]
     parsed = dt.datetime.fromisoformat(text) if "T" in text else dt.date.fromisoformat(text)
     if isinstance(parsed, dt.datetime) and not parsed.year >= 1:
@@ -60,45 +63,45 @@ Decimal = Annotated[StrictInt | StrictFloat, Field(allow_inf_nan=False, ge=-1e15
 _CONFIG = ConfigDict(extra="forbid", strict=True)
 
 
+@with_config(_CONFIG)
 class Coding(TypedDict, total=False):
-    __pydantic_config__ = _CONFIG  # type: ignore[misc]
     system: Uri
     version: Text
     code: Code
     display: Text
 
 
+@with_config(_CONFIG)
 class Identifier(TypedDict, total=False):
-    __pydantic_config__ = _CONFIG  # type: ignore[misc]
     system: Uri
     value: Text
 
 
+@with_config(_CONFIG)
 class Reference(TypedDict, total=False):
-    __pydantic_config__ = _CONFIG  # type: ignore[misc]
     reference: Text
     type: Uri
     display: Text
 
 
 # An answer holds exactly one value[x]: one small shape per answer type.
+@with_config(_CONFIG)
 class BooleanAnswer(TypedDict):
-    __pydantic_config__ = _CONFIG  # type: ignore[misc]
     valueBoolean: StrictBool
 
 
+@with_config(_CONFIG)
 class IntegerAnswer(TypedDict):
-    __pydantic_config__ = _CONFIG  # type: ignore[misc]
     valueInteger: Integer32
 
 
+@with_config(_CONFIG)
 class DecimalAnswer(TypedDict):
-    __pydantic_config__ = _CONFIG  # type: ignore[misc]
     valueDecimal: Decimal
 
 
+@with_config(_CONFIG)
 class CodingAnswer(TypedDict):
-    __pydantic_config__ = _CONFIG  # type: ignore[misc]
     valueCoding: Coding
 
 
@@ -106,16 +109,16 @@ class CodingAnswer(TypedDict):
 Answer = Annotated[BooleanAnswer | CodingAnswer | IntegerAnswer | DecimalAnswer, Field(union_mode="left_to_right")]
 
 
+@with_config(_CONFIG)
 class Item(TypedDict):
-    __pydantic_config__ = _CONFIG  # type: ignore[misc]
     linkId: Text
     text: NotRequired[Text]
     answer: NotRequired[Annotated[list[Answer], Field(min_length=1, max_length=1)]]
     item: NotRequired[Annotated[list[Item], Field(min_length=1, max_length=200)]]
 
 
+@with_config(_CONFIG)
 class QuestionnaireResponse(TypedDict):
-    __pydantic_config__ = _CONFIG  # type: ignore[misc]
     resourceType: Literal["QuestionnaireResponse"]
     id: NotRequired[Id]
     identifier: NotRequired[Identifier]

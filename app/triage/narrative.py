@@ -10,7 +10,7 @@ with its reason. Every text comes from the project's own tables or the Questionn
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from html import escape
 from typing import Any
@@ -23,19 +23,19 @@ from app.rules.model import ActivityStatus, AnswerValue, Finding, MedicineDecisi
 _TIER_WORDS = {"E": "Emergency", "U": "Urgent", "S": "Doctor soon", "D": "Doctor"}
 
 
-class _Memo(dict):
+class _Memo(dict[Any, str]):
     """Pieces of narrative made once and reused: a bounded dict that makes what it lacks.
     Its keys come from the rule tables and the Questionnaire (finding codes, answer words,
     medicine decisions), so few distinct ones occur; the bound only guards memory."""
 
     __slots__ = ("limit", "make")
 
-    def __init__(self, make, limit: int = 4096) -> None:
+    def __init__(self, make: Callable[[Any], str], limit: int = 4096) -> None:
         super().__init__()
         self.make = make
         self.limit = limit
 
-    def __missing__(self, key):
+    def __missing__(self, key: Any) -> str:
         if len(self) >= self.limit:
             self.clear()
         value = self[key] = self.make(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 import anyio
@@ -29,7 +30,7 @@ PLAIN_WORDS = {
 }
 
 
-def _read_route(resource_type: str):
+def _read_route(resource_type: str) -> Callable[..., Awaitable[Response]]:
     async def read(resource_id: str, request: Request, context: Context, repository: Encounters) -> Response:
         resource = await anyio.to_thread.run_sync(repository.read, resource_type, resource_id)
         patient = patient_of(resource)
@@ -66,7 +67,7 @@ async def _visible_history(
     return versions
 
 
-def _history_route(resource_type: str):
+def _history_route(resource_type: str) -> Callable[..., Awaitable[Response]]:
     async def history_instance(
         resource_id: str, request: Request, settings: AppSettings, context: Context, repository: Encounters
     ) -> Response:
@@ -78,7 +79,7 @@ def _history_route(resource_type: str):
     return history_instance
 
 
-def _vread_route(resource_type: str):
+def _vread_route(resource_type: str) -> Callable[..., Awaitable[Response]]:
     async def vread(resource_id: str, version_id: str, context: Context, repository: Encounters) -> Response:
         versions = await _visible_history(repository, context, resource_type, resource_id)
         found = next((v for v in versions if v["meta"]["versionId"] == version_id), None)
@@ -90,7 +91,7 @@ def _vread_route(resource_type: str):
     return vread
 
 
-def _search_route(resource_type: str):
+def _search_route(resource_type: str) -> Callable[..., Awaitable[Response]]:
     async def search(request: Request, settings: AppSettings, context: Context, repository: Encounters) -> Response:
         context.audit_patient = request.query_params.get("patient") or (
             request.query_params.get("subject", "").rsplit("/", 1)[-1] or None

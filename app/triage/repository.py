@@ -8,12 +8,12 @@ ten thousand rows as at a million.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, text, update
+from sqlalchemy import ColumnElement, Connection, Engine, bindparam, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.fhir.search import SearchQuery
@@ -35,6 +35,13 @@ RESOURCE_COLUMNS = {
 
 _OUTBOX_INSERT = insert(WebhookOutbox.__table__)
 _AUDIT_INSERT = insert(AuditRecord.__table__)
+
+
+class StoredTriage(Protocol):
+    """The stored row of an earlier triage, as `judge` reads it: a SQLAlchemy RowMapping
+    (its keys may also be columns, so it is no Mapping[str, Any]) or a plain dict."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
 
 
 class DuplicateIdentifier(Exception):
@@ -110,7 +117,7 @@ class EncounterRepository:
     def triage(
         self,
         row: dict[str, Any],
-        judge: Callable[[Mapping[str, Any]], Amendment | None],
+        judge: Callable[[StoredTriage], Amendment | None],
         audit_for: Callable[[str, str], dict[str, Any] | None] | None = None,
     ) -> tuple[dict[str, Any], str, str | None]:
         """Store a triage, or settle it against the earlier triage of the same identifier, in
@@ -136,15 +143,15 @@ class EncounterRepository:
             ):
                 raise DuplicateIdentifier from exc
             raise
-        if settled.notified:
-            self.outbox.written()  # type: ignore[union-attr]
+        if settled.notified and self.outbox is not None:  # notified: only with an outbox
+            self.outbox.written()
         return settled.careplan, settled.kind, settled.replaced
 
     def _triage_in_group(
         self,
         group: batch.Group,
         row: dict[str, Any],
-        judge: Callable[[Mapping[str, Any]], Amendment | None],
+        judge: Callable[[StoredTriage], Amendment | None],
         audit_for: Callable[[str, str], dict[str, Any] | None] | None,
     ) -> tuple[dict[str, Any], str, str | None]:
         wrote = [False]
@@ -156,15 +163,15 @@ class EncounterRepository:
             if wrote[0] or isinstance(exc, DBAPIError):
                 group.spoiled = True
             raise
-        if settled.notified:
-            group.callbacks.append(self.outbox.written)  # type: ignore[union-attr]
+        if settled.notified and self.outbox is not None:  # notified: only with an outbox
+            group.callbacks.append(self.outbox.written)
         return settled.careplan, settled.kind, settled.replaced
 
     def _settle(
         self,
         connection: Connection,
         row: dict[str, Any],
-        judge: Callable[[Mapping[str, Any]], Amendment | None],
+        judge: Callable[[StoredTriage], Amendment | None],
         audit_for: Callable[[str, str], dict[str, Any] | None] | None,
         wrote: list[bool],
         group: batch.Group | None = None,
@@ -280,7 +287,7 @@ class EncounterRepository:
         column, id_column = RESOURCE_COLUMNS[query.resource_type]
         if query.matches_nothing:
             return Page([], 0, None)
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if query.ids is not None:
             conditions.append(id_column.in_(sorted(query.ids)))
         if query.patient is not None:

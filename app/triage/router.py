@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
-import anyio
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -16,10 +15,9 @@ from app.fhir.search import check_operation_parameters
 from app.kit.metrics import TRIAGES
 from app.security.audit import audit_row
 from app.security.context import Context, RequestContext
-from app.security.principal import Principal, patient_of
+from app.security.principal import Principal
 from app.triage.deps import TriageServices, Triaging
-from app.triage.repository import EncounterRepository
-from app.triage.service import AuditFor, Prepared, Submitted, judge, prepare, store
+from app.triage.service import AuditFor, Prepared, prepare, triage_and_store
 
 router = APIRouter(prefix="/fhir", tags=["Triage"])
 
@@ -132,48 +130,6 @@ def _audit_for(request: Request, principal: Principal | None, patient: str | Non
     return row
 
 
-def _patient_system(system: str | None, patient: str) -> str:
-    """Where a patient-level token's identifier is kept when another patient's triage holds it."""
-    return f"urn:lbp-triage:patient:{patient}:{system or ''}"
-
-
-def _for_patient(prepared: Prepared, patient: str, repository: EncounterRepository) -> Prepared:
-    """A patient-level token's triage whose identifier another patient's triage holds: kept
-    under an identifier system of the patient's own, so that it is triaged (and replayed)
-    exactly as an unknown identifier would be, and the other triage is neither shown nor hinted at."""
-    system, value = prepared.identifier  # type: ignore[misc]
-    earlier = repository.find_by_identifier(system, value)
-    if earlier is None or patient_of(earlier) == patient:
-        return prepared
-    own = _patient_system(system, patient)
-    return Prepared({**prepared.row, "identifier_system": own}, (own, value), prepared.scored)
-
-
-def _earlier(
-    condition: tuple[str | None, str], repository: EncounterRepository, patient: str | None = None
-) -> dict[str, Any] | None:
-    matches = repository.count_by_identifier(*condition)
-    if patient is not None:
-        # A patient-level token sees only its patient's triages: another patient's match is no
-        # match at all (answering otherwise would tell that it exists).
-        system, value = condition
-        if system is not None:
-            matches = [*matches, *repository.count_by_identifier(_patient_system(system, patient), value)]
-        matches = [m for m in matches if m["patient"] == patient]
-    if len(matches) > 1:
-        raise HttpProblem(412, "duplicate", "If-None-Exist matched more than one QuestionnaireResponse.")
-    return matches[0] if matches else None
-
-
-def _matched(earlier: dict[str, Any], prepared: Prepared) -> Submitted | None:
-    """If-None-Exist matched `earlier`: its CarePlan when this is the same response of the same
-    patient; None to go on by the body's own identifier when that is the one matched."""
-    if prepared.identifier == (earlier["identifier_system"], earlier["identifier_value"]):
-        return None  # the identifier's lifecycle decides (a replay, an amendment or a conflict)
-    judge(earlier, prepared, by_identifier=False)  # a replay, or Conflict (409)
-    return Submitted(earlier["careplan"], created=False)
-
-
 @router.post(
     "/QuestionnaireResponse/$triage",
     summary="Triage a patient's answers into a CarePlan",
@@ -239,7 +195,6 @@ async def store_and_answer(
 ) -> Response:
     """Store a validated, triaged response (or replay or amend its identifier's triage) and answer
     as $triage does; PlanDefinition/$apply with persist=true comes here too."""
-    repository = triage.repository
     if prepared.identifier is not None:
         _check_identifier(*prepared.identifier)
     patient = prepared.row["patient"]
@@ -247,20 +202,17 @@ async def store_and_answer(
     if allowed_patient is not None and allowed_patient != patient:
         raise HttpProblem(403, "forbidden", "A patient-level token may triage only its own patient.")
     context.audit_patient = patient
-    if allowed_patient is not None and prepared.identifier is not None:
-        # No existence oracle: another patient's identifier is, to a patient token, an unknown one.
-        prepared = await anyio.to_thread.run_sync(_for_patient, prepared, allowed_patient, repository)
-    # A Conflict (409) may be raised by either path below.
-    submitted = None
-    if condition is not None:
-        earlier = await anyio.to_thread.run_sync(_earlier, condition, repository, allowed_patient)
-        if earlier is not None:
-            submitted = _matched(earlier, prepared)
-    if submitted is None:
-        audit_for = _audit_for(request, context.principal, patient)
-        submitted = await triage.writer.run_grouped(store, prepared, repository, audit_for)
-        # A stored triage's audit record was committed with it; otherwise the access layer writes one.
-        context.audited = submitted.created and audit_for is not None
+    audit_for = _audit_for(request, context.principal, patient)
+    submitted = await triage_and_store(  # or Conflict (409)
+        prepared,
+        condition=condition,
+        patient_only=allowed_patient,
+        repository=triage.repository,
+        writer=triage.writer,
+        audit_for=audit_for,
+    )
+    # A stored triage's audit record was committed with it; otherwise the access layer writes one.
+    context.audited = submitted.created and audit_for is not None
     careplan = submitted.careplan
     if submitted.created:
         TRIAGES.labels(careplan["category"][0]["coding"][0]["code"]).inc()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from app.kit.clock import instant
 from app.rules import TriageResult, triage
 from app.triage.careplan import render_careplan, response_reference
 from app.triage.validation import ValidatedResponse, validate_response
@@ -23,11 +23,7 @@ def score(data: Any) -> Scored:
     return Scored(response, triage(response.answers, response.version))  # the rules of the version it answers
 
 
-def now_instant() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def careplan_for(scored: Scored, **references: Any) -> dict[str, Any]:
     references.setdefault("response_reference", response_reference(scored.response.resource))
-    references.setdefault("created", now_instant())
+    references.setdefault("created", instant())
     return render_careplan(scored.result, scored.response.subject, answers=scored.response.answers, **references)

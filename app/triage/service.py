@@ -23,9 +23,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
+
 from app.fhir.outcome import HttpProblem
+from app.kit.clock import instant
+from app.security.principal import patient_of
+from app.store.writer import DatabaseWriter
 from app.triage.encounter import render_encounter
-from app.triage.repository import Amendment, DuplicateIdentifier, EncounterRepository
+from app.triage.repository import Amendment, DuplicateIdentifier, EncounterRepository, StoredTriage
 from app.triage.scoring import Scored, careplan_for, score
 
 # Every message is the same whoever's response the identifier holds: nothing of it is named.
@@ -84,10 +89,6 @@ def _content(resource: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in resource.items() if k not in ("id", "meta")}
 
 
-def _instant(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _parse_authored(value: Any) -> datetime | None:
     if not isinstance(value, str) or "T" not in value:
         return None  # partial dates are not indexed for search
@@ -118,7 +119,7 @@ def _render(
     replaces: str | None = None,
 ) -> dict[str, Any]:
     """The triage row: the three resources and the columns searches use."""
-    at = _instant(now)
+    at = instant(now)
     subject = scored.response.subject
     result = scored.result
     identifier = scored.response.identifier
@@ -163,14 +164,14 @@ def prepare(data: Any) -> Prepared:
     return Prepared(row, scored.response.identifier, scored)
 
 
-def _same_subject(earlier: Mapping[str, Any], prepared: Prepared) -> bool:
+def _same_subject(earlier: StoredTriage, prepared: Prepared) -> bool:
     if earlier["patient"] is not None or prepared.row["patient"] is not None:
         return earlier["patient"] == prepared.row["patient"]
     # logical (identifier) subjects: the same only when written the same
     return earlier["questionnaire_response"].get("subject") == prepared.scored.response.resource.get("subject")
 
 
-def judge(earlier: Mapping[str, Any], prepared: Prepared, *, by_identifier: bool = True) -> Amendment | None:
+def judge(earlier: StoredTriage, prepared: Prepared, *, by_identifier: bool = True) -> Amendment | None:
     """What a submission matching an earlier triage gets: None (a replay of the current
     CarePlan), an Amendment to store, or a Conflict."""
     if not _same_subject(earlier, prepared):
@@ -184,10 +185,10 @@ def judge(earlier: Mapping[str, Any], prepared: Prepared, *, by_identifier: bool
     return amendment(earlier, prepared)
 
 
-def amendment(earlier: Mapping[str, Any], prepared: Prepared) -> Amendment:
+def amendment(earlier: StoredTriage, prepared: Prepared) -> Amendment:
     """The amended response triaged again, as the next version of the earlier triage."""
     now = datetime.now(UTC)
-    at = _instant(now)
+    at = instant(now)
     old_response, old_encounter, old_careplan = (
         earlier["questionnaire_response"],
         earlier["encounter"],
@@ -228,7 +229,7 @@ def amendment(earlier: Mapping[str, Any], prepared: Prepared) -> Amendment:
 def store(prepared: Prepared, repository: EncounterRepository, audit_for: AuditFor | None = None) -> Submitted:
     """Store a prepared triage once, or replay or amend the earlier triage of its identifier."""
 
-    def judged(earlier: Mapping[str, Any]) -> Amendment | None:
+    def judged(earlier: StoredTriage) -> Amendment | None:
         return judge(earlier, prepared)
 
     for _ in range(2):
@@ -243,3 +244,76 @@ def store(prepared: Prepared, repository: EncounterRepository, audit_for: AuditF
 def submit(data: Any, repository: EncounterRepository) -> Submitted:
     """The whole use-case in one call (validate, triage, render, store)."""
     return store(prepare(data), repository)
+
+
+# Submitting from the API: who may see which earlier triage, and If-None-Exist.
+
+
+def _patient_system(system: str | None, patient: str) -> str:
+    """Where a patient-level token's identifier is kept when another patient's triage holds it."""
+    return f"urn:lbp-triage:patient:{patient}:{system or ''}"
+
+
+def _for_patient(prepared: Prepared, patient: str, repository: EncounterRepository) -> Prepared:
+    """A patient-level token's triage whose identifier another patient's triage holds: kept
+    under an identifier system of the patient's own, so that it is triaged (and replayed)
+    exactly as an unknown identifier would be, and the other triage is neither shown nor hinted at."""
+    if prepared.identifier is None:  # nothing to keep apart: a response without identifier is always new
+        return prepared
+    system, value = prepared.identifier
+    earlier = repository.find_by_identifier(system, value)
+    if earlier is None or patient_of(earlier) == patient:
+        return prepared
+    own = _patient_system(system, patient)
+    return Prepared({**prepared.row, "identifier_system": own}, (own, value), prepared.scored)
+
+
+def _earlier(
+    condition: tuple[str | None, str], repository: EncounterRepository, patient: str | None = None
+) -> dict[str, Any] | None:
+    matches = repository.count_by_identifier(*condition)
+    if patient is not None:
+        # A patient-level token sees only its patient's triages: another patient's match is no
+        # match at all (answering otherwise would tell that it exists).
+        system, value = condition
+        if system is not None:
+            matches = [*matches, *repository.count_by_identifier(_patient_system(system, patient), value)]
+        matches = [m for m in matches if m["patient"] == patient]
+    if len(matches) > 1:
+        raise HttpProblem(412, "duplicate", "If-None-Exist matched more than one QuestionnaireResponse.")
+    return matches[0] if matches else None
+
+
+def _matched(earlier: dict[str, Any], prepared: Prepared) -> Submitted | None:
+    """If-None-Exist matched `earlier`: its CarePlan when this is the same response of the same
+    patient; None to go on by the body's own identifier when that is the one matched."""
+    if prepared.identifier == (earlier["identifier_system"], earlier["identifier_value"]):
+        return None  # the identifier's lifecycle decides (a replay, an amendment or a conflict)
+    judge(earlier, prepared, by_identifier=False)  # a replay, or Conflict
+    return Submitted(earlier["careplan"], created=False)
+
+
+async def triage_and_store(
+    prepared: Prepared,
+    *,
+    condition: tuple[str | None, str] | None,
+    patient_only: str | None,
+    repository: EncounterRepository,
+    writer: DatabaseWriter,
+    audit_for: AuditFor | None,
+) -> Submitted:
+    """Store a validated, triaged response (or replay or amend its identifier's triage), as
+    $triage and PlanDefinition/$apply with persist=true do. `patient_only` is the patient a
+    patient-level token is bound to; `condition` is If-None-Exist's identifier. Raises
+    Conflict when the identifier (or the condition) names a response this one may not replay."""
+    if patient_only is not None and prepared.identifier is not None:
+        # No existence oracle: another patient's identifier is, to a patient token, an unknown one.
+        prepared = await anyio.to_thread.run_sync(_for_patient, prepared, patient_only, repository)
+    if condition is not None:
+        earlier = await anyio.to_thread.run_sync(_earlier, condition, repository, patient_only)
+        if earlier is not None:
+            submitted = _matched(earlier, prepared)
+            if submitted is not None:
+                return submitted
+    result: Submitted = await writer.run_grouped(store, prepared, repository, audit_for)
+    return result

@@ -138,8 +138,9 @@ class _Checker:
         if type(item) is not dict:
             return False
         link_id = item.get("linkId")
-        spec = self.specs.get(link_id) if type(link_id) is str else None
-        if spec is None or link_id in self.seen or (group is not None and spec.group != group) or item.get("item"):
+        if type(link_id) is not str or (spec := self.specs.get(link_id)) is None:
+            return False
+        if link_id in self.seen or (group is not None and spec.group != group) or item.get("item"):
             return False
         answers = item.get("answer")
         if not answers:
@@ -177,8 +178,7 @@ class _Checker:
             self.fault("structure", "An item must be a JSON object.", _path(where))
             return
         link_id = item.get("linkId")
-        spec = self.specs.get(link_id) if isinstance(link_id, str) else None
-        if spec is None:
+        if not isinstance(link_id, str) or (spec := self.specs.get(link_id)) is None:
             place = "inside another group" if link_id in self.groups else "in the triage Questionnaire"
             self.fault("structure", f"The linkId {_named(link_id)} is not a question {place}.", _path(where, ".linkId"))
             return

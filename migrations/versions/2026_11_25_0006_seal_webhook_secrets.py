@@ -10,6 +10,9 @@ Revises: 20261125_0005
 Create Date: 2026-11-25
 """
 
+from collections.abc import Sequence
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -33,11 +36,11 @@ subscriptions = sa.table(
 )
 
 
-def _rows():
+def _rows() -> Sequence[Any]:
     return op.get_bind().execute(sa.select(subscriptions)).all()
 
 
-def _store(row_id, **values) -> None:
+def _store(row_id: str, **values: Any) -> None:
     op.get_bind().execute(sa.update(subscriptions).where(subscriptions.c.id == row_id).values(**values))
 
 

@@ -1,0 +1,33 @@
+import re
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from app.kit.clock import instant, now
+
+# FHIR R4 instant (http://hl7.org/fhir/R4/datatypes.html#instant), as the service writes it:
+# UTC, milliseconds, "Z".
+WRITTEN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+
+def test_an_instant_is_utc_to_the_millisecond_with_z():
+    assert instant(datetime(2026, 11, 25, 15, 52, 37, 123456, tzinfo=UTC)) == "2026-11-25T15:52:37.123Z"
+    assert instant(datetime(2026, 11, 25, 15, 52, 37, tzinfo=UTC)) == "2026-11-25T15:52:37.000Z"
+
+
+def test_another_time_zone_is_written_as_the_same_moment_in_utc():
+    paris = timezone(timedelta(hours=1))
+    assert instant(datetime(2026, 11, 25, 16, 52, 37, 123000, tzinfo=paris)) == "2026-11-25T15:52:37.123Z"
+
+
+def test_a_naive_datetime_is_refused():
+    with pytest.raises(ValueError, match="time zone"):
+        instant(datetime(2026, 11, 25, 15, 52, 37))
+
+
+def test_now_is_aware_utc_and_the_default_moment():
+    assert now().tzinfo is UTC
+    before = now().replace(microsecond=0) - timedelta(seconds=1)
+    written = instant()
+    assert WRITTEN.match(written)
+    assert before <= datetime.fromisoformat(written) <= now()
