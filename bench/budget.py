@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import logging
 import os
@@ -200,6 +201,7 @@ async def measure(database_url: str, n: int) -> list[tuple[str, float, str]]:
         }
     )
     from app.main import create_app
+    from app.services import services
     from app.settings import Settings
     from app.triage.scoring import score
     from app.triage.service import prepare
@@ -217,20 +219,23 @@ async def measure(database_url: str, n: int) -> list[tuple[str, float, str]]:
         for _ in range(200):
             await driver.post()
         whole = await amedian_us(driver.post, n)
-        writer = app.state.writer
-        app.state.writer = _NoStorage()
+        stored = services(app)
+        no_storage_writer: Any = _NoStorage()
+        app.state.services = dataclasses.replace(
+            stored, writer=no_storage_writer, triage=dataclasses.replace(stored.triage, writer=no_storage_writer)
+        )
         try:
             for _ in range(200):
                 await driver.post()
             no_storage = await amedian_us(driver.post, n)
         finally:
-            app.state.writer = writer
+            app.state.services = stored
         loads = median_us(lambda: orjson.loads(body), n)
         validate = median_us(lambda: score(data), n)
         prepared_all = median_us(lambda: prepare(data), n)
         careplan = prepare(data).careplan
         dumps = median_us(lambda: orjson.dumps(careplan), n)
-        storage = storage_parts(app.state.engine, n)
+        storage = storage_parts(services(app).engine, n)
     parse = loads  # the depth limit is enforced inside validation's one structure walk
     render = prepared_all - validate
     routing = no_storage - parse - prepared_all - dumps

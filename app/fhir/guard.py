@@ -8,8 +8,9 @@ import re
 from starlette.requests import Request
 from starlette.types import Scope
 
-from app.fhir.http import FhirResponse, HttpProblem, check_acceptable
-from app.fhir.outcome import operation_outcome
+from app.fhir.errors import problem_response
+from app.fhir.http import FhirResponse, check_acceptable
+from app.fhir.outcome import FhirError
 
 # Reads that also answer a page for people (text/html): a CarePlan.
 HTML_READS = re.compile(r"^/fhir/CarePlan/[^/$][^/]*$")
@@ -22,6 +23,6 @@ def unacceptable(scope: Scope) -> FhirResponse | None:
     try:
         html = scope["method"] == "GET" and HTML_READS.match(scope["path"]) is not None
         check_acceptable(Request(scope), html_allowed=html)
-    except HttpProblem as problem:
-        return FhirResponse(operation_outcome(problem.faults), status_code=problem.status)
+    except FhirError as problem:
+        return problem_response(problem)
     return None

@@ -8,10 +8,9 @@ from typing import Any
 
 import anyio
 
-from app.fhir.http import HttpProblem
 from app.fhir.outcome import Fault, Rejected
 from app.kit.clock import instant
-from app.security.authority import Forbidden, subscription_authority
+from app.security.authority import subscription_authority
 from app.security.principal import Principal
 from app.subscriptions.notifications import QUERY_STATUS, status_parameters
 from app.subscriptions.outbound import OutboundPolicy, Refused
@@ -32,13 +31,10 @@ async def create(
     data: Any, base_url: str, policy: OutboundPolicy, repository: SubscriptionRepository, creator: Principal | None
 ) -> Created:
     """Raises Rejected: 400 for what is not R4, 422 for what this server will not serve,
-    including an endpoint it may not call; HttpProblem 403 when the creator may not read what
+    including an endpoint it may not call; Forbidden (403) when the creator may not read what
     the subscription would carry."""
     new = parse_subscription(data)
-    try:
-        authority = subscription_authority(creator, new.content, new.criteria.patient)
-    except Forbidden as forbidden:
-        raise HttpProblem(403, "forbidden", str(forbidden)) from None
+    authority = subscription_authority(creator, new.content, new.criteria.patient)  # or Forbidden (403)
     if authority.patient is not None and new.criteria.patient is None:
         new = bind_to_patient(new, authority.patient)  # a patient token's subscription is its patient's
     try:
