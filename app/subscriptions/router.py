@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import anyio
@@ -28,7 +27,6 @@ from app.settings import AppSettings, Settings
 from app.subscriptions import service
 from app.subscriptions.deps import Outbound, Subscriptions
 from app.subscriptions.resources import render_subscription
-from app.subscriptions.store import SubscriptionRepository
 from app.subscriptions.topics import TOPICS
 
 router = APIRouter(prefix="/fhir", tags=["Webhooks"])
@@ -102,13 +100,6 @@ def _base(request: Request, settings: Settings) -> str:
     return fhir_base(request, settings.public_base_url)
 
 
-async def _read(repository: SubscriptionRepository, subscription_id: str) -> Any:
-    row = await anyio.to_thread.run_sync(repository.read, subscription_id)
-    if row is None:
-        raise HttpProblem(404, "not-found", "No Subscription with this id.")
-    return row
-
-
 async def _optional_json(request: Request, settings: Settings) -> Any:
     if not (request.headers.get("content-length") not in (None, "0") or request.headers.get("transfer-encoding")):
         return None
@@ -150,13 +141,6 @@ async def create_subscription(
     return FhirResponse(resource, status_code=201, headers=headers)
 
 
-def _statuses(values: list[str]) -> list[str]:
-    statuses = [s for value in values for s in value.split(",")]
-    if any(s not in service.STATUSES for s in statuses):
-        raise HttpProblem(400, "invalid", "status takes requested, active, error or off.")
-    return statuses
-
-
 @router.get(
     "/Subscription",
     summary="Search subscriptions",
@@ -174,7 +158,7 @@ async def search_subscriptions(request: Request, settings: AppSettings, reposito
     )
     for name, value in search.criteria:
         if name == "status":
-            _statuses([value])
+            service.checked_statuses([value])
     rows = await anyio.to_thread.run_sync(repository.search, None)
     found = filter_resources([render_subscription(r) for r in rows], search.criteria)
     page, following = page_of(found, search)
@@ -200,24 +184,11 @@ async def search_subscriptions(request: Request, settings: AppSettings, reposito
 async def statuses(request: Request, settings: AppSettings, repository: Subscriptions) -> Response:
     params = request.query_params
     check_operation_parameters("status", params.multi_items(), {"id": True, "status": True})
-    statuses = _statuses(params.getlist("status")) if "status" in params else None
+    statuses = service.checked_statuses(params.getlist("status")) if "status" in params else None
     ids = {i for value in params.getlist("id") for i in value.split(",") if i}
     rows = [r for r in await anyio.to_thread.run_sync(repository.search, statuses) if not ids or r.id in ids]
     base = _base(request, settings)
-    return FhirResponse(await _status_bundle(repository, base, rows, f"{base}/Subscription/$status"))
-
-
-async def _status_bundle(
-    repository: SubscriptionRepository, base: str, rows: list[Any], self_url: str
-) -> dict[str, Any]:
-    resources = []
-    for row in rows:
-        events = await anyio.to_thread.run_sync(repository.events_since_start, row.id, row.event_count)
-        resources.append(service.status_resource(row, base, events))
-    bundle = searchset(resources, len(resources), base, self_url, None)
-    for entry in bundle["entry"]:
-        entry["fullUrl"] = f"urn:uuid:{entry['resource']['id']}"
-    return bundle
+    return FhirResponse(await service.status_bundle(repository, base, rows, f"{base}/Subscription/$status"))
 
 
 @router.get(
@@ -229,7 +200,7 @@ async def _status_bundle(
     responses=fhir_ok("The Subscription", _SUBSCRIPTION),
 )
 async def read_subscription(subscription_id: str, repository: Subscriptions) -> Response:
-    resource = render_subscription(await _read(repository, subscription_id))
+    resource = render_subscription(await service.read(repository, subscription_id))
     return FhirResponse(resource, headers=version_headers(resource))
 
 
@@ -241,8 +212,7 @@ async def read_subscription(subscription_id: str, repository: Subscriptions) -> 
     responses={204: {"description": "Deleted"}, **COMMON_ERRORS},
 )
 async def delete_subscription(subscription_id: str, repository: Subscriptions) -> Response:
-    if not await anyio.to_thread.run_sync(repository.delete, subscription_id):
-        raise HttpProblem(404, "not-found", "No Subscription with this id.")
+    await service.delete(repository, subscription_id)
     return Response(status_code=204)
 
 
@@ -258,9 +228,11 @@ async def subscription_status(
     subscription_id: str, request: Request, settings: AppSettings, repository: Subscriptions
 ) -> Response:
     check_operation_parameters("status", request.query_params.multi_items(), {})
-    row = await _read(repository, subscription_id)
+    row = await service.read(repository, subscription_id)
     base = _base(request, settings)
-    return FhirResponse(await _status_bundle(repository, base, [row], f"{base}/Subscription/{subscription_id}/$status"))
+    return FhirResponse(
+        await service.status_bundle(repository, base, [row], f"{base}/Subscription/{subscription_id}/$status")
+    )
 
 
 @router.get(
@@ -280,17 +252,14 @@ async def subscription_deliveries(
     subscription_id: str, request: Request, settings: AppSettings, repository: Subscriptions
 ) -> Response:
     check_operation_parameters("deliveries", request.query_params.multi_items(), {"state": False, "_count": False})
-    await _read(repository, subscription_id)
-    state = request.query_params.get("state")
-    if state is not None and state not in service.DELIVERY_STATES:
-        raise HttpProblem(400, "invalid", "state takes pending, delivered or dead.")
-    count_text = request.query_params.get("_count", "100")
-    if not count_text.isdigit():
-        raise HttpProblem(400, "invalid", "_count must be a whole number.")
-    deliveries = await anyio.to_thread.run_sync(
-        partial(repository.deliveries, subscription_id, state, min(int(count_text), 1000))
+    log = await service.delivery_log(
+        repository,
+        subscription_id,
+        request.query_params.get("state"),
+        request.query_params.get("_count", "100"),
+        _base(request, settings),
     )
-    return FhirResponse(service.deliveries_parameters(deliveries, _base(request, settings)))
+    return FhirResponse(log)
 
 
 @router.post(
@@ -309,14 +278,7 @@ async def subscription_deliveries(
 )
 async def resend(subscription_id: str, request: Request, settings: AppSettings, repository: Subscriptions) -> Response:
     check_operation_parameters("resend", request.query_params.multi_items(), {})
-    row = await _read(repository, subscription_id)
-    if row.status == "off":
-        raise HttpProblem(
-            409, "conflict", "The subscription is off (its receiver answered 410 Gone); create a new one."
-        )
-    selection = service.resend_selection(await _optional_json(request, settings))
-    count = await anyio.to_thread.run_sync(repository.resend, subscription_id, selection)
-    return FhirResponse({"resourceType": "Parameters", "parameter": [{"name": "resent", "valueInteger": count}]})
+    return FhirResponse(await service.resend(repository, subscription_id, lambda: _optional_json(request, settings)))
 
 
 @router.api_route("/Subscription/{subscription_id}", methods=["PUT", "PATCH", "POST"], include_in_schema=False)
