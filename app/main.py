@@ -39,6 +39,7 @@ from app.security.audit_spool import AuditSpool
 from app.security.authn import Authenticator
 from app.security.openapi import install_security_scheme
 from app.security.ratelimit import RateLimiter
+from app.services import Services
 from app.settings import Settings, audit_spool_path, get_settings, keyring_for
 from app.store import migrate
 from app.store.db import is_sqlite, make_engine
@@ -50,6 +51,7 @@ from app.subscriptions.outbound import OutboundPolicy
 from app.subscriptions.store import Outbox, SubscriptionIndex, SubscriptionRepository
 from app.triage import records as resources
 from app.triage import router as triage
+from app.triage.deps import TriageServices
 from app.triage.repository import EncounterRepository
 
 log = logging.getLogger("lbp_triage")
@@ -114,23 +116,29 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     if files is not None:
         files.remember()  # the file this process writes to, from now on
-    app.state.sqlite_files = files
     outbox = Outbox(SubscriptionIndex(engine, settings.webhook_subscription_refresh_seconds))
     policy = OutboundPolicy.from_setting(settings.webhook_allowed_hosts)
-    app.state.engine = engine
-    app.state.repository = EncounterRepository(engine, outbox)
-    app.state.writer = DatabaseWriter(threads=1)  # one per process: larger groups, no deadlock between groups
-    app.state.subscriptions = SubscriptionRepository(engine, outbox.index, outbox, app.state.keyring)
-    app.state.outbound_policy = policy
-    app.state.audit = AuditRepository(engine, AuditSpool(audit_spool_path(settings)))
-    app.state.audit.replay()  # records spooled by an earlier run, if the database answers
-    app.state.schema_ready = schema_ready
+    writer = DatabaseWriter(threads=1)  # one per process: larger groups, no deadlock between groups
+    audit = AuditRepository(engine, AuditSpool(audit_spool_path(settings)))
+    audit.replay()  # records spooled by an earlier run, if the database answers
     dispatcher = dispatching = None
     if settings.webhook_dispatcher == "inprocess":
         dispatcher = Dispatcher(engine, settings, policy, ready=schema_ready, keyring=app.state.keyring)
         outbox.listeners.append(dispatcher.wake)
         dispatching = asyncio.create_task(dispatcher.run())
-    app.state.dispatcher = dispatcher
+    repository = EncounterRepository(engine, outbox)
+    app.state.services = Services(
+        engine=engine,
+        repository=repository,
+        writer=writer,
+        subscriptions=SubscriptionRepository(engine, outbox.index, outbox, app.state.keyring),
+        outbound_policy=policy,
+        audit=audit,
+        schema_ready=schema_ready,
+        sqlite_files=files,
+        dispatcher=dispatcher,
+        triage=TriageServices(settings, repository, writer),
+    )
     log.info(
         "lbp-triage started",
         extra={
@@ -153,8 +161,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             dispatcher.stop()  # between deliveries: those in flight finish and are recorded
             await dispatching
         for row in app.state.refusals.flush():  # the refusals still being counted
-            app.state.writer.submit(app.state.audit.record, row)
-        app.state.writer.close()  # writes already queued finish first
+            writer.submit(audit.record, row)
+        writer.close()  # writes already queued finish first
         if files is not None and not files.shm_writable():
             log.error(
                 "the SQLite -shm file is not writable: leaving its connections open rather than "

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Depends, Request
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -269,3 +270,13 @@ def keyring_for(settings: Settings) -> Keyring:
             settings.secret_key, settings.secret_key_file, production=settings.production, development_file=where
         )
     return _keyrings[cache_key]
+
+
+async def app_settings(request: Request) -> Settings:
+    """The running app's settings (set by create_app), as a dependency: a coroutine, so that
+    FastAPI does not hop to its thread pool to read one attribute."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(app_settings)]

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import logging
 import os
@@ -214,6 +215,7 @@ async def measure(database_url: str, n: int) -> list[tuple[str, float, str]]:
     )
     from app.fhir.r4 import DEFAULT_MAX_DEPTH, check_structure, parse_json
     from app.main import create_app
+    from app.services import services
     from app.settings import Settings
     from app.triage.fastpath import covers_structure
     from app.triage.scoring import score
@@ -233,8 +235,11 @@ async def measure(database_url: str, n: int) -> list[tuple[str, float, str]]:
         for _ in range(200):
             await driver.post()
         whole = await amedian_us(driver.post, n)
-        writer = app.state.writer
-        app.state.writer = _NoStorage()
+        stored = services(app)
+        no_storage_writer: Any = _NoStorage()
+        app.state.services = dataclasses.replace(
+            stored, writer=no_storage_writer, triage=dataclasses.replace(stored.triage, writer=no_storage_writer)
+        )
         try:
             for _ in range(200):
                 await driver.post()
@@ -248,17 +253,17 @@ async def measure(database_url: str, n: int) -> list[tuple[str, float, str]]:
             finally:
                 access_logger.disabled = False
         finally:
-            app.state.writer = writer
+            app.state.services = stored
         parse = median_us(lambda: parse_json(body), n)
         walk = median_us(lambda: check_structure(data), n)
         covered = median_us(lambda: covers_structure(data, DEFAULT_MAX_DEPTH), n)
-        validate = median_us(lambda: score(data), n)  # the fast path already done, as in a request
-        prepared_all = median_us(lambda: prepare(data), n)
+        validate = median_us(lambda: score(data, True), n)  # the fast path already done, as in a request
+        prepared_all = median_us(lambda: prepare(data, True), n)
         careplan = prepare(data).careplan
         dumps = median_us(lambda: orjson.dumps(careplan), n)
         logline = no_storage - no_access_log
         logline_alone = access_log_us(n)
-        storage = storage_parts(app.state.engine, app.state.repository, n)
+        storage = storage_parts(stored.engine, stored.repository, n)
     render = prepared_all - validate
     routing = no_storage - parse - covered - prepared_all - dumps - logline
     writer_alone = storage["store"] + storage["insert"] + storage["commit"]

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 import pytest
 from hypothesis import HealthCheck, settings
 
+from app.services import services
+
 settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci" if os.environ.get("CI") else "default")
@@ -116,12 +118,10 @@ def _empty_tables(application) -> None:
 
     from app.store.tables import Base
 
-    with application.state.engine.begin() as conn:
+    with services(application).engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(delete(table))
-    subscriptions = getattr(application.state, "subscriptions", None)
-    if subscriptions is not None:  # the API's cached view of the subscriptions is stale now
-        subscriptions.index.invalidate()
+    services(application).subscriptions.index.invalidate()  # the API's cached view of them is stale now
 
 
 @pytest.fixture

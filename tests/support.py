@@ -16,6 +16,7 @@ from app.fhir.canonical import ANSWERS_CODESYSTEM_URL, QUESTIONNAIRE_URL
 from app.fhir.questionnaire import questionnaire_index
 from app.rules import triage
 from app.rules.rulesets import RULES_V1
+from app.services import services
 
 # The tests written for rules 1 run against Questionnaire 1.0.0; rules 2 has its own builders
 # in tests/support_v2.py.
@@ -186,7 +187,7 @@ def stored_encounters(app) -> int:
 
     from app.store.tables import TriageEncounter
 
-    with app.state.engine.connect() as conn:
+    with services(app).engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(TriageEncounter)).scalar_one()
 
 
@@ -206,7 +207,7 @@ def store_row(app, row: dict[str, Any]) -> None:
 
     from app.store.tables import TriageEncounter
 
-    with app.state.engine.begin() as conn:
+    with services(app).engine.begin() as conn:
         conn.execute(insert(TriageEncounter.__table__), row)
 
 

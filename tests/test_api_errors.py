@@ -123,17 +123,31 @@ def test_database_unreachable_is_503_quickly_and_recovers_by_itself():
         assert down.get("/healthz").status_code == 200
 
 
-def test_unexpected_errors_are_500_outcomes_without_a_trace(client, monkeypatch):
-    import app.triage.service as encounters
+def test_unexpected_errors_are_500_outcomes_without_a_trace(client):
+    import dataclasses
 
-    def boom(*args, **kwargs):
-        raise RuntimeError("secret internals")
-
-    monkeypatch.setattr(encounters, "score", boom)
     from fastapi.testclient import TestClient
 
-    c = TestClient(client.app, raise_server_exceptions=False)  # no `with`: keep the session's lifespan
-    r = post_triage(c, response())
+    from app.services import services
+    from app.triage.deps import TriageServices, triage_services
+    from app.triage.repository import EncounterRepository
+
+    class Broken(EncounterRepository):
+        def triage(self, *args, **kwargs):
+            raise RuntimeError("secret internals")
+
+    real = services(client.app).triage
+    broken = dataclasses.replace(real, repository=Broken(real.repository.engine, real.repository.outbox))
+
+    async def broken_triage() -> TriageServices:
+        return broken
+
+    client.app.dependency_overrides[triage_services] = broken_triage
+    try:
+        c = TestClient(client.app, raise_server_exceptions=False)  # no `with`: keep the session's lifespan
+        r = post_triage(c, response())
+    finally:
+        del client.app.dependency_overrides[triage_services]
     outcome = assert_fhir_response(r, 500, "OperationOutcome")
     assert "secret internals" not in r.text and "Traceback" not in r.text
     assert "reference" in outcome["issue"][0]["diagnostics"]

@@ -13,6 +13,7 @@ import copy
 import orjson
 import pytest
 
+from app.services import services
 from tests.support import (
     FHIR_JSON,
     answers_with,
@@ -49,7 +50,7 @@ def _stored_subscriptions(app) -> int:
 
     from app.store.tables import WebhookSubscription
 
-    with app.state.engine.connect() as conn:
+    with services(app).engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(WebhookSubscription)).scalar_one()
 
 

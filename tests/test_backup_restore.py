@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from app.main import create_app
+from app.services import services
 from app.settings import Settings
 from app.store.db import normalise_url
 from tests.conftest import POSTGRES_ADMIN_URL
@@ -105,5 +106,5 @@ def test_back_up_wipe_restore_and_every_careplan_reads_back(blank_database_url, 
             assert assert_fhir_response(c.get(f"/fhir/CarePlan/{careplan_id}"), 200, "CarePlan") == careplan
         found = assert_fhir_response(c.get("/fhir/CarePlan", params={"_count": 50}), 200, "Bundle")
         assert {e["resource"]["id"] for e in found["entry"]} == set(careplans)
-        row = c.app.state.subscriptions.read(subscription["id"])
+        row = services(c.app).subscriptions.read(subscription["id"])
         assert row.secret == given and row.headers == ["X-Token: t-1"]

@@ -15,6 +15,7 @@ from joserfc.jwk import RSAKey
 from sqlalchemy import func, select
 
 from app.main import create_app
+from app.services import services
 from app.settings import Settings
 from app.store.tables import AuditRecord, CdsFeedback
 from tests.cds_support import (
@@ -449,7 +450,7 @@ def test_hook_calls_are_audited(cds):
     audit = AuditRecord.__table__
     deadline = time.monotonic() + 5
     while True:  # audit records are written just after the answer
-        with cds.app.state.engine.connect() as conn:
+        with services(cds.app).engine.connect() as conn:
             rows = (
                 conn.execute(
                     select(audit).where(audit.c.agent == f"cds:{cds.ehr.issuer}", audit.c.resource_id == made["id"])
@@ -468,7 +469,7 @@ def test_hook_calls_are_audited(cds):
     assert cds.call("lbp-triage", refused).status_code == 400
     deadline = time.monotonic() + 5
     while True:
-        with cds.app.state.engine.connect() as conn:
+        with services(cds.app).engine.connect() as conn:
             statuses = {(r.agent, r.patient, r.status) for r in conn.execute(select(audit))}
         if {("anonymous", None, 401), (f"cds:{cds.ehr.issuer}", "p7", 400)} <= statuses or time.monotonic() > deadline:
             break
@@ -499,7 +500,7 @@ def test_none_mode_serves_this_machine_only(database_url):
 
 def _feedback_count(app, outcome: str) -> int:
     table = CdsFeedback.__table__
-    with app.state.engine.connect() as conn:
+    with services(app).engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(table).where(table.c.outcome == outcome)).scalar_one()
 
 
@@ -543,7 +544,7 @@ def test_feedback_is_stored_and_counted(cds):
     assert answer.status_code == 200
     assert _feedback_count(cds.app, "accepted") == 1 and _feedback_count(cds.app, "overridden") == 1
     assert (_metric(cds, "accepted"), _metric(cds, "overridden")) == (before[0] + 1, before[1] + 1)
-    with cds.app.state.engine.connect() as conn:
+    with services(cds.app).engine.connect() as conn:
         row = (
             conn.execute(select(CdsFeedback.__table__).where(CdsFeedback.__table__.c.outcome == "overridden"))
             .mappings()
@@ -576,3 +577,21 @@ def test_feedback_needs_the_jwt_and_the_shape(cds):
         )
         assert answer.status_code == 400, bad
     assert _feedback_count(cds.app, "accepted") == 0
+
+
+def test_a_hook_call_refused_as_malformed_json_is_audited_with_the_status_it_was_answered(cds):
+    # The body is read strictly (duplicate keys are malformed JSON): a 400, and the audit says 400, not 500.
+    token = cds.ehr.token(cds.url("lbp-triage"))
+    body = b'{"hook": "patient-view", "hook": "order-sign"}'
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    assert cds.http.post("/cds-services/lbp-triage", content=body, headers=headers).status_code == 400
+    audit = AuditRecord.__table__
+    agent = f"cds:{cds.ehr.issuer}"
+    deadline = time.monotonic() + 5
+    while True:  # audit records are written just after the answer
+        with services(cds.app).engine.connect() as conn:
+            statuses = {r.status for r in conn.execute(select(audit).where(audit.c.agent == agent))}
+        if 400 in statuses or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert 400 in statuses and 500 not in statuses

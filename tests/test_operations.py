@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 from app.main import create_app
+from app.services import services
 from app.settings import Settings
 from tests.support import TRIAGE, assert_fhir_response, post_triage, response
 
@@ -160,7 +161,7 @@ def test_access_attempts_while_the_database_is_down_are_spooled_then_replayed(bl
     )
     with TestClient(app) as c:
         careplan = assert_fhir_response(post_triage(c, response(patient="p7")), 201, "CarePlan")
-        engine = app.state.engine
+        engine = services(app).engine
         switch.down() if switch else outage.down(engine)
         try:
             assert_fhir_response(c.get(f"/fhir/CarePlan/{careplan['id']}"), 503, "OperationOutcome")

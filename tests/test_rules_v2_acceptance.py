@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from app.fhir.codesystem import answers_codesystem
+from app.services import services
 from app.store.tables import TriageEncounter
 from tests.support import answers_with, assert_fhir_response, assert_valid_r4, post_triage, response
 from tests.support_v2 import answers_v2, response_v2, startback_answers
@@ -94,7 +95,7 @@ def test_both_versions_side_by_side_and_the_encounter_keeps_its_rules_version(cl
     assert v2["instantiatesCanonical"] == ["https://lbp-triage.org/fhir/PlanDefinition/lbp-triage-rules|2.0.0"]
     assert unversioned["instantiatesCanonical"] == v2["instantiatesCanonical"]
     assert (disposition(v1), disposition(v2)) == ("urgent", "self-care")
-    with app.state.engine.connect() as conn:
+    with services(app).engine.connect() as conn:
         stored = dict(conn.execute(select(TriageEncounter.careplan_id, TriageEncounter.rules_version)).all())
     assert stored[v1["id"]] == "1.0.0" and stored[v2["id"]] == "2.0.0" and stored[unversioned["id"]] == "2.0.0"
     again = assert_fhir_response(client.get(f"/fhir/CarePlan/{v1['id']}"), 200, "CarePlan")

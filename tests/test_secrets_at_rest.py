@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, text
 
 from app.kit.keyring import Keyring, SealedValueError, new_key, parse_keys
 from app.main import create_app
+from app.services import services
 from app.settings import Settings
 from app.store import migrate
 from app.store.db import make_engine
@@ -36,12 +37,12 @@ def _raw_rows(engine) -> str:
 def test_secret_and_headers_are_never_stored_in_clear(client, app):
     given = secret()
     created = subscribe(client, "http://127.0.0.1:9/hook", secret_value=given, headers=(f"Authorization: {TOKEN}",))
-    stored = _raw_rows(app.state.engine)
+    stored = _raw_rows(services(app).engine)
     assert given not in stored and given.removeprefix("whsec_") not in stored
     assert "receiver-token-Zq81" not in stored and "Authorization" not in stored
     assert "lbp1:" in stored
     # and the service still reads them: the dispatcher's view opens both
-    row = app.state.subscriptions.read(created["id"])
+    row = services(app).subscriptions.read(created["id"])
     assert row.secret == given and row.headers == [f"Authorization: {TOKEN}"]
 
 
@@ -75,7 +76,7 @@ def test_rotating_the_key(blank_database_url):
     with TestClient(create_app(settings)) as c:
         given = secret()
         created = subscribe(c, "http://127.0.0.1:9/hook", secret_value=given, headers=(f"Authorization: {TOKEN}",))
-        engine = c.app.state.engine
+        engine = services(c.app).engine
     # 1. the new key goes first, the old one stays; 2. `lbp-triage migrate` re-wraps
     done = _cli("migrate", env={"LBP_DATABASE_URL": blank_database_url, "LBP_SECRET_KEY": f"{new},{old}"})
     assert done.returncode == 0, done.stderr
@@ -84,7 +85,7 @@ def test_rotating_the_key(blank_database_url):
     assert "re-wrapped" not in again.stderr  # nothing left under the old key
     # 3. the old key is dropped: everything opens with the new one alone, nothing with the old one
     with TestClient(create_app(settings.model_copy(update={"secret_key": new}))) as c:
-        row = c.app.state.subscriptions.read(created["id"])
+        row = services(c.app).subscriptions.read(created["id"])
         assert row.secret == given and row.headers == [f"Authorization: {TOKEN}"]
         assert c.get(f"/fhir/Subscription/{created['id']}").status_code == 200
         with engine.connect() as conn:
@@ -135,7 +136,7 @@ def test_development_generates_a_key_says_so_and_keeps_it(tmp_path, caplog):
     assert key_file.exists() and stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert any("generated a key" in r.getMessage() and str(key_file) in r.getMessage() for r in caplog.records)
     with TestClient(create_app(settings)) as c:  # the next run finds the same key
-        assert c.app.state.subscriptions.read(created["id"]).secret == given
+        assert services(c.app).subscriptions.read(created["id"]).secret == given
 
 
 def test_migration_seals_existing_plaintext_and_downgrade_opens_it(blank_database_url):
@@ -203,7 +204,7 @@ def test_migrate_seals_what_a_previous_release_wrote_in_clear_during_a_rolling_u
     table = WebhookSubscription.__table__
     moment = datetime(2026, 11, 25, tzinfo=UTC)
     given = secret()
-    with app.state.engine.begin() as conn:
+    with services(app).engine.begin() as conn:
         conn.execute(
             insert(table),
             {
@@ -225,8 +226,10 @@ def test_migrate_seals_what_a_previous_release_wrote_in_clear_during_a_rolling_u
                 "event_count": 0,
             },
         )
-    assert rewrap_all(app.state.engine, keyring) == 1
-    assert given not in _raw_rows(app.state.engine) and "receiver-api-key-91ad" not in _raw_rows(app.state.engine)
-    row = app.state.subscriptions.read("old-release")
+    assert rewrap_all(services(app).engine, keyring) == 1
+    assert given not in _raw_rows(services(app).engine) and "receiver-api-key-91ad" not in _raw_rows(
+        services(app).engine
+    )
+    row = services(app).subscriptions.read("old-release")
     assert row.secret == given and row.headers == ["X-Key: receiver-api-key-91ad"]
-    assert rewrap_all(app.state.engine, keyring) == 0
+    assert rewrap_all(services(app).engine, keyring) == 0

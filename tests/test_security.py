@@ -3,6 +3,7 @@ the audit trail, rate limits, CORS and body limits. Runs on SQLite and PostgreSQ
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -16,6 +17,7 @@ from joserfc.jwk import KeySet, RSAKey
 
 from app.fhir.canonical import PLANDEFINITION_URL
 from app.main import create_app
+from app.services import services
 from app.settings import Settings
 from tests.support import TRIAGE, answers_with, assert_fhir_response, assert_valid_r4, post_triage, response
 
@@ -549,28 +551,35 @@ def test_every_access_is_audited(static):
     assert p7["total"] >= 3
 
 
-def test_a_failed_triage_rolls_back_but_its_audit_record_survives(static, app, monkeypatch):
+def test_a_failed_triage_rolls_back_but_its_audit_record_survives(static, app):
+    from sqlalchemy import insert
+
+    from app.store.tables import AuditRecord, TriageEncounter
+    from app.triage.deps import TriageServices, triage_services
     from app.triage.repository import EncounterRepository
 
-    original = EncounterRepository.triage
+    class FailingInside(EncounterRepository):
+        def triage(self, row, judge, audit_for=None):
+            with self.engine.begin() as connection:
+                connection.execute(insert(TriageEncounter.__table__), row)
+                audit = audit_for("create", row["response_id"]) if audit_for else None
+                if audit is not None:
+                    connection.execute(insert(AuditRecord.__table__), audit)
+                raise RuntimeError("disk on fire")  # rolls back both
 
-    def failing_inside(self, row, judge, audit_for=None):
-        with self.engine.begin() as connection:
-            from sqlalchemy import insert
+    real = services(static.app).triage
+    failing = dataclasses.replace(real, repository=FailingInside(real.repository.engine, real.repository.outbox))
 
-            from app.store.tables import AuditRecord, TriageEncounter
+    async def failing_triage() -> TriageServices:
+        return failing
 
-            connection.execute(insert(TriageEncounter.__table__), row)
-            audit = audit_for("create", row["response_id"]) if audit_for else None
-            if audit is not None:
-                connection.execute(insert(AuditRecord.__table__), audit)
-            raise RuntimeError("disk on fire")  # rolls back both
-
-    monkeypatch.setattr(EncounterRepository, "triage", failing_inside)
-    c = TestClient(static.app, raise_server_exceptions=False)
-    r = post_triage(c, response(patient="p9"), **bearer("tok-all"))
+    static.app.dependency_overrides[triage_services] = failing_triage
+    try:
+        c = TestClient(static.app, raise_server_exceptions=False)
+        r = post_triage(c, response(patient="p9"), **bearer("tok-all"))
+    finally:
+        del static.app.dependency_overrides[triage_services]
     assert_fhir_response(r, 500, "OperationOutcome")
-    monkeypatch.setattr(EncounterRepository, "triage", original)
     assert static.get("/fhir/CarePlan", params={"patient": "p9"}, headers=bearer("tok-all")).json()["total"] == 0
 
     def creates_in(bundle):

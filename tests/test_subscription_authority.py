@@ -12,6 +12,7 @@ import time
 import pytest
 from sqlalchemy import update
 
+from app.services import services
 from app.store.tables import WebhookSubscription
 from tests.support import assert_fhir_response, post_triage, response
 from tests.test_security import STATIC_TOKENS, app_client, bearer
@@ -62,11 +63,11 @@ def test_a_patient_tokens_subscription_delivers_only_its_patient(static, receive
 
         # Delivery checks again: a subscription whose stored criteria lost the patient filter
         # (stale cache, hand-edited row) still sends nothing outside its creator's authority.
-        with static.app.state.engine.begin() as conn:
+        with services(static.app).engine.begin() as conn:
             conn.execute(
                 update(WebhookSubscription.__table__).where(WebhookSubscription.id == made["id"]).values(patient=None)
             )
-        static.app.state.subscriptions.index.invalidate()
+        services(static.app).subscriptions.index.invalidate()
         later = triage_for(static, "p2")
         wait_until(lambda: drained(static.app))
         time.sleep(0.2)
@@ -83,7 +84,7 @@ def test_full_resource_carries_only_what_the_creator_could_read(static, receiver
     """A creator that may read CarePlans only subscribes id-only; were its row changed to
     full-resource, the Encounter still does not travel."""
     made = subscribe(static, "tok-subs-careplan", f"{receiver.base_url}/cp", content="id-only")
-    with static.app.state.engine.begin() as conn:
+    with services(static.app).engine.begin() as conn:
         conn.execute(
             update(WebhookSubscription.__table__)
             .where(WebhookSubscription.id == made["id"])
@@ -137,6 +138,6 @@ def test_channel_headers_and_url_secrets_are_never_shown_after_creation_nor_logg
     logged = "\n".join(r.getMessage() + " " + str(r.__dict__) for r in caplog.records)
     assert not [s for s in secrets if s in logged]
     # nor does the stored resource hold them (only the columns the dispatcher reads)
-    with static.app.state.engine.connect() as conn:
+    with services(static.app).engine.connect() as conn:
         stored = conn.execute(WebhookSubscription.__table__.select().where(WebhookSubscription.id == sid)).one()
     assert not [s for s in secrets if s in json.dumps(stored.resource)]

@@ -5,6 +5,7 @@ import asyncio
 
 import pytest
 
+from app.services import services
 from app.subscriptions import outbound
 from app.subscriptions.outbound import OutboundPolicy, Refused
 from app.subscriptions.resources import SECRET_EXTENSION_URL
@@ -24,7 +25,7 @@ def stored_subscriptions(app) -> int:
 
     from app.store.tables import WebhookSubscription
 
-    with app.state.engine.connect() as conn:
+    with services(app).engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(WebhookSubscription)).scalar_one()
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import event, func, select
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from app.fhir.openapi import example_responses
+from app.services import services
 from app.store.tables import WebhookOutbox
 from app.subscriptions.topics import RED_FLAG_DETECTED
 from tests.support import assert_fhir_response, assert_valid_r4, post_triage
@@ -289,22 +290,22 @@ def test_a_rolled_back_triage_sends_nothing(client, app, receiver, dispatch):
             wrote_outbox.discard(connection)
             raise RuntimeError("the database refuses to commit")
 
-    event.listen(app.state.engine, "before_cursor_execute", note_outbox)
-    event.listen(app.state.engine, "commit", refuse_commit)
+    event.listen(services(app).engine, "before_cursor_execute", note_outbox)
+    event.listen(services(app).engine, "commit", refuse_commit)
     try:
         body = {k: v for k, v in example_responses()["urgent"].items() if k != "identifier"}
         with pytest.raises(RuntimeError):
             post_triage(client, body)  # the test client re-raises what became a 500
     finally:
-        event.remove(app.state.engine, "commit", refuse_commit)
-        event.remove(app.state.engine, "before_cursor_execute", note_outbox)
+        event.remove(services(app).engine, "commit", refuse_commit)
+        event.remove(services(app).engine, "before_cursor_execute", note_outbox)
     assert client.get("/fhir/Encounter").json()["total"] == 0
     kept = triage(client, "self-care", "p1")
     receiver.wait_for(lambda r: len(r.events("/tx")) == 1)
     wait_until(lambda: drained(app))
     time.sleep(0.2)
     assert focus_ids(receiver.events("/tx")) == [kept]
-    with app.state.engine.connect() as conn:
+    with services(app).engine.connect() as conn:
         rows = conn.execute(
             select(func.count()).select_from(WebhookOutbox).where(WebhookOutbox.kind == "event-notification")
         ).scalar_one()
@@ -331,7 +332,7 @@ def test_deleting_a_subscription_stops_its_deliveries(client, app, receiver, dis
     receiver.wait_for(lambda r: len(r.events("/kept")) == 2)
     wait_until(lambda: drained(app))
     assert receiver.at("/deleted", accepted_only=False) == []
-    with app.state.engine.connect() as conn:
+    with services(app).engine.connect() as conn:
         left = conn.execute(
             select(func.count()).select_from(WebhookOutbox).where(WebhookOutbox.subscription_id == created["id"])
         ).scalar_one()

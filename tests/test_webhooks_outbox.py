@@ -3,6 +3,7 @@ subscriptions that local changes refresh at once and remote ones within the refr
 
 from sqlalchemy import event, update
 
+from app.services import services
 from app.store.tables import WebhookSubscription
 from app.subscriptions.resources import parse_subscription
 from app.subscriptions.store import Outbox, SubscriptionIndex, SubscriptionRepository
@@ -11,22 +12,22 @@ from tests.webhook_support import subscription_body
 
 
 def test_a_triage_without_subscriptions_runs_no_webhook_query(client, app):
-    app.state.subscriptions.index.current()  # warm
+    services(app).subscriptions.index.current()  # warm
     statements = []
 
     def note(connection, cursor, statement, *args):
         statements.append(statement.lower())
 
-    event.listen(app.state.engine, "before_cursor_execute", note)
+    event.listen(services(app).engine, "before_cursor_execute", note)
     try:
         assert post_triage(client, response()).status_code == 201
     finally:
-        event.remove(app.state.engine, "before_cursor_execute", note)
+        event.remove(services(app).engine, "before_cursor_execute", note)
     assert statements and not [s for s in statements if "webhook" in s]
 
 
 def test_the_subscription_view_is_refreshed_by_local_changes_at_once_and_by_others_in_time(client, app):
-    engine = app.state.engine
+    engine = services(app).engine
     index = SubscriptionIndex(engine, refresh_seconds=3600)
     outbox = Outbox(index)
     repository = SubscriptionRepository(engine, index, outbox, app.state.keyring)

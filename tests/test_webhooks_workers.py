@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, select
 
 from app.fhir.openapi import example_responses
+from app.services import services
 from app.store.tables import WebhookOutbox
 from tests.support import assert_fhir_response, post_triage
 from tests.webhook_support import FAST, Receiver, Reply, RunningDispatcher, drained, subscribe, wait_until
@@ -87,7 +88,7 @@ def test_a_worker_killed_mid_delivery_and_restarted_loses_nothing(client, app, d
 
 
 def test_two_workers_on_postgresql_never_deliver_the_same_row_at_the_same_time(client, app, receiver):
-    if app.state.engine.dialect.name != "postgresql":
+    if services(app).engine.dialect.name != "postgresql":
         pytest.skip("several workers are for PostgreSQL (SKIP LOCKED); SQLite runs one dispatcher")
     receiver.behaviour = lambda request, n: Reply(204, delay=0.003)
     paths = [f"/w{i}" for i in range(6)]
@@ -95,7 +96,7 @@ def test_two_workers_on_postgresql_never_deliver_the_same_row_at_the_same_time(c
         subscribe(client, f"{receiver.base_url}{path}")
     careplans = [triage(client, "self-care", f"p{i}") for i in range(25)]
     settings = app.state.settings.model_copy(update={**FAST, "webhook_concurrency": 2, "webhook_batch_size": 5})
-    workers = [RunningDispatcher(app.state.engine, settings, owner=f"worker-{i}") for i in range(2)]
+    workers = [RunningDispatcher(services(app).engine, settings, owner=f"worker-{i}") for i in range(2)]
     try:
         receiver.wait_for(lambda r: all(len(r.events(p)) == 25 for p in paths), timeout=60)
     finally:
@@ -128,7 +129,7 @@ def test_the_in_process_dispatcher_delivers_and_stops_between_deliveries(client,
             triage(api)
         wait_until(lambda: any(receiver.in_flight.values()))  # event 2 is on its way
     # the lifespan has ended: event 2 finished and was recorded, nothing else was started
-    with application.state.engine.connect() as conn:
+    with services(application).engine.connect() as conn:
         states = [
             state
             for (state,) in conn.execute(

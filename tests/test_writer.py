@@ -8,6 +8,7 @@ import threading
 import pytest
 from sqlalchemy import event, func, select
 
+from app.services import services
 from app.store.tables import ResourceVersion, TriageEncounter
 from app.store.writer import DatabaseWriter
 from app.triage.repository import EncounterRepository
@@ -20,16 +21,16 @@ V = ResourceVersion.__table__
 
 @pytest.fixture
 def repository(app, client):  # client: empty tables
-    return EncounterRepository(app.state.engine)
+    return EncounterRepository(services(app).engine)
 
 
 @pytest.fixture
 def commits(app):
     counted = []
     listener = lambda connection: counted.append(1)  # noqa: E731
-    event.listen(app.state.engine, "commit", listener)
+    event.listen(services(app).engine, "commit", listener)
     yield counted
-    event.remove(app.state.engine, "commit", listener)
+    event.remove(services(app).engine, "commit", listener)
 
 
 def _stored(engine, encounter_ids) -> set[str]:
@@ -66,15 +67,15 @@ def test_triages_queued_together_are_committed_once(app, repository, commits):
             inserts.append(len(parameters) if executemany else 1)
 
     prepared = [prepare(response(patient=f"g{i}")) for i in range(5)]
-    event.listen(app.state.engine, "before_cursor_execute", count_inserts)
+    event.listen(services(app).engine, "before_cursor_execute", count_inserts)
     try:
         results = _run([(store, p, repository) for p in prepared])
     finally:
-        event.remove(app.state.engine, "before_cursor_execute", count_inserts)
+        event.remove(services(app).engine, "before_cursor_execute", count_inserts)
     assert all(r.created for r in results)
     assert len(commits) == 1  # the five triages, one transaction
     assert inserts == [5]  # and one INSERT for their five rows
-    assert _stored(app.state.engine, [p.row["encounter_id"] for p in prepared]) == {
+    assert _stored(services(app).engine, [p.row["encounter_id"] for p in prepared]) == {
         p.row["encounter_id"] for p in prepared
     }
 
@@ -90,7 +91,7 @@ def test_a_later_triage_in_the_group_sees_an_earlier_ones_rows(app, repository, 
     assert results[1].careplan["id"] == results[0].careplan["id"]
     assert results[2].replaced == results[0].careplan["id"]
     assert len(commits) == 1
-    with app.state.engine.connect() as connection:
+    with services(app).engine.connect() as connection:
         assert (
             connection.execute(select(func.count()).select_from(T).where(T.c.identifier_value == "same")).scalar() == 1
         )
@@ -105,7 +106,7 @@ def test_a_refusal_in_the_group_leaves_its_neighbours_in_it(app, repository, com
     results = _run([(store, first, repository), (store, other_subject, repository), (store, after, repository)])
     assert results[0].created and isinstance(results[1], Conflict) and results[2].created
     assert len(commits) == 1  # no rollback, no second transaction
-    assert _stored(app.state.engine, [first.row["encounter_id"], after.row["encounter_id"]]) == {
+    assert _stored(services(app).engine, [first.row["encounter_id"], after.row["encounter_id"]]) == {
         first.row["encounter_id"],
         after.row["encounter_id"],
     }
@@ -124,8 +125,8 @@ def test_a_failing_row_does_not_fail_its_neighbours(app, repository):
         ]
     )
     assert [type(r).__name__ for r in results] == ["Submitted", "Submitted", "IntegrityError", "Submitted"]
-    assert _stored(app.state.engine, [p.row["encounter_id"] for p in good]) == {p.row["encounter_id"] for p in good}
-    with app.state.engine.connect() as connection:  # the clash left nothing half-written
+    assert _stored(services(app).engine, [p.row["encounter_id"] for p in good]) == {p.row["encounter_id"] for p in good}
+    with services(app).engine.connect() as connection:  # the clash left nothing half-written
         assert connection.execute(select(func.count()).select_from(T).where(T.c.patient == "n-clash")).scalar() == 0
 
 
@@ -140,13 +141,13 @@ def test_a_refused_commit_is_never_answered_as_success(app, repository):
             raise RuntimeError("the database refuses to commit")
 
     prepared = [prepare(response(patient=f"r{i}")) for i in range(3)]
-    event.listen(app.state.engine, "commit", refuse_two_commits)
+    event.listen(services(app).engine, "commit", refuse_two_commits)
     try:
         results = _run([(store, p, repository) for p in prepared])
     finally:
-        event.remove(app.state.engine, "commit", refuse_two_commits)
+        event.remove(services(app).engine, "commit", refuse_two_commits)
     assert isinstance(results[0], RuntimeError) and results[1].created and results[2].created
-    assert _stored(app.state.engine, [p.row["encounter_id"] for p in prepared]) == {
+    assert _stored(services(app).engine, [p.row["encounter_id"] for p in prepared]) == {
         prepared[1].row["encounter_id"],
         prepared[2].row["encounter_id"],
     }

@@ -18,6 +18,7 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
+from app.services import services
 from app.subscriptions.dispatcher import Dispatcher
 from app.subscriptions.outbound import OutboundPolicy
 from app.subscriptions.resources import FILTER_CRITERIA_URL, PAYLOAD_CONTENT_URL, SECRET_EXTENSION_URL
@@ -268,7 +269,7 @@ class RunningDispatcher:
 
 def start_dispatcher(app: Any, **overrides: Any) -> RunningDispatcher:
     settings = app.state.settings.model_copy(update={**FAST, **overrides})
-    return RunningDispatcher(app.state.engine, settings, listeners=app.state.repository.outbox.listeners)
+    return RunningDispatcher(services(app).engine, settings, listeners=services(app).subscriptions.outbox.listeners)
 
 
 def drained(app: Any) -> bool:
@@ -277,7 +278,7 @@ def drained(app: Any) -> bool:
 
     from app.store.tables import WebhookOutbox
 
-    with app.state.engine.connect() as conn:
+    with services(app).engine.connect() as conn:
         return (
             conn.execute(
                 select(func.count()).select_from(WebhookOutbox).where(WebhookOutbox.state == "pending")

@@ -10,7 +10,7 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy import Engine, insert
 
-from app.fhir.http import HttpProblem
+from app.fhir.outcome import HttpProblem
 from app.store.tables import CdsFeedback
 
 F = CdsFeedback.__table__

@@ -18,7 +18,7 @@ import httpx
 import orjson
 
 from app import __version__
-from app.fhir.http import HttpProblem
+from app.fhir.outcome import HttpProblem
 from app.subscriptions.outbound import OutboundPolicy, Refused
 
 TIMEOUT_SECONDS = 10.0

@@ -15,8 +15,7 @@ from sqlalchemy import Engine, select
 
 from app.cds.ranking import tier_at_least
 from app.fhir.canonical import CODESYSTEM_URL
-from app.fhir.http import HttpProblem
-from app.fhir.outcome import Rejected
+from app.fhir.outcome import HttpProblem, Rejected
 from app.fhir.r4 import check_structure
 from app.rules.findings import FINDING_RULES_BY_CODE
 from app.store.tables import TriageEncounter

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from prometheus_client import Counter
+from sqlalchemy import Engine
 from starlette.responses import JSONResponse, Response
 
 from app.cds import cards
@@ -21,10 +22,14 @@ from app.cds.latest import LatestTriage, Untriageable, response_in, stored_lates
 from app.cds.security import CdsAuthenticator, CdsCaller
 from app.cds.services import IMAGING, PREFETCH_KEY, SERVICES, Service, discovery
 from app.conformance.published import PublishedKind, publish
-from app.fhir.http import HttpProblem, read_json
+from app.fhir.http import read_json
 from app.fhir.openapi import Responses, outcome_response
+from app.fhir.outcome import FhirError, HttpProblem
 from app.rules import RULES_VERSION
 from app.security.audit import audit_row
+from app.services import AppServices, Services
+from app.settings import AppSettings, Settings
+from app.store.deps import Database
 
 _ERRORS: Responses = {
     400: outcome_response("The request is not a CDS Hooks request for this service"),
@@ -61,12 +66,27 @@ _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 
 
-def install(app: Any) -> None:
+@dataclass(frozen=True, slots=True)
+class CdsClients:
+    """Who may call (the EHRs' JWT) and which FHIR servers may be asked: made once, from settings."""
+
+    authenticator: CdsAuthenticator
+    fhir_servers: FhirServers
+
+
+def install(app: FastAPI) -> None:
     settings = app.state.settings
-    app.state.cds_authenticator = CdsAuthenticator(settings)
-    app.state.cds_fhir_servers = FhirServers(settings.cds_fhir_servers)
+    app.state.cds = CdsClients(CdsAuthenticator(settings), FhirServers(settings.cds_fhir_servers))
     app.include_router(router)
     app.include_router(valuesets)
+
+
+async def cds_clients(request: Request) -> CdsClients:
+    clients: CdsClients = request.app.state.cds
+    return clients
+
+
+Clients = Annotated[CdsClients, Depends(cds_clients)]
 
 
 def _service(service_id: str) -> Service:
@@ -76,20 +96,18 @@ def _service(service_id: str) -> Service:
     return service
 
 
-def _base(request: Request) -> str:
-    public = request.app.state.settings.public_base_url
-    return (public or str(request.base_url)).rstrip("/")
+def _base(request: Request, settings: Settings) -> str:
+    return (settings.public_base_url or str(request.base_url)).rstrip("/")
 
 
-async def _caller(request: Request, audiences: list[str]) -> CdsCaller:
-    authenticator: CdsAuthenticator = request.app.state.cds_authenticator
+async def _caller(request: Request, clients: CdsClients, engine: Engine, audiences: list[str]) -> CdsCaller:
     proxied = any(h in request.headers for h in _PROXY_HEADERS)
-    return await authenticator.authenticate(
+    return await clients.authenticator.authenticate(
         request.headers.get("authorization"),
         request.client.host if request.client else None,
         proxied,
         audiences,
-        request.app.state.engine,
+        engine,
     )
 
 
@@ -139,7 +157,7 @@ def _checked_request(service: Service, body: Any) -> dict[str, Any]:
     return body
 
 
-async def _latest(request: Request, body: dict[str, Any]) -> LatestTriage | None:
+async def _latest(clients: CdsClients, engine: Engine, body: dict[str, Any]) -> LatestTriage | None:
     """The EHR's latest response (prefetched, or fetched from its FHIR server) triaged in memory;
     without one, the latest triage stored here. Raises Untriageable."""
     patient = body["context"]["patientId"]
@@ -147,8 +165,7 @@ async def _latest(request: Request, body: dict[str, Any]) -> LatestTriage | None
     if PREFETCH_KEY in prefetch:
         value = prefetch[PREFETCH_KEY]
     elif body.get("fhirServer"):
-        servers: FhirServers = request.app.state.cds_fhir_servers
-        value = await servers.latest_response(body["fhirServer"], body.get("fhirAuthorization"), patient)
+        value = await clients.fhir_servers.latest_response(body["fhirServer"], body.get("fhirAuthorization"), patient)
     else:
         # CDS Hooks 2.0 § Prefetch: the data is needed and cannot be fetched.
         raise HttpProblem(
@@ -157,13 +174,14 @@ async def _latest(request: Request, body: dict[str, Any]) -> LatestTriage | None
     response = response_in(value, patient)
     if response is not None:
         return triage_in_memory(response)
-    return await anyio.to_thread.run_sync(stored_latest, request.app.state.engine, patient)
+    return await anyio.to_thread.run_sync(stored_latest, engine, patient)
 
 
-def _audit(request: Request, agent: str, patient: str | None, careplan_id: str | None, status: int) -> None:
+def _audit(
+    request: Request, services: Services, agent: str, patient: str | None, careplan_id: str | None, status: int
+) -> None:
     """Every hook call is an access to a patient's triage: recorded like a CarePlan read,
     refused and failed calls included (as the FHIR API records them)."""
-    state = request.app.state
     row = audit_row(
         interaction="read",
         resource_type="CarePlan",
@@ -173,16 +191,16 @@ def _audit(request: Request, agent: str, patient: str | None, careplan_id: str |
         client_address=request.client.host if request.client else None,
         status=status,
     )
-    state.writer.submit(state.audit.record, row)
+    services.writer.submit(services.audit.record, row)
 
 
-def _triage_cards(request: Request, triage: LatestTriage) -> list[dict[str, Any]]:
-    page = f"{_base(request)}/fhir/CarePlan/{triage.careplan['id']}?_format=html" if triage.stored else None
+def _triage_cards(base: str, triage: LatestTriage) -> list[dict[str, Any]]:
+    page = f"{base}/fhir/CarePlan/{triage.careplan['id']}?_format=html" if triage.stored else None
     return [cards.triage_card(triage, page)]
 
 
-def _imaging_cards(request: Request, body: dict[str, Any], triage: LatestTriage) -> list[dict[str, Any]]:
-    codes = imaging_codes(request.app.state.settings.cds_imaging_codes)
+def _imaging_cards(settings: Settings, body: dict[str, Any], triage: LatestTriage) -> list[dict[str, Any]]:
+    codes = imaging_codes(settings.cds_imaging_codes)
     orders = imaging_orders(body["context"]["draftOrders"], codes)
     if not orders:
         return []
@@ -224,22 +242,25 @@ def _imaging_cards(request: Request, body: dict[str, Any], triage: LatestTriage)
         _CALL_EXAMPLE,
     ),
 )
-async def call_service(service_id: str, request: Request) -> JSONResponse:
+async def call_service(
+    service_id: str, request: Request, settings: AppSettings, services: AppServices, clients: Clients
+) -> JSONResponse:
     service = _service(service_id)
     agent, patient, careplan_id, status = "anonymous", None, None, 500
     try:
-        caller = await _caller(request, [f"{_base(request)}/cds-services/{service_id}"])
+        base = _base(request, settings)
+        caller = await _caller(request, clients, services.engine, [f"{base}/cds-services/{service_id}"])
         agent = f"cds:{caller.client}"
-        body = _checked_request(service, await read_json(request, request.app.state.settings.max_body_bytes))
+        body = _checked_request(service, await read_json(request, settings.max_body_bytes))
         patient = body["context"]["patientId"]
-        answer = await _cards(request, service, body)
+        answer = await _cards(settings, base, services.engine, clients, service, body)
         careplan_id = answer.careplan_id
         status = 200
-    except HttpProblem as problem:
+    except FhirError as problem:  # the status it is answered with, for the audit record
         status = problem.status
         raise
     finally:
-        _audit(request, agent, patient, careplan_id, status)
+        _audit(request, services, agent, patient, careplan_id, status)
     CALLS.labels(service_id, body["hook"]).inc()
     for card in answer.cards:
         CARDS.labels(service_id, card["indicator"]).inc()
@@ -252,9 +273,11 @@ class Answer:
     careplan_id: str | None  # the stored CarePlan the cards were made from, if any
 
 
-async def _cards(request: Request, service: Service, body: dict[str, Any]) -> Answer:
+async def _cards(
+    settings: Settings, base: str, engine: Engine, clients: CdsClients, service: Service, body: dict[str, Any]
+) -> Answer:
     try:
-        triage = await _latest(request, body)
+        triage = await _latest(clients, engine, body)
     except Untriageable as exc:
         # the EHR's latest response cannot be triaged: the chart says so; imaging advice waits
         found = [cards.untriageable_card(len(exc.faults), RULES_VERSION)] if service.kind != IMAGING else []
@@ -263,8 +286,8 @@ async def _cards(request: Request, service: Service, body: dict[str, Any]) -> An
         return Answer([], None)
     careplan_id = triage.careplan.get("id") if triage.stored else None
     if service.kind == IMAGING:
-        return Answer(_imaging_cards(request, body, triage), careplan_id)
-    return Answer(_triage_cards(request, triage), careplan_id)
+        return Answer(_imaging_cards(settings, body, triage), careplan_id)
+    return Answer(_triage_cards(base, triage), careplan_id)
 
 
 @router.post(
@@ -286,13 +309,15 @@ async def _cards(request: Request, service: Service, body: dict[str, Any]) -> An
         },
     ),
 )
-async def feedback(service_id: str, request: Request) -> Response:
+async def feedback(
+    service_id: str, request: Request, settings: AppSettings, engine: Database, clients: Clients
+) -> Response:
     _service(service_id)
-    service_url = f"{_base(request)}/cds-services/{service_id}"
-    caller = await _caller(request, [service_url, f"{service_url}/feedback"])
-    body = await read_json(request, request.app.state.settings.max_body_bytes)
+    service_url = f"{_base(request, settings)}/cds-services/{service_id}"
+    caller = await _caller(request, clients, engine, [service_url, f"{service_url}/feedback"])
+    body = await read_json(request, settings.max_body_bytes)
     rows = feedback_rows(service_id, body, caller.client)
-    await anyio.to_thread.run_sync(partial(store_feedback, request.app.state.engine, rows))
+    await anyio.to_thread.run_sync(partial(store_feedback, engine, rows))
     return Response(status_code=200)
 
 

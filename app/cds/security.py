@@ -26,7 +26,7 @@ from joserfc.errors import JoseError
 from sqlalchemy import Engine, delete, insert
 from sqlalchemy.exc import IntegrityError
 
-from app.fhir.http import HttpProblem
+from app.fhir.outcome import HttpProblem
 from app.security.authn import Authenticator, Unauthenticated, _bearer, _header, is_loopback
 from app.settings import Settings
 from app.store.tables import CdsTokenUse

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from app.conformance import knowledge
 from app.conformance.published import PublishedKind, publish
 from app.fhir.canonical import PLANDEFINITION_URL
-from app.fhir.http import FhirResponse, HttpProblem, read_resource
+from app.fhir.http import FhirResponse, read_resource
 from app.fhir.openapi import (
     EXAMPLE_SUMMARIES,
     example_responses,
@@ -21,8 +21,11 @@ from app.fhir.openapi import (
     outcome_response,
     request_body,
 )
-from app.fhir.outcome import Fault, Rejected
+from app.fhir.outcome import Fault, HttpProblem, Rejected
 from app.fhir.search import check_operation_parameters
+from app.security.context import Context, RequestContext
+from app.settings import Settings
+from app.triage.deps import TriageServices, Triaging
 from app.triage.router import store_and_answer
 from app.triage.scoring import careplan_for
 from app.triage.service import prepare
@@ -185,7 +188,13 @@ def _subject_matches(subject: str, response_subject: dict[str, Any], patient_id:
     return subject == response_subject.get("reference") or (patient_id is not None and named == patient_id)
 
 
-async def apply_plan(http: Request, plan: dict[str, Any], apply: ApplyRequest) -> Response:
+async def apply_plan(
+    http: Request,
+    context: RequestContext,
+    triage: TriageServices,
+    plan: dict[str, Any],
+    apply: ApplyRequest,
+) -> Response:
     # Validate first, always (400, 422), as $triage does; then the version and the subject.
     prepared = prepare(apply.response)
     answered = prepared.scored.response.version
@@ -213,13 +222,13 @@ async def apply_plan(http: Request, plan: dict[str, Any], apply: ApplyRequest) -
             ]
         )
     if apply.persist:
-        return await store_and_answer(http, prepared)
-    if getattr(http.state, "patient_only", response.patient_id) != response.patient_id:
+        return await store_and_answer(http, context, triage, prepared)
+    if context.patient_only is not None and context.patient_only != response.patient_id:
         raise HttpProblem(403, "forbidden", "A patient-level token may apply the rules only to its own patient.")
     # audited as what it was: the operation on this PlanDefinition, about this patient (nothing stored)
-    http.state.audit_patient = response.patient_id
-    http.state.audit_resource_type, http.state.audit_resource_id = "PlanDefinition", plan["id"]
-    http.state.audit_interaction = "operation"
+    context.audit_patient = response.patient_id
+    context.audit_resource_type, context.audit_resource_id = "PlanDefinition", plan["id"]
+    context.audit_interaction = "operation"
     return FhirResponse(careplan_for(prepared.scored))
 
 
@@ -252,9 +261,9 @@ def _apply_examples(*extra: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _apply_body(http: Request) -> ApplyRequest:
+async def _apply_body(http: Request, settings: Settings) -> ApplyRequest:
     check_operation_parameters("apply", http.query_params.multi_items(), {})
-    return read_apply(await read_resource(http, http.app.state.settings.max_body_bytes, "Parameters"))
+    return read_apply(await read_resource(http, settings.max_body_bytes, "Parameters"))
 
 
 @router.post(
@@ -268,9 +277,9 @@ async def _apply_body(http: Request) -> ApplyRequest:
         _apply_examples({"name": "url", "valueUri": f"{PLANDEFINITION_URL}|2.0.0"}),
     ),
 )
-async def apply_by_canonical(request: Request) -> Response:
-    apply = await _apply_body(request)
-    return await apply_plan(request, _plan_by_canonical(apply), apply)
+async def apply_by_canonical(request: Request, context: Context, triage: Triaging) -> Response:
+    apply = await _apply_body(request, triage.settings)
+    return await apply_plan(request, context, triage, _plan_by_canonical(apply), apply)
 
 
 @router.post(
@@ -281,13 +290,13 @@ async def apply_by_canonical(request: Request) -> Response:
     responses=_APPLY_RESPONSES,
     openapi_extra=request_body("A Parameters resource: subject, data, persist.", _apply_examples()),
 )
-async def apply_by_id(plan_id: str, request: Request) -> Response:
+async def apply_by_id(plan_id: str, request: Request, context: Context, triage: Triaging) -> Response:
     plan = knowledge.by_id(knowledge.plan_definitions(), plan_id)
     if plan is None:
         raise HttpProblem(404, "not-found", "No such PlanDefinition; see GET /fhir/PlanDefinition.")
-    apply = await _apply_body(request)
+    apply = await _apply_body(request, triage.settings)
     _check_names_this_plan(apply, plan)
-    return await apply_plan(request, plan, apply)
+    return await apply_plan(request, context, triage, plan, apply)
 
 
 @router.api_route("/PlanDefinition/$apply", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)

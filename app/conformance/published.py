@@ -17,10 +17,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.fhir.bundle import searchset
-from app.fhir.http import FhirResponse, HttpProblem, fhir_base
+from app.fhir.http import FhirResponse, fhir_base
 from app.fhir.openapi import SEARCH_RULES, fhir_ok, search_parameters
+from app.fhir.outcome import HttpProblem
 from app.fhir.search import filter_resources, is_lenient, page_of, read_search, search_url
-from app.settings import Settings
+from app.settings import AppSettings, Settings
 
 Resources = Sequence[dict[str, Any]]
 
@@ -42,14 +43,8 @@ class PublishedKind:
         return (self.not_found or _see_search(self.resource_type))(served)
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def search_published(request: Request, resource_type: str, resources: Resources) -> Response:
+def search_published(request: Request, settings: Settings, resource_type: str, resources: Resources) -> Response:
     """A searchset of published resources: the search table's parameters, applied in memory."""
-    settings = _settings(request)
     search = read_search(
         resource_type, request.query_params.multi_items(), lenient=is_lenient(request), max_count=settings.max_page_size
     )
@@ -74,8 +69,8 @@ def publish(router: APIRouter, kind: PublishedKind) -> None:
         response_class=FhirResponse,
         name=f"read_{resource_type}",
     )
-    async def read(resource_id: str, request: Request) -> Response:
-        served = kind.instances(_settings(request))
+    async def read(resource_id: str, settings: AppSettings) -> Response:
+        served = kind.instances(settings)
         found = next((resource for resource in served if resource["id"] == resource_id), None)
         if found is None:
             raise HttpProblem(404, "not-found", kind.missing(served))
@@ -90,5 +85,5 @@ def publish(router: APIRouter, kind: PublishedKind) -> None:
         openapi_extra=search_parameters(resource_type),
         name=f"search_{resource_type}",
     )
-    async def search(request: Request) -> Response:
-        return search_published(request, resource_type, kind.instances(_settings(request)))
+    async def search(request: Request, settings: AppSettings) -> Response:
+        return search_published(request, settings, resource_type, kind.instances(settings))

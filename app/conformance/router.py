@@ -14,12 +14,13 @@ from app.fhir.http import FhirResponse, fhir_base
 from app.fhir.openapi import fhir_ok
 from app.fhir.questionnaire import questionnaires
 from app.security.smart import add_oauth_uris
+from app.settings import AppSettings, Settings
 
 router = APIRouter(prefix="/fhir", tags=["Conformance"])
 
 
-def _base(request: Request) -> str:
-    return fhir_base(request, request.app.state.settings.public_base_url)
+def _base(request: Request, settings: Settings) -> str:
+    return fhir_base(request, settings.public_base_url)
 
 
 @router.get(
@@ -30,14 +31,13 @@ def _base(request: Request) -> str:
     responses=fhir_ok("The CapabilityStatement", "CapabilityStatement"),
     response_class=FhirResponse,
 )
-async def metadata(request: Request) -> Response:
-    settings = request.app.state.settings
+async def metadata(request: Request, settings: AppSettings) -> Response:
     # The OpenAPI document lists every route (FastAPI caches it): the CapabilityStatement is read from it.
     return FhirResponse(
         add_oauth_uris(
             capability_statement(
                 request.app.openapi()["paths"],
-                _base(request),
+                _base(request, settings),
                 auth_mode=settings.auth_mode,
                 cors=bool(settings.cors_origins.strip()),
             ),

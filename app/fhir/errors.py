@@ -1,4 +1,8 @@
-"""Every error is an OperationOutcome with the right status, and never a stack trace."""
+"""Every error is an OperationOutcome with the right status, and never a stack trace.
+
+The service's own errors are FhirErrors (app/fhir/outcome.py), answered by one handler; the
+framework's and the database's are answered here as the FhirError they amount to, through
+the same `problem_response`."""
 
 from __future__ import annotations
 
@@ -14,8 +18,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.fhir.http import ClientGone, FhirResponse, HttpProblem
-from app.fhir.outcome import Fault, Rejected, operation_outcome, single_outcome
+from app.fhir.http import ClientGone, FhirResponse
+from app.fhir.outcome import Fault, FhirError, HttpProblem, Rejected, operation_outcome
 
 log = logging.getLogger("lbp_triage.errors")
 
@@ -40,10 +44,6 @@ _STATUS_CODES = {  # HTTP status → FHIR issue type
 }
 
 
-def _outcome_response(status: int, outcome: dict, headers: dict[str, str] | None = None) -> Response:
-    return FhirResponse(outcome, status_code=status, headers=headers)
-
-
 def capped(faults: Iterable[Fault]) -> list[Fault]:
     faults = list(faults)
     if len(faults) <= MAX_ISSUES:
@@ -59,12 +59,13 @@ def capped(faults: Iterable[Fault]) -> list[Fault]:
     ]
 
 
-async def _problem(request: Request, exc: HttpProblem) -> Response:
-    return _outcome_response(exc.status, operation_outcome(capped(exc.faults)), exc.headers)
+def problem_response(problem: FhirError) -> FhirResponse:
+    """The answer to every error: its OperationOutcome (issues capped), status and headers."""
+    return FhirResponse(operation_outcome(capped(problem.faults)), status_code=problem.status, headers=problem.headers)
 
 
-async def _rejected(request: Request, exc: Rejected) -> Response:
-    return _outcome_response(exc.status, operation_outcome(capped(exc.faults)))
+async def _problem(request: Request, exc: FhirError) -> Response:
+    return problem_response(exc)
 
 
 async def _client_gone(request: Request, exc: ClientGone) -> Response:
@@ -80,12 +81,12 @@ async def _http_exception(request: Request, exc: HTTPException) -> Response:
     else:
         text = str(exc.detail)
     code = _STATUS_CODES.get(exc.status_code, "exception")
-    return _outcome_response(exc.status_code, single_outcome(code, text), dict(exc.headers or {}))
+    return problem_response(HttpProblem(exc.status_code, code, text, dict(exc.headers or {})))
 
 
 async def _validation(request: Request, exc: RequestValidationError) -> Response:
     faults = [Fault("invalid", f"Invalid request {'.'.join(map(str, e['loc']))}: {e['msg']}.") for e in exc.errors()]
-    return _outcome_response(400, operation_outcome(capped(faults)))
+    return problem_response(Rejected(faults, 400))
 
 
 def _missing_table(exc: Exception) -> bool:
@@ -98,27 +99,27 @@ def _missing_table(exc: Exception) -> bool:
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
     if isinstance(exc, DBAPIError) and _missing_table(exc):
         log.error("database not migrated", extra={"error": type(exc).__name__})
-        return _outcome_response(
-            503,
-            single_outcome(
+        return problem_response(
+            HttpProblem(
+                503,
                 "transient",
                 "The service is unavailable: database not migrated (its tables are missing). The "
                 "operator must run `lbp-triage migrate` (see the operator's guide).",
-            ),
-            {"Retry-After": "30"},
+                {"Retry-After": "30"},
+            )
         )
     if isinstance(exc, DBAPIError) and not isinstance(exc, OperationalError) and not exc.connection_invalidated:
         return await _unexpected(request, exc)
     log.error("database unavailable", extra={"error": type(exc).__name__})
-    return _outcome_response(
-        503, single_outcome("transient", "The database is unavailable; try again shortly."), {"Retry-After": "5"}
+    return problem_response(
+        HttpProblem(503, "transient", "The database is unavailable; try again shortly.", {"Retry-After": "5"})
     )
 
 
 async def _unstorable(request: Request, exc: DataError) -> Response:
     # A value the database refuses (out of range, bad encoding): the request's fault.
     log.warning("database refused a value", extra={"error": type(exc.orig).__name__})
-    return _outcome_response(400, single_outcome("invalid", "The request holds a value that cannot be stored."))
+    return problem_response(HttpProblem(400, "invalid", "The request holds a value that cannot be stored."))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -126,14 +127,13 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error(
         "unhandled error", extra={"reference": reference, "error": type(exc).__name__}, exc_info=(type(exc), exc, None)
     )  # no traceback locals, no request data
-    return _outcome_response(
-        500, single_outcome("exception", f"An internal error occurred (reference {reference}); it has been logged.")
+    return problem_response(
+        HttpProblem(500, "exception", f"An internal error occurred (reference {reference}); it has been logged.")
     )
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(HttpProblem, _problem)  # type: ignore[arg-type]
-    app.add_exception_handler(Rejected, _rejected)  # type: ignore[arg-type]
+    app.add_exception_handler(FhirError, _problem)  # type: ignore[arg-type]
     app.add_exception_handler(ClientGone, _client_gone)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_exception)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]

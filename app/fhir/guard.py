@@ -8,8 +8,9 @@ import re
 from starlette.requests import Request
 from starlette.types import Scope
 
-from app.fhir.http import FhirResponse, HttpProblem, check_acceptable, check_accepted
-from app.fhir.outcome import operation_outcome
+from app.fhir.errors import problem_response
+from app.fhir.http import FhirResponse, check_acceptable, check_accepted
+from app.fhir.outcome import FhirError
 
 # Reads that also answer a page for people (text/html): a CarePlan.
 HTML_READS = re.compile(r"^/fhir/CarePlan/[^/$][^/]*$")
@@ -26,6 +27,6 @@ def unacceptable(scope: Scope) -> FhirResponse | None:
         else:  # no _format: the Accept header alone, read without building a Request
             accept = next((value for name, value in scope["headers"] if name == b"accept"), None)
             check_accepted(None, accept.decode("latin-1") if accept is not None else None, html_allowed=html)
-    except HttpProblem as problem:
-        return FhirResponse(operation_outcome(problem.faults), status_code=problem.status)
+    except FhirError as problem:
+        return problem_response(problem)
     return None

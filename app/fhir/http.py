@@ -1,9 +1,9 @@
-"""FHIR on the wire: application/fhir+json in and out, errors as OperationOutcome."""
+"""FHIR on the wire: application/fhir+json in and out (errors are app.fhir.outcome's FhirError)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
@@ -12,7 +12,7 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from app.fhir.outcome import Fault
+from app.fhir.outcome import Fault, FhirError, HttpProblem
 from app.fhir.r4 import check_structure, parse_json
 
 FHIR_JSON = "application/fhir+json"
@@ -30,23 +30,6 @@ class FhirResponse(Response):
         if isinstance(content, bytes):
             return content
         return orjson.dumps(content)
-
-
-class HttpProblem(Exception):
-    """An error answered with an OperationOutcome and the given HTTP status."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        diagnostics: str,
-        headers: dict[str, str] | None = None,
-        faults: Iterable[Fault] | None = None,
-    ) -> None:
-        self.status = status
-        self.faults = tuple(faults) if faults is not None else (Fault(code, diagnostics),)
-        self.headers = headers or {}
-        super().__init__(diagnostics)
 
 
 class ClientGone(Exception):
@@ -205,11 +188,8 @@ async def read_resource(
     data = parse_json(await _read_body(request, max_bytes))
     if not isinstance(data, dict) or data.get("resourceType") not in resource_types:
         names = " or ".join(resource_types)
-        raise HttpProblem(
-            400,
-            "structure",
-            f"The body must be a FHIR {names} resource.",
-            faults=[Fault("structure", f"The resource must be a {names}.", f"{resource_types[0]}.resourceType")],
+        raise FhirError(
+            400, [Fault("structure", f"The resource must be a {names}.", f"{resource_types[0]}.resourceType")]
         )
     limit = _max_depth(request)
     if vouched is None or not vouched(data, limit):

@@ -22,7 +22,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from app.fhir.canonical import CODESYSTEM_URL
-from app.fhir.http import HttpProblem, prefer
+from app.fhir.http import prefer
+from app.fhir.outcome import HttpProblem
 from app.rules import Disposition
 
 

@@ -24,13 +24,15 @@ from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.fhir.errors import problem_response
 from app.fhir.guard import unacceptable
 from app.fhir.http import FhirResponse
-from app.fhir.outcome import single_outcome
+from app.fhir.outcome import HttpProblem
 from app.kit.logs import write_line
 from app.kit.metrics import RequestMetrics
 from app.security.audit import REFUSALS, RefusalAggregator, audit_row
 from app.security.authn import Authenticator, IssuerUnavailable, LocalOnly, Unauthenticated
+from app.security.context import CONTEXT, RequestContext
 from app.security.principal import Principal
 from app.security.ratelimit import RateLimiter, retry_after
 
@@ -89,7 +91,8 @@ def match(method: str, path: str) -> tuple[Rule | None, dict[str, str]]:
 
 
 def _outcome(status: int, code: str, text: str, headers: dict[str, str] | None = None) -> FhirResponse:
-    return FhirResponse(single_outcome(code, text), status_code=status, headers=headers)
+    # answered here, outside the exception handlers, as they would answer it
+    return problem_response(HttpProblem(status, code, text, headers))
 
 
 class AccessControl:
@@ -115,8 +118,7 @@ class AccessControl:
             return
         start = time.perf_counter()
         request_id = uuid.uuid4().hex[:16]
-        state: dict[str, Any] = scope.setdefault("state", {})
-        state["request_id"] = request_id
+        context = scope[CONTEXT] = RequestContext(request_id)
         status = 500
 
         async def send_tracking(message: Message) -> None:
@@ -137,11 +139,11 @@ class AccessControl:
                 interaction = rule.interaction if rule else "read"
                 if rule and rule.resource_type == "AuditEvent" and not params.get("id"):
                     interaction = "search"
-                refusal, principal = await self._admit(scope, resource_type, interaction)
+                refusal, principal = await self._admit(scope, context, resource_type, interaction)
                 if refusal is not None:
                     await refusal(scope, receive, send_tracking)
                     return
-                state["principal"] = principal
+                context.principal = principal
             refusal = unacceptable(scope) if fhir else None  # admitted (or public): does it take JSON?
             if refusal is not None:
                 await refusal(scope, receive, send_tracking)
@@ -149,15 +151,15 @@ class AccessControl:
             await self.app(scope, receive, send_tracking)
         finally:
             seconds = time.perf_counter() - start
-            if rule is not None and rule.resource_type is not None and not state.get("audited"):
+            if rule is not None and rule.resource_type is not None and not context.audited:
                 # a route may name what was done more exactly (PlanDefinition/$apply that stored nothing)
                 self._audit(
                     scope,
                     principal,
-                    state.get("audit_resource_type") or resource_type,
-                    state.get("audit_interaction") or interaction or "read",
-                    state.get("audit_resource_id") or params.get("id"),
-                    state.get("audit_patient"),
+                    context.audit_resource_type or resource_type,
+                    context.audit_interaction or interaction or "read",
+                    context.audit_resource_id or params.get("id"),
+                    context.audit_patient,
                     status,
                 )
             # by route template: never the raw path, which holds ids, nor the query string
@@ -175,7 +177,9 @@ class AccessControl:
                 if not write_line(log, "request", fields):
                     log.info("request", extra=fields)
 
-    async def _admit(self, scope: Scope, resource_type: str | None, interaction: str) -> tuple[Any, Principal | None]:
+    async def _admit(
+        self, scope: Scope, context: RequestContext, resource_type: str | None, interaction: str
+    ) -> tuple[Any, Principal | None]:
         headers = dict(scope.get("headers") or [])
         client = scope.get("client")
         host = client[0] if client else None
@@ -222,7 +226,7 @@ class AccessControl:
         if grant.level == "patient":
             if resource_type not in PATIENT_SCOPED or not principal.patient:
                 return _outcome(403, "forbidden", "A patient-level token cannot reach this resource."), principal
-            scope["state"]["patient_only"] = principal.patient
+            context.patient_only = principal.patient
             if interaction == "search":  # narrow every search to the token's patient
                 extra = f"patient={quote(principal.patient)}".encode()
                 query = scope.get("query_string", b"")
@@ -239,11 +243,11 @@ class AccessControl:
         patient: str | None,
         status: int,
     ) -> None:
-        app = scope.get("app")
-        state = getattr(app, "state", None)
-        writer, audit = getattr(state, "writer", None), getattr(state, "audit", None)
-        if writer is None or audit is None:
+        # the running app's services (app/services.py); none before its lifespan opened the database
+        services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+        if services is None:
             return
+        writer, audit = services.writer, services.audit
         client = scope.get("client")
         row = audit_row(
             interaction=interaction,

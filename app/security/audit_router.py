@@ -9,10 +9,13 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.fhir.bundle import searchset
-from app.fhir.http import FhirResponse, HttpProblem, fhir_base
+from app.fhir.http import FhirResponse, fhir_base
 from app.fhir.openapi import SEARCH_RULES, fhir_ok, search_parameters
+from app.fhir.outcome import HttpProblem
 from app.fhir.search import encode_cursor, is_lenient, read_criteria, read_search, search_url
 from app.security.audit import audit_event
+from app.security.deps import AuditTrail
+from app.settings import AppSettings
 
 router = APIRouter(prefix="/fhir", tags=["Audit"])
 
@@ -26,8 +29,7 @@ router = APIRouter(prefix="/fhir", tags=["Audit"])
     responses=fhir_ok("A searchset Bundle of AuditEvents", "Bundle"),
     openapi_extra=search_parameters("AuditEvent"),
 )
-async def search_audit(request: Request) -> Response:
-    settings = request.app.state.settings
+async def search_audit(request: Request, settings: AppSettings, audit: AuditTrail) -> Response:
     search = read_search(
         "AuditEvent", request.query_params.multi_items(), lenient=is_lenient(request), max_count=settings.max_page_size
     )
@@ -38,7 +40,7 @@ async def search_audit(request: Request) -> Response:
         return FhirResponse(searchset([], 0, base, self_url, None))
     page = await anyio.to_thread.run_sync(
         partial(
-            request.app.state.audit.search,
+            audit.search,
             ids=found.ids,
             patient=found.patient,
             since=found.bounds[0],
@@ -57,8 +59,8 @@ async def search_audit(request: Request) -> Response:
     response_class=FhirResponse,
     responses=fhir_ok("The AuditEvent", "AuditEvent"),
 )
-async def read_audit(audit_id: str, request: Request) -> Response:
-    row = await anyio.to_thread.run_sync(request.app.state.audit.read, audit_id)
+async def read_audit(audit_id: str, audit: AuditTrail) -> Response:
+    row = await anyio.to_thread.run_sync(audit.read, audit_id)
     if row is None:
         raise HttpProblem(404, "not-found", "No AuditEvent with this id.")
     return FhirResponse(audit_event(row))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from app.fhir.outcome import HttpProblem
 from app.security.principal import Principal
 
 # What each payload content carries, beyond the subscription itself.
@@ -19,8 +20,11 @@ CARRIED = {"id-only": ("CarePlan",), "full-resource": ("CarePlan", "Encounter")}
 READABLE = ("CarePlan", "Encounter")
 
 
-class Forbidden(Exception):
+class Forbidden(HttpProblem):
     """The creator may not read what the subscription would carry (403); the message says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(403, "forbidden", reason)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.responses import JSONResponse
 
-from app.fhir.http import HttpProblem
 from app.fhir.openapi import outcome_response
+from app.fhir.outcome import HttpProblem
 from app.security.smart import published, smart_configuration
+from app.settings import AppSettings
 
 router = APIRouter(tags=["Conformance"])
 
 
-async def _configuration(request: Request) -> JSONResponse:
-    settings = request.app.state.settings
+async def _configuration(settings: AppSettings) -> JSONResponse:
     if not published(settings):
         raise HttpProblem(
             404,

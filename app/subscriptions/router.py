@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import anyio
@@ -10,7 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.fhir.bundle import searchset
-from app.fhir.http import FhirResponse, HttpProblem, fhir_base, prefer, read_resource, version_headers
+from app.fhir.http import FhirResponse, fhir_base, prefer, read_resource, version_headers
 from app.fhir.openapi import (
     COMMON_ERRORS,
     SEARCH_RULES,
@@ -21,9 +20,12 @@ from app.fhir.openapi import (
     resource_schema,
     search_parameters,
 )
-from app.fhir.outcome import single_outcome
+from app.fhir.outcome import HttpProblem, single_outcome
 from app.fhir.search import check_operation_parameters, filter_resources, is_lenient, page_of, read_search, search_url
+from app.security.context import Caller
+from app.settings import AppSettings, Settings
 from app.subscriptions import service
+from app.subscriptions.deps import Outbound, Subscriptions
 from app.subscriptions.resources import render_subscription
 from app.subscriptions.topics import TOPICS
 
@@ -94,25 +96,14 @@ def _body(
     }
 
 
-def _state(request: Request) -> Any:
-    return request.app.state
+def _base(request: Request, settings: Settings) -> str:
+    return fhir_base(request, settings.public_base_url)
 
 
-def _base(request: Request) -> str:
-    return fhir_base(request, request.app.state.settings.public_base_url)
-
-
-async def _read(request: Request, subscription_id: str) -> Any:
-    row = await anyio.to_thread.run_sync(_state(request).subscriptions.read, subscription_id)
-    if row is None:
-        raise HttpProblem(404, "not-found", "No Subscription with this id.")
-    return row
-
-
-async def _optional_json(request: Request) -> Any:
+async def _optional_json(request: Request, settings: Settings) -> Any:
     if not (request.headers.get("content-length") not in (None, "0") or request.headers.get("transfer-encoding")):
         return None
-    return await read_resource(request, request.app.state.settings.max_body_bytes, "Parameters")
+    return await read_resource(request, settings.max_body_bytes, "Parameters")
 
 
 @router.post(
@@ -130,12 +121,11 @@ async def _optional_json(request: Request) -> Any:
     },
     openapi_extra=_body("A Subscription (R4, backport profile)", _SUBSCRIPTION, True, EXAMPLE),
 )
-async def create_subscription(request: Request) -> Response:
-    state = _state(request)
-    data = await read_resource(request, state.settings.max_body_bytes, "Subscription")
-    created = await service.create(
-        data, _base(request), state.outbound_policy, state.subscriptions, getattr(request.state, "principal", None)
-    )
+async def create_subscription(
+    request: Request, settings: AppSettings, creator: Caller, repository: Subscriptions, policy: Outbound
+) -> Response:
+    data = await read_resource(request, settings.max_body_bytes, "Subscription")
+    created = await service.create(data, _base(request, settings), policy, repository, creator)
     resource = created.subscription
     headers = {"Location": f"/fhir/Subscription/{resource['id']}", **version_headers(resource)}
     # A generated secret exists only in this answer, so the representation is always sent then.
@@ -151,13 +141,6 @@ async def create_subscription(request: Request) -> Response:
     return FhirResponse(resource, status_code=201, headers=headers)
 
 
-def _statuses(values: list[str]) -> list[str]:
-    statuses = [s for value in values for s in value.split(",")]
-    if any(s not in service.STATUSES for s in statuses):
-        raise HttpProblem(400, "invalid", "status takes requested, active, error or off.")
-    return statuses
-
-
 @router.get(
     "/Subscription",
     summary="Search subscriptions",
@@ -166,20 +149,20 @@ def _statuses(values: list[str]) -> list[str]:
     responses=fhir_ok("A searchset Bundle", "Bundle"),
     openapi_extra=search_parameters(_SUBSCRIPTION),
 )
-async def search_subscriptions(request: Request) -> Response:
+async def search_subscriptions(request: Request, settings: AppSettings, repository: Subscriptions) -> Response:
     search = read_search(
         _SUBSCRIPTION,
         request.query_params.multi_items(),
         lenient=is_lenient(request),
-        max_count=_state(request).settings.max_page_size,
+        max_count=settings.max_page_size,
     )
     for name, value in search.criteria:
         if name == "status":
-            _statuses([value])
-    rows = await anyio.to_thread.run_sync(_state(request).subscriptions.search, None)
+            service.checked_statuses([value])
+    rows = await anyio.to_thread.run_sync(repository.search, None)
     found = filter_resources([render_subscription(r) for r in rows], search.criteria)
     page, following = page_of(found, search)
-    base = _base(request)
+    base = _base(request, settings)
     next_url = search_url(base, _SUBSCRIPTION, search.applied, following) if following else None
     return FhirResponse(
         searchset(page, len(found), base, search_url(base, _SUBSCRIPTION, search.applied, search.cursor), next_url)
@@ -198,27 +181,14 @@ async def search_subscriptions(request: Request) -> Response:
         ("status", "requested, active, error or off", {"type": "string"}),
     ),
 )
-async def statuses(request: Request) -> Response:
+async def statuses(request: Request, settings: AppSettings, repository: Subscriptions) -> Response:
     params = request.query_params
     check_operation_parameters("status", params.multi_items(), {"id": True, "status": True})
-    statuses = _statuses(params.getlist("status")) if "status" in params else None
+    statuses = service.checked_statuses(params.getlist("status")) if "status" in params else None
     ids = {i for value in params.getlist("id") for i in value.split(",") if i}
-    repository = _state(request).subscriptions
     rows = [r for r in await anyio.to_thread.run_sync(repository.search, statuses) if not ids or r.id in ids]
-    return FhirResponse(await _status_bundle(request, rows, f"{_base(request)}/Subscription/$status"))
-
-
-async def _status_bundle(request: Request, rows: list[Any], self_url: str) -> dict[str, Any]:
-    repository = _state(request).subscriptions
-    base = _base(request)
-    resources = []
-    for row in rows:
-        events = await anyio.to_thread.run_sync(repository.events_since_start, row.id, row.event_count)
-        resources.append(service.status_resource(row, base, events))
-    bundle = searchset(resources, len(resources), base, self_url, None)
-    for entry in bundle["entry"]:
-        entry["fullUrl"] = f"urn:uuid:{entry['resource']['id']}"
-    return bundle
+    base = _base(request, settings)
+    return FhirResponse(await service.status_bundle(repository, base, rows, f"{base}/Subscription/$status"))
 
 
 @router.get(
@@ -229,8 +199,8 @@ async def _status_bundle(request: Request, rows: list[Any], self_url: str) -> di
     "The signing secret is never shown again.",
     responses=fhir_ok("The Subscription", _SUBSCRIPTION),
 )
-async def read_subscription(subscription_id: str, request: Request) -> Response:
-    resource = render_subscription(await _read(request, subscription_id))
+async def read_subscription(subscription_id: str, repository: Subscriptions) -> Response:
+    resource = render_subscription(await service.read(repository, subscription_id))
     return FhirResponse(resource, headers=version_headers(resource))
 
 
@@ -241,9 +211,8 @@ async def read_subscription(subscription_id: str, request: Request) -> Response:
     description="Stops deliveries: the subscription and its queued notifications are removed.",
     responses={204: {"description": "Deleted"}, **COMMON_ERRORS},
 )
-async def delete_subscription(subscription_id: str, request: Request) -> Response:
-    if not await anyio.to_thread.run_sync(_state(request).subscriptions.delete, subscription_id):
-        raise HttpProblem(404, "not-found", "No Subscription with this id.")
+async def delete_subscription(subscription_id: str, repository: Subscriptions) -> Response:
+    await service.delete(repository, subscription_id)
     return Response(status_code=204)
 
 
@@ -255,11 +224,15 @@ async def delete_subscription(subscription_id: str, request: Request) -> Respons
     "status, type `query-status`, `events-since-subscription-start`, topic, and the error if any.",
     responses=fhir_ok("A searchset Bundle of one Parameters", "Bundle"),
 )
-async def subscription_status(subscription_id: str, request: Request) -> Response:
+async def subscription_status(
+    subscription_id: str, request: Request, settings: AppSettings, repository: Subscriptions
+) -> Response:
     check_operation_parameters("status", request.query_params.multi_items(), {})
-    row = await _read(request, subscription_id)
-    url = f"{_base(request)}/Subscription/{subscription_id}/$status"
-    return FhirResponse(await _status_bundle(request, [row], url))
+    row = await service.read(repository, subscription_id)
+    base = _base(request, settings)
+    return FhirResponse(
+        await service.status_bundle(repository, base, [row], f"{base}/Subscription/{subscription_id}/$status")
+    )
 
 
 @router.get(
@@ -275,20 +248,18 @@ async def subscription_status(subscription_id: str, request: Request) -> Respons
         ("_count", "How many (newest first)", {"type": "integer"}),
     ),
 )
-async def subscription_deliveries(subscription_id: str, request: Request) -> Response:
+async def subscription_deliveries(
+    subscription_id: str, request: Request, settings: AppSettings, repository: Subscriptions
+) -> Response:
     check_operation_parameters("deliveries", request.query_params.multi_items(), {"state": False, "_count": False})
-    await _read(request, subscription_id)
-    state = request.query_params.get("state")
-    if state is not None and state not in service.DELIVERY_STATES:
-        raise HttpProblem(400, "invalid", "state takes pending, delivered or dead.")
-    count_text = request.query_params.get("_count", "100")
-    if not count_text.isdigit():
-        raise HttpProblem(400, "invalid", "_count must be a whole number.")
-    repository = _state(request).subscriptions
-    deliveries = await anyio.to_thread.run_sync(
-        partial(repository.deliveries, subscription_id, state, min(int(count_text), 1000))
+    log = await service.delivery_log(
+        repository,
+        subscription_id,
+        request.query_params.get("state"),
+        request.query_params.get("_count", "100"),
+        _base(request, settings),
     )
-    return FhirResponse(service.deliveries_parameters(deliveries, _base(request)))
+    return FhirResponse(log)
 
 
 @router.post(
@@ -305,16 +276,9 @@ async def subscription_deliveries(subscription_id: str, request: Request) -> Res
     },
     openapi_extra=_body("Optional: Parameters naming the notifications by `webhook-id`", "Parameters", False),
 )
-async def resend(subscription_id: str, request: Request) -> Response:
+async def resend(subscription_id: str, request: Request, settings: AppSettings, repository: Subscriptions) -> Response:
     check_operation_parameters("resend", request.query_params.multi_items(), {})
-    row = await _read(request, subscription_id)
-    if row.status == "off":
-        raise HttpProblem(
-            409, "conflict", "The subscription is off (its receiver answered 410 Gone); create a new one."
-        )
-    selection = service.resend_selection(await _optional_json(request))
-    count = await anyio.to_thread.run_sync(_state(request).subscriptions.resend, subscription_id, selection)
-    return FhirResponse({"resourceType": "Parameters", "parameter": [{"name": "resent", "valueInteger": count}]})
+    return FhirResponse(await service.resend(repository, subscription_id, lambda: _optional_json(request, settings)))
 
 
 @router.api_route("/Subscription/{subscription_id}", methods=["PUT", "PATCH", "POST"], include_in_schema=False)

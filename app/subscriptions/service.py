@@ -1,17 +1,20 @@
-"""The Subscription use-cases behind the routes: create (checked, with its handshake),
-status, delivery log, resend."""
+"""The Subscription use-cases behind the routes: create (checked, with its handshake), read,
+delete, status, delivery log, resend. The routes read the request and shape the answer; what
+may be done to a subscription, and in which order it is checked, is decided here."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import anyio
 
-from app.fhir.http import HttpProblem
-from app.fhir.outcome import Fault, Rejected
+from app.fhir.bundle import searchset
+from app.fhir.outcome import Fault, HttpProblem, Rejected
 from app.kit.clock import instant
-from app.security.authority import Forbidden, subscription_authority
+from app.security.authority import subscription_authority
 from app.security.principal import Principal
 from app.subscriptions.notifications import QUERY_STATUS, status_parameters
 from app.subscriptions.outbound import OutboundPolicy, Refused
@@ -20,6 +23,8 @@ from app.subscriptions.store import Delivery, SubscriptionRepository
 
 STATUSES = ("requested", "active", "error", "off")
 DELIVERY_STATES = ("pending", "delivered", "dead")
+MAX_DELIVERIES = 1000  # one $deliveries page at most
+NOT_FOUND = "No Subscription with this id."
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +37,10 @@ async def create(
     data: Any, base_url: str, policy: OutboundPolicy, repository: SubscriptionRepository, creator: Principal | None
 ) -> Created:
     """Raises Rejected: 400 for what is not R4, 422 for what this server will not serve,
-    including an endpoint it may not call; HttpProblem 403 when the creator may not read what
+    including an endpoint it may not call; Forbidden (403) when the creator may not read what
     the subscription would carry."""
     new = parse_subscription(data)
-    try:
-        authority = subscription_authority(creator, new.content, new.criteria.patient)
-    except Forbidden as forbidden:
-        raise HttpProblem(403, "forbidden", str(forbidden)) from None
+    authority = subscription_authority(creator, new.content, new.criteria.patient)  # or Forbidden (403)
     if authority.patient is not None and new.criteria.patient is None:
         new = bind_to_patient(new, authority.patient)  # a patient token's subscription is its patient's
     try:
@@ -116,3 +118,68 @@ def resend_selection(data: Any) -> list[str] | None:
             )
         ids.append(parameter["valueString"])
     return ids or None
+
+
+async def read(repository: SubscriptionRepository, subscription_id: str) -> Any:
+    """The subscription's row, or 404."""
+    row = await anyio.to_thread.run_sync(repository.read, subscription_id)
+    if row is None:
+        raise HttpProblem(404, "not-found", NOT_FOUND)
+    return row
+
+
+async def delete(repository: SubscriptionRepository, subscription_id: str) -> None:
+    """Stop deliveries: the subscription and its queued notifications go (404 if there is none)."""
+    if not await anyio.to_thread.run_sync(repository.delete, subscription_id):
+        raise HttpProblem(404, "not-found", NOT_FOUND)
+
+
+def checked_statuses(values: list[str]) -> list[str]:
+    """`status` values (each may list several, comma-separated), or 400."""
+    statuses = [s for value in values for s in value.split(",")]
+    if any(s not in STATUSES for s in statuses):
+        raise HttpProblem(400, "invalid", "status takes requested, active, error or off.")
+    return statuses
+
+
+async def status_bundle(
+    repository: SubscriptionRepository, base: str, rows: list[Any], self_url: str
+) -> dict[str, Any]:
+    """$status: a searchset of subscription-status Parameters, one per subscription."""
+    resources = []
+    for row in rows:
+        events = await anyio.to_thread.run_sync(repository.events_since_start, row.id, row.event_count)
+        resources.append(status_resource(row, base, events))
+    bundle = searchset(resources, len(resources), base, self_url, None)
+    for entry in bundle["entry"]:
+        entry["fullUrl"] = f"urn:uuid:{entry['resource']['id']}"
+    return bundle
+
+
+async def delivery_log(
+    repository: SubscriptionRepository, subscription_id: str, state: str | None, count_text: str, base: str
+) -> dict[str, Any]:
+    """$deliveries: 404 for an unknown subscription first, then 400 for a bad state or count."""
+    await read(repository, subscription_id)
+    if state is not None and state not in DELIVERY_STATES:
+        raise HttpProblem(400, "invalid", "state takes pending, delivered or dead.")
+    if not count_text.isdigit():
+        raise HttpProblem(400, "invalid", "_count must be a whole number.")
+    count = min(int(count_text), MAX_DELIVERIES)
+    deliveries = await anyio.to_thread.run_sync(partial(repository.deliveries, subscription_id, state, count))
+    return deliveries_parameters(deliveries, base)
+
+
+async def resend(
+    repository: SubscriptionRepository, subscription_id: str, body: Callable[[], Awaitable[Any]]
+) -> dict[str, Any]:
+    """$resend: queue dead notifications again. An unknown subscription is 404 and one that is
+    off (its receiver answered 410 Gone) 409, both before the body is read."""
+    row = await read(repository, subscription_id)
+    if row.status == "off":
+        raise HttpProblem(
+            409, "conflict", "The subscription is off (its receiver answered 410 Gone); create a new one."
+        )
+    selection = resend_selection(await body())
+    count = await anyio.to_thread.run_sync(repository.resend, subscription_id, selection)
+    return {"resourceType": "Parameters", "parameter": [{"name": "resent", "valueInteger": count}]}

@@ -10,11 +10,16 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
 from app.fhir.bundle import history, searchset
-from app.fhir.http import FhirResponse, HttpProblem, fhir_base, version_headers, wants_html
+from app.fhir.http import FhirResponse, fhir_base, version_headers, wants_html
 from app.fhir.openapi import SEARCH_RULES, fhir_ok, search_parameters
+from app.fhir.outcome import HttpProblem
 from app.fhir.search import encode_cursor, is_lenient, parse_search, search_url
+from app.security.context import Context, RequestContext
 from app.security.principal import patient_of
+from app.settings import AppSettings
+from app.triage.deps import Encounters
 from app.triage.page import PAGE_HEADERS, careplan_page
+from app.triage.repository import EncounterRepository
 
 router = APIRouter(prefix="/fhir", tags=["Results"])
 
@@ -26,15 +31,13 @@ PLAIN_WORDS = {
 
 
 def _read_route(resource_type: str) -> Callable[..., Awaitable[Response]]:
-    async def read(resource_id: str, request: Request) -> Response:
-        repository = request.app.state.repository
+    async def read(resource_id: str, request: Request, context: Context, repository: Encounters) -> Response:
         resource = await anyio.to_thread.run_sync(repository.read, resource_type, resource_id)
         patient = patient_of(resource)
-        allowed_patient = getattr(request.state, "patient_only", None)
-        if resource is None or (allowed_patient is not None and patient != allowed_patient):
+        if resource is None or (context.patient_only is not None and patient != context.patient_only):
             # another patient's resource is as invisible to a patient token as a missing one
             raise HttpProblem(404, "not-found", f"No {resource_type} with this id.")
-        request.state.audit_patient = patient
+        context.audit_patient = patient
         headers = version_headers(resource)
         page = resource_type == "CarePlan" and wants_html(request)
         if page:  # the same resource, access rules and audit; a page a clinician reads
@@ -51,22 +54,25 @@ def _read_route(resource_type: str) -> Callable[..., Awaitable[Response]]:
     return read
 
 
-async def _visible_history(request: Request, resource_type: str, resource_id: str) -> list[dict]:
+async def _visible_history(
+    repository: EncounterRepository, context: RequestContext, resource_type: str, resource_id: str
+) -> list[dict]:
     """Every version of the resource, newest first, bound like a read: one of another patient
     is as invisible to a patient token as a missing one."""
-    versions = await anyio.to_thread.run_sync(request.app.state.repository.history, resource_type, resource_id)
+    versions = await anyio.to_thread.run_sync(repository.history, resource_type, resource_id)
     patient = patient_of(versions[0]) if versions else None
-    allowed_patient = getattr(request.state, "patient_only", None)
-    if not versions or (allowed_patient is not None and patient != allowed_patient):
+    if not versions or (context.patient_only is not None and patient != context.patient_only):
         raise HttpProblem(404, "not-found", f"No {resource_type} with this id.")
-    request.state.audit_patient = patient
+    context.audit_patient = patient
     return versions
 
 
 def _history_route(resource_type: str) -> Callable[..., Awaitable[Response]]:
-    async def history_instance(resource_id: str, request: Request) -> Response:
-        versions = await _visible_history(request, resource_type, resource_id)
-        base = fhir_base(request, request.app.state.settings.public_base_url)
+    async def history_instance(
+        resource_id: str, request: Request, settings: AppSettings, context: Context, repository: Encounters
+    ) -> Response:
+        versions = await _visible_history(repository, context, resource_type, resource_id)
+        base = fhir_base(request, settings.public_base_url)
         return FhirResponse(history(versions, base, f"{base}/{resource_type}/{resource_id}/_history"))
 
     history_instance.__name__ = f"history_{resource_type.lower()}"
@@ -74,8 +80,8 @@ def _history_route(resource_type: str) -> Callable[..., Awaitable[Response]]:
 
 
 def _vread_route(resource_type: str) -> Callable[..., Awaitable[Response]]:
-    async def vread(resource_id: str, version_id: str, request: Request) -> Response:
-        versions = await _visible_history(request, resource_type, resource_id)
+    async def vread(resource_id: str, version_id: str, context: Context, repository: Encounters) -> Response:
+        versions = await _visible_history(repository, context, resource_type, resource_id)
         found = next((v for v in versions if v["meta"]["versionId"] == version_id), None)
         if found is None:
             raise HttpProblem(404, "not-found", f"This {resource_type} has no such version.")
@@ -86,10 +92,8 @@ def _vread_route(resource_type: str) -> Callable[..., Awaitable[Response]]:
 
 
 def _search_route(resource_type: str) -> Callable[..., Awaitable[Response]]:
-    async def search(request: Request) -> Response:
-        state = request.app.state
-        settings = state.settings
-        request.state.audit_patient = request.query_params.get("patient") or (
+    async def search(request: Request, settings: AppSettings, context: Context, repository: Encounters) -> Response:
+        context.audit_patient = request.query_params.get("patient") or (
             request.query_params.get("subject", "").rsplit("/", 1)[-1] or None
         )
         query, search = parse_search(
@@ -99,7 +103,7 @@ def _search_route(resource_type: str) -> Callable[..., Awaitable[Response]]:
             max_count=settings.max_page_size,
             lenient=is_lenient(request),
         )
-        page = await anyio.to_thread.run_sync(partial(state.repository.search, query))
+        page = await anyio.to_thread.run_sync(partial(repository.search, query))
         base = fhir_base(request, settings.public_base_url)
         self_url = search_url(base, resource_type, search.applied, search.cursor)
         next_url = (
@@ -118,15 +122,14 @@ def _read_responses(resource_type: str) -> dict:
     return responses
 
 
-async def explain_careplan(resource_id: str, request: Request) -> Response:
+async def explain_careplan(resource_id: str, context: Context, repository: Encounters) -> Response:
     from app.triage.explain import explain_response
 
-    found = await anyio.to_thread.run_sync(request.app.state.repository.triage_of, resource_id)
+    found = await anyio.to_thread.run_sync(repository.triage_of, resource_id)
     patient = patient_of(found[0]) if found else None
-    allowed_patient = getattr(request.state, "patient_only", None)
-    if found is None or (allowed_patient is not None and patient != allowed_patient):
+    if found is None or (context.patient_only is not None and patient != context.patient_only):
         raise HttpProblem(404, "not-found", "No CarePlan with this id.")
-    request.state.audit_patient = patient
+    context.audit_patient = patient
     _, response, rules_version = found
     return FhirResponse(explain_response(response, rules_version))
 

@@ -8,14 +8,17 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.fhir.http import FhirResponse, HttpProblem, prefer, read_resource, version_headers
+from app.fhir.http import FhirResponse, prefer, read_resource, version_headers
 from app.fhir.openapi import EXAMPLE_SUMMARIES, all_examples, fhir_ok, outcome_response, request_body
-from app.fhir.outcome import single_outcome
+from app.fhir.outcome import HttpProblem, single_outcome
 from app.fhir.search import check_operation_parameters
 from app.kit.metrics import TRIAGES
 from app.security.audit import audit_row
+from app.security.context import Context, RequestContext
+from app.security.principal import Principal
 from app.triage import fastpath
-from app.triage.service import AuditFor, Conflict, Prepared, prepare, triage_and_store
+from app.triage.deps import TriageServices, Triaging
+from app.triage.service import AuditFor, Prepared, prepare, triage_and_store
 
 router = APIRouter(prefix="/fhir", tags=["Triage"])
 
@@ -108,9 +111,8 @@ def _if_none_exist(header: str | None) -> tuple[str | None, str] | None:
     return None, value
 
 
-def _audit_for(request: Request, patient: str | None) -> AuditFor | None:
+def _audit_for(request: Request, principal: Principal | None, patient: str | None) -> AuditFor | None:
     """The audit row of a stored triage (a create, or an amendment's update), written in its transaction."""
-    principal = getattr(request.state, "principal", None)
     if principal is None:
         return None
     client_address = request.client.host if request.client else None
@@ -175,51 +177,49 @@ def _audit_for(request: Request, patient: str | None) -> AuditFor | None:
         },
     ),
 )
-async def triage_response(request: Request) -> Response:
+async def triage_response(request: Request, context: Context, triage: Triaging) -> Response:
     check_operation_parameters("triage", request.query_params.multi_items(), {})
-    state = request.app.state
     # The fast path's one pass over a common body stands in for the structure walk (and is not run again)
     coverage = fastpath.Coverage()
     data = _unwrap(
         await read_resource(
-            request, state.settings.max_body_bytes, "QuestionnaireResponse", "Parameters", vouched=coverage
+            request, triage.settings.max_body_bytes, "QuestionnaireResponse", "Parameters", vouched=coverage
         )
     )
     condition = _if_none_exist(request.headers.get("if-none-exist"))
     # Validate first, always: no replay and no If-None-Exist match answers a body that is not a
     # valid response. CPU work stays on the event loop (threads would only fight over the GIL);
     # the database write goes to the writer thread.
-    return await store_and_answer(request, prepare(data, coverage.done_for(data)), condition)
+    return await store_and_answer(request, context, triage, prepare(data, coverage.done_for(data)), condition)
 
 
 async def store_and_answer(
-    request: Request, prepared: Prepared, condition: tuple[str | None, str] | None = None
+    request: Request,
+    context: RequestContext,
+    triage: TriageServices,
+    prepared: Prepared,
+    condition: tuple[str | None, str] | None = None,
 ) -> Response:
     """Store a validated, triaged response (or replay or amend its identifier's triage) and answer
     as $triage does; PlanDefinition/$apply with persist=true comes here too."""
-    state = request.app.state
     if prepared.identifier is not None:
         _check_identifier(*prepared.identifier)
     patient = prepared.row["patient"]
-    allowed_patient = getattr(request.state, "patient_only", None)
+    allowed_patient = context.patient_only
     if allowed_patient is not None and allowed_patient != patient:
         raise HttpProblem(403, "forbidden", "A patient-level token may triage only its own patient.")
-    request.state.audit_patient = patient
-    audit_for = _audit_for(request, patient)
-    try:
-        submitted = await triage_and_store(
-            prepared,
-            condition=condition,
-            patient_only=allowed_patient,
-            repository=state.repository,
-            writer=state.writer,
-            audit_for=audit_for,
-        )
-    except Conflict as conflict:
-        # Only ever the same words, so that nothing of the response the identifier holds is told.
-        raise HttpProblem(409, "conflict", conflict.text) from None
+    context.audit_patient = patient
+    audit_for = _audit_for(request, context.principal, patient)
+    submitted = await triage_and_store(  # or Conflict (409)
+        prepared,
+        condition=condition,
+        patient_only=allowed_patient,
+        repository=triage.repository,
+        writer=triage.writer,
+        audit_for=audit_for,
+    )
     # A stored triage's audit record was committed with it; otherwise the access layer writes one.
-    request.state.audited = submitted.created and audit_for is not None
+    context.audited = submitted.created and audit_for is not None
     careplan = submitted.careplan
     if submitted.created:
         TRIAGES.labels(careplan["category"][0]["coding"][0]["code"]).inc()

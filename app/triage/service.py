@@ -24,7 +24,7 @@ from typing import Any
 
 import anyio
 
-from app.fhir.http import HttpProblem
+from app.fhir.outcome import HttpProblem
 from app.kit.clock import instant
 from app.kit.ids import time_ordered_id
 from app.security.principal import patient_of
@@ -51,12 +51,12 @@ OTHER_MATCH = (
 AuditFor = Callable[[str, str], "dict[str, Any] | None"]  # (interaction, QuestionnaireResponse id) → row
 
 
-class Conflict(Exception):
-    """The identifier (or If-None-Exist) names a response this one may not replay or amend."""
+class Conflict(HttpProblem):
+    """The identifier (or If-None-Exist) names a response this one may not replay or amend (409).
+    Only ever one of the texts above, so that nothing of the response the identifier holds is told."""
 
     def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
+        super().__init__(409, "conflict", text)
 
 
 @dataclass(frozen=True, slots=True)
