@@ -118,7 +118,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         files.remember()  # the file this process writes to, from now on
     outbox = Outbox(SubscriptionIndex(engine, settings.webhook_subscription_refresh_seconds))
     policy = OutboundPolicy.from_setting(settings.webhook_allowed_hosts)
-    writer = DatabaseWriter(threads=1 if is_sqlite(engine) else min(4, settings.db_pool_size))
+    writer = DatabaseWriter(threads=1)  # one per process: larger groups, no deadlock between groups
     audit = AuditRepository(engine, AuditSpool(audit_spool_path(settings)))
     audit.replay()  # records spooled by an earlier run, if the database answers
     dispatcher = dispatching = None

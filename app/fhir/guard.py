@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.types import Scope
 
 from app.fhir.errors import problem_response
-from app.fhir.http import FhirResponse, check_acceptable
+from app.fhir.http import FhirResponse, check_acceptable, check_accepted
 from app.fhir.outcome import FhirError
 
 # Reads that also answer a page for people (text/html): a CarePlan.
@@ -22,7 +22,11 @@ def unacceptable(scope: Scope) -> FhirResponse | None:
     is admitted."""
     try:
         html = scope["method"] == "GET" and HTML_READS.match(scope["path"]) is not None
-        check_acceptable(Request(scope), html_allowed=html)
+        if scope.get("query_string"):
+            check_acceptable(Request(scope), html_allowed=html)
+        else:  # no _format: the Accept header alone, read without building a Request
+            accept = next((value for name, value in scope["headers"] if name == b"accept"), None)
+            check_accepted(None, accept.decode("latin-1") if accept is not None else None, html_allowed=html)
     except FhirError as problem:
         return problem_response(problem)
     return None

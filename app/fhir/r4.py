@@ -348,6 +348,12 @@ def structure_faults(data: dict[str, Any], max_depth: int | None = DEFAULT_MAX_D
     return faults
 
 
+def matcher(type_name: str, element: str) -> Any:
+    """The walk's own check of one primitive element's text (the schema's pattern, as
+    `pattern.fullmatch`), e.g. matcher("Coding", "code"): for checks that vouch for the walk."""
+    return _types()[type_name].properties[element][4]
+
+
 def check_structure(data: dict[str, Any], max_depth: int | None = DEFAULT_MAX_DEPTH) -> None:
     """Raise Rejected(400) listing every fault, unless the resource passes `structure_faults`."""
     faults = structure_faults(data, max_depth)

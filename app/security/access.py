@@ -28,6 +28,7 @@ from app.fhir.errors import problem_response
 from app.fhir.guard import unacceptable
 from app.fhir.http import FhirResponse
 from app.fhir.outcome import HttpProblem
+from app.kit.logs import write_line
 from app.kit.metrics import RequestMetrics
 from app.security.audit import REFUSALS, RefusalAggregator, audit_row
 from app.security.authn import Authenticator, IssuerUnavailable, LocalOnly, Unauthenticated
@@ -164,17 +165,17 @@ class AccessControl:
             # by route template: never the raw path, which holds ids, nor the query string
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             self.metrics.count(scope["method"], route, status, seconds)
-            log.info(
-                "request",
-                extra={
+            if log.isEnabledFor(logging.INFO):
+                fields = {
                     "request_id": request_id,
                     "method": scope["method"],
                     "route": route,
                     "status": status,
                     "ms": round(seconds * 1000, 2),
                     "agent": principal.subject if principal else None,
-                },
-            )
+                }
+                if not write_line(log, "request", fields):
+                    log.info("request", extra=fields)
 
     async def _admit(
         self, scope: Scope, context: RequestContext, resource_type: str | None, interaction: str

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +13,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.kit.clock import instant
+from app.kit.ids import time_ordered_id
 from app.security.audit_spool import AuditSpool
 from app.store.paging import newest_first
 from app.store.tables import AuditRecord
@@ -58,7 +58,7 @@ def audit_row(
     repeats: int | None = None,
 ) -> dict[str, Any]:
     return {
-        "id": str(uuid.uuid4()),
+        "id": time_ordered_id(),
         "recorded": datetime.now(UTC),
         "action": ACTION.get(interaction, "E"),
         "interaction": interaction,
@@ -127,7 +127,7 @@ class RefusalAggregator:
                     closed.append(
                         dict(
                             first,
-                            id=str(uuid.uuid4()),
+                            id=time_ordered_id(),
                             recorded=datetime.now(UTC),
                             resource_id=None,
                             repeats=count,

@@ -7,7 +7,12 @@ a 201 still means "committed".
 
 The rows a new triage writes (the encounter, its audit record, its webhook notifications) wait
 in the group and go in with one INSERT per table for the whole group (executemany), at the
-commit or before the next identifier lookup, whichever comes first.
+commit or before the next identifier lookup, whichever comes first. Those INSERTs are compiled
+once per table and set of columns and run on the driver's own cursor: SQLAlchemy's execution
+path (execution context, events, parameter processing) cost several times what the driver's
+execute does. The values go through the very bind processors SQLAlchemy would apply (JSON
+serialisation, UTC datetimes), so the rows are stored exactly as before; a driver error becomes
+SQLAlchemy's exception (IntegrityError, OperationalError…) and spoils the group.
 
 One transaction, one connection: a later triage of the group sees what an earlier one wrote
 (its identifier lookup finds the row just inserted, an amendment finds the version before
@@ -45,7 +50,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, insert
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger("lbp_triage.writer")
 
@@ -152,13 +158,37 @@ class Group:
             self.pending.setdefault((table, tuple(row)), []).append(row)
 
     def flush(self) -> None:
-        """Insert what is pending, parents first (foreign keys), one executemany per table."""
+        """Insert what is pending, parents first (foreign keys), one executemany per table.
+        A failure spoils the group: rows of earlier triages may be missing from its transaction."""
         if not self.pending:
             return
         pending, self.pending = self.pending, {}
         connection = self.join()
-        for (table, _), rows in sorted(pending.items(), key=_table_order):
-            connection.execute(_insert_of(table), rows)
+        try:
+            if not connection.in_transaction():
+                connection.begin()  # SQLAlchemy's transaction (and its BEGIN checks), which commit() ends
+            dialect = connection.dialect
+            ordered = sorted(pending.items(), key=_table_order)
+            statements = [(_raw_insert(table, columns, dialect), table, rows) for (table, columns), rows in ordered]
+            driver = connection.connection.driver_connection
+            if self._sqlite or len(statements) < 2 or any(raw is None for raw, _, _ in statements):
+                together: Any = contextlib.nullcontext()
+            else:
+                # PostgreSQL: every table's rows in one pipeline, one round trip to the server
+                together = driver.pipeline()  # type: ignore[union-attr]
+            cursor = driver.cursor()  # type: ignore[union-attr]
+            try:
+                with _as_sqlalchemy_error(connection, cursor), together:
+                    for raw, table, rows in statements:
+                        if raw is None:
+                            connection.execute(_insert_of(table), rows)
+                        else:
+                            raw.run(cursor, rows, connection)
+            finally:
+                cursor.close()
+        except BaseException:
+            self.spoiled = True
+            raise
 
     def commit(self) -> None:
         if self._lock is None:  # nobody joined since the last commit
@@ -260,6 +290,76 @@ def _insert_of(table: Table) -> Any:
     statement = _inserts.get(table)
     if statement is None:
         statement = _inserts[table] = insert(table)
+    return statement
+
+
+class _RawInsert:
+    """One table's INSERT for one set of columns, compiled once for a dialect, run with the
+    driver's executemany: the SQL and the bind processors are SQLAlchemy's own."""
+
+    __slots__ = ("columns", "positional", "processors", "sql")
+
+    def __init__(self, sql: str, columns: tuple[str, ...], processors: dict[str, Any], positional: bool) -> None:
+        self.sql = sql
+        self.columns = columns
+        self.processors = tuple((name, processors[name]) for name in columns if name in processors)
+        self.positional = positional
+
+    def run(self, cursor: Any, rows: list[dict[str, Any]], connection: Connection) -> None:
+        processors = self.processors
+        if processors:
+            rows = [dict(row) for row in rows]
+            for row in rows:
+                for name, process in processors:
+                    row[name] = process(row[name])
+        if self.positional:
+            columns = self.columns
+            parameters: list[Any] = [tuple([row[name] for name in columns]) for row in rows]
+        else:
+            parameters = rows
+        sql = self.sql
+        dispatch = connection.dispatch
+        if dispatch.before_cursor_execute:  # listeners (instrumentation, tests) see the statement as from SQLAlchemy
+            for listener in dispatch.before_cursor_execute:
+                sql, parameters = listener(connection, cursor, sql, parameters, None, True)
+        cursor.executemany(sql, parameters)  # a driver error becomes SQLAlchemy's in flush()
+        if dispatch.after_cursor_execute:
+            for listener in dispatch.after_cursor_execute:
+                listener(connection, cursor, sql, parameters, None, True)
+
+
+@contextlib.contextmanager
+def _as_sqlalchemy_error(connection: Connection, cursor: Any) -> Iterator[None]:
+    """A driver error raised inside as SQLAlchemy's own (IntegrityError, OperationalError…), and
+    a lost connection invalidated, as SQLAlchemy does for the statements it runs."""
+    try:
+        yield
+    except Exception as exc:
+        dialect = connection.dialect
+        dbapi = dialect.loaded_dbapi
+        if not isinstance(exc, dbapi.Error):
+            raise
+        if dialect.is_disconnect(exc, connection.connection.dbapi_connection, cursor):
+            connection.invalidate(exc)  # never back to the pool
+        raise DBAPIError.instance("INSERT (group commit)", None, exc, dbapi.Error, dialect=dialect) from exc
+
+
+_raw_inserts: dict[tuple[Table, tuple[str, ...], int], _RawInsert | None] = {}
+
+
+def _raw_insert(table: Table, columns: tuple[str, ...], dialect: Dialect) -> _RawInsert | None:
+    """The raw INSERT of these columns, or None where SQLAlchemy would add values of its own
+    (a column default not given, a parameter style not handled here): then SQLAlchemy runs it."""
+    key = (table, columns, id(dialect))
+    if key in _raw_inserts:
+        return _raw_inserts[key]
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+    names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)
+    handled = dialect.paramstyle in ("qmark", "pyformat")
+    statement = None
+    if handled and set(names) == set(columns) and len(names) == len(columns) and not compiled.escaped_bind_names:
+        statement = _RawInsert(compiled.string, names, dict(compiled._bind_processors), compiled.positional)
+    _raw_inserts[key] = statement
     return statement
 
 

@@ -1,10 +1,13 @@
 """The database writes of the API, off the event loop, without a thread hop per request.
 
 Handing each write to a fresh worker thread costs more than the write itself (thread
-wake-ups, GIL hand-offs). Instead a few long-lived writer threads take writes from one
-queue, run everything waiting, and resolve the callers' futures in a single call back to
-the event loop. SQLite has one writer thread (it has one writer anyway); PostgreSQL
-several, so commits overlap.
+wake-ups, GIL hand-offs). Instead a long-lived writer thread takes writes from a queue,
+runs everything waiting, and resolves the callers' futures in a single call back to the
+event loop (the class can run several; the service runs one). One per process on either engine: SQLite has one writer anyway,
+and on PostgreSQL several threads split the queue into smaller groups (a commit each) whose
+transactions could wait on each other's rows (two first submissions of one identifier in
+two groups, in opposite orders: a deadlock the server breaks after a second); one thread
+commits what queued while it waited on the last commit, in one larger group.
 
 Group commit (app/store/batch.py): the triages queued together (`run_grouped`) share one
 transaction, committed once, and only then are their callers answered — a 201 still means
@@ -39,6 +42,8 @@ Work = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future | None", "asyn
 class DatabaseWriter:
     def __init__(self, threads: int = 1, name: str = "db-writer") -> None:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        # Grouped work of this event-loop iteration, by loop: handed to the writer in one go.
+        self._arriving: dict[asyncio.AbstractEventLoop, list[Work]] = {}
         self._threads = [threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True) for i in range(threads)]
         for thread in self._threads:
             thread.start()
@@ -60,8 +65,23 @@ class DatabaseWriter:
     async def _await(self, fn: Callable[..., Any], args: tuple[Any, ...], grouped: bool) -> Any:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._queue.put((fn, args, future, loop, grouped))
+        if not grouped:
+            self._queue.put((fn, args, future, loop, grouped))
+            return await future
+        # The triages that reach this point in one iteration of the loop (under load, the
+        # requests whose previous triage the last commit answered) go to the writer together,
+        # at the start of the next one: one wake-up of the writer thread and one group, rather
+        # than a wake-up per triage taking the GIL from the loop mid-iteration and committing
+        # the first triage alone.
+        arriving = self._arriving.get(loop)
+        if arriving is None:
+            arriving = self._arriving[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        arriving.append((fn, args, future, loop, grouped))
         return await future
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._queue.put(self._arriving.pop(loop))
 
     def _run(self) -> None:
         groups: dict[Engine, batch.Group] = {}
@@ -73,6 +93,8 @@ class DatabaseWriter:
                         items.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
+                if any(type(item) is list for item in items):  # a loop's arrivals, handed over together
+                    items = [one for item in items for one in (item if type(item) is list else (item,))]
                 work = [item for item in items if item is not _STOP]
                 self._deliver(work, self._run_batch(work, groups))
                 for group in groups.values():

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Literal, NotRequired
+from functools import cache
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import (
     AfterValidator,
@@ -27,6 +28,8 @@ from pydantic import (
     with_config,
 )
 from typing_extensions import TypedDict
+
+from app.fhir import r4
 
 # Stricter than FHIR string: no control characters, no leading/trailing whitespace.
 Text = Annotated[
@@ -140,4 +143,130 @@ def accepts(data: object) -> bool:
         _validator.validate_python(data)
     except ValidationError:
         return False
+    return True
+
+
+# --- The fast path instead of the R4 structure walk ----------------------------------------
+#
+# The walk (r4.check_structure) and this model checked the same body one after the other, for
+# much the same rules. Where the model is looser than the walk (an empty identifier, reference
+# or coding; a dateTime offset beyond ±14:00; whitespace inside strings that the schema's
+# patterns refuse, such as a no-break space; nesting past the depth limit) the few elements it
+# takes are checked again here with the walk's own patterns. So a body this accepts is one the
+# walk accepts too (tests/test_fastpath.py checks it against the walk on generated bodies), and
+# the walk is skipped for it; any other body is walked and validated exactly as before.
+
+
+class Coverage:
+    """read_resource's `vouched` check for one request: the fast model, and the walk's rules
+    where the model is looser. Remembers the body it vouched for, so that validation does not
+    run the fast model on it a second time (`done_for`)."""
+
+    __slots__ = ("_vouched_for",)
+
+    def __init__(self) -> None:
+        self._vouched_for: object = None
+
+    def __call__(self, data: dict[str, Any], max_depth: int | None) -> bool:
+        covered = covers_structure(data, max_depth)
+        self._vouched_for = data if covered else None
+        return covered
+
+    def done_for(self, data: object) -> bool:
+        """Did this check accept this very body (so the fast model has passed it)?"""
+        return data is not None and self._vouched_for is data
+
+
+def covers_structure(data: dict[str, Any], max_depth: int | None) -> bool:
+    """True when the fast model accepts `data` and the walk would find nothing in it."""
+    return accepts(data) and _within_structure(data, max_depth)
+
+
+@cache
+def _walk_rules() -> dict[str, Any]:
+    """The walk's patterns for the elements the fast model takes, and the strings of the
+    triage Questionnaires that pass them (linkIds, texts, codes: most of a body's strings)."""
+    from app.fhir.questionnaire import VERSIONS, questionnaire
+
+    rules = {
+        "id": r4.matcher("QuestionnaireResponse", "id"),
+        "canonical": r4.matcher("QuestionnaireResponse", "questionnaire"),
+        "code": r4.matcher("Coding", "code"),
+        "dateTime": r4.matcher("QuestionnaireResponse", "authored"),
+        "string": r4.matcher("QuestionnaireResponse_Item", "linkId"),
+        "uri": r4.matcher("Coding", "system"),
+    }
+    strings: set[str] = set()
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+        elif isinstance(node, str):
+            strings.add(node)
+
+    for version in VERSIONS:
+        collect(questionnaire(version)["item"])
+    for kind in ("code", "string", "uri"):
+        rules[f"known {kind}"] = frozenset(s for s in strings if rules[kind](s) is not None)
+    return rules
+
+
+_IDENTIFIER = (("system", "uri"), ("value", "string"))
+_REFERENCE = (("reference", "string"), ("type", "uri"), ("display", "string"))
+_CODING = (("system", "uri"), ("version", "string"), ("code", "code"), ("display", "string"))
+
+
+def _elements(node: dict[str, Any], elements: tuple[tuple[str, str], ...], rules: dict[str, Any]) -> bool:
+    if not node:
+        return False  # an empty object: the walk refuses it
+    for name, kind in elements:
+        value = node.get(name)
+        if value is not None and value not in rules[f"known {kind}"] and rules[kind](value) is None:
+            return False
+    return True
+
+
+def _within_structure(qr: dict[str, Any], max_depth: int | None) -> bool:
+    """What the walk checks beyond the fast model, on a body the model accepted."""
+    rules = _walk_rules()
+    if max_depth is not None and max_depth < 6:  # a limit that low: let the walk judge every body
+        return False
+    if "id" in qr and rules["id"](qr["id"]) is None:
+        return False
+    if "questionnaire" in qr and rules["canonical"](qr["questionnaire"]) is None:
+        return False
+    if rules["code"](qr["status"]) is None:
+        return False
+    if "authored" in qr and rules["dateTime"](qr["authored"]) is None:
+        return False
+    if "identifier" in qr and not _elements(qr["identifier"], _IDENTIFIER, rules):
+        return False
+    for name in ("subject", "author", "source"):
+        if name in qr and not _elements(qr[name], _REFERENCE, rules):
+            return False
+    return _within_items(qr.get("item") or (), 1, max_depth, rules)
+
+
+def _within_items(items: Any, level: int, max_depth: int | None, rules: dict[str, Any]) -> bool:
+    # The walk counts the resource as depth 1 and each array element two deeper: an item of
+    # level n is at 1 + 2n, its answer at 3 + 2n and the answer's Coding at 4 + 2n.
+    if items and max_depth is not None and 4 + 2 * level > max_depth:
+        return False
+    known, string = rules["known string"], rules["string"]
+    for item in items:
+        link_id, text = item["linkId"], item.get("text")
+        if link_id not in known and string(link_id) is None:
+            return False
+        if text is not None and text not in known and string(text) is None:
+            return False
+        for answer in item.get("answer") or ():
+            coding = answer.get("valueCoding")
+            if coding is not None and not _elements(coding, _CODING, rules):
+                return False
+        if not _within_items(item.get("item") or (), level + 1, max_depth, rules):
+            return False
     return True

@@ -1,6 +1,6 @@
 """The encounter repository: the only place that speaks SQL.
 
-Synchronous SQLAlchemy Core (the API calls it from its writer threads): one short
+Synchronous SQLAlchemy Core (the API calls it from its writer thread): one short
 transaction per triage, or one for all the triages a writer has queued (group commit,
 app/store/batch.py), keyset paging for searches so that a page costs the same at
 ten thousand rows as at a million.

@@ -16,6 +16,7 @@ from app.kit.metrics import TRIAGES
 from app.security.audit import audit_row
 from app.security.context import Context, RequestContext
 from app.security.principal import Principal
+from app.triage import fastpath
 from app.triage.deps import TriageServices, Triaging
 from app.triage.service import AuditFor, Prepared, prepare, triage_and_store
 
@@ -178,12 +179,18 @@ def _audit_for(request: Request, principal: Principal | None, patient: str | Non
 )
 async def triage_response(request: Request, context: Context, triage: Triaging) -> Response:
     check_operation_parameters("triage", request.query_params.multi_items(), {})
-    data = _unwrap(await read_resource(request, triage.settings.max_body_bytes, "QuestionnaireResponse", "Parameters"))
+    # The fast path's one pass over a common body stands in for the structure walk (and is not run again)
+    coverage = fastpath.Coverage()
+    data = _unwrap(
+        await read_resource(
+            request, triage.settings.max_body_bytes, "QuestionnaireResponse", "Parameters", vouched=coverage
+        )
+    )
     condition = _if_none_exist(request.headers.get("if-none-exist"))
     # Validate first, always: no replay and no If-None-Exist match answers a body that is not a
     # valid response. CPU work stays on the event loop (threads would only fight over the GIL);
-    # the database write goes to the writer threads.
-    return await store_and_answer(request, context, triage, prepare(data), condition)
+    # the database write goes to the writer thread.
+    return await store_and_answer(request, context, triage, prepare(data, coverage.done_for(data)), condition)
 
 
 async def store_and_answer(

@@ -17,9 +17,10 @@ class Scored:
     result: TriageResult
 
 
-def score(data: Any) -> Scored:
-    """Validate and triage a parsed QuestionnaireResponse. Raises outcome.Rejected."""
-    response = validate_response(data)
+def score(data: Any, fast_path_done: bool = False) -> Scored:
+    """Validate and triage a parsed QuestionnaireResponse. Raises outcome.Rejected.
+    `fast_path_done`: see validation.check_fhir."""
+    response = validate_response(data, fast_path_done=fast_path_done)
     return Scored(response, triage(response.answers, response.version))  # the rules of the version it answers
 
 

@@ -17,7 +17,6 @@ while this is decided, so concurrent amendments line up into one chain of versio
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ import anyio
 
 from app.fhir.outcome import HttpProblem
 from app.kit.clock import instant
+from app.kit.ids import time_ordered_id
 from app.security.principal import patient_of
 from app.store.writer import DatabaseWriter
 from app.triage.encounter import render_encounter
@@ -154,10 +154,11 @@ def _render(
     }
 
 
-def prepare(data: Any) -> Prepared:
-    """Validate, triage and render: CPU only, no I/O. Raises outcome.Rejected."""
-    scored = score(data)
-    encounter_id, careplan_id, response_id = (str(uuid.uuid4()) for _ in range(3))
+def prepare(data: Any, fast_path_done: bool = False) -> Prepared:
+    """Validate, triage and render: CPU only, no I/O. Raises outcome.Rejected.
+    `fast_path_done`: see validation.check_fhir."""
+    scored = score(data, fast_path_done)
+    encounter_id, careplan_id, response_id = time_ordered_id(), time_ordered_id(), time_ordered_id()
     row = _render(
         scored, datetime.now(UTC), encounter_id=encounter_id, careplan_id=careplan_id, response_id=response_id
     )

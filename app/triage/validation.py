@@ -67,15 +67,17 @@ def _where(link_id: str) -> str:
 # --- FHIR R4 structure -------------------------------------------------------------
 
 
-def check_fhir(data: Any) -> None:
+def check_fhir(data: Any, fast_path_done: bool = False) -> None:
     """Raise Rejected(400) unless `data` is a valid R4 QuestionnaireResponse.
 
     What HL7's R4 JSON Schema checks (types, formats, unknown elements, null, empty values,
     modifierExtension, narrative, duplicate keys) is checked where the body comes in, in the
     same pass as parsing (r4.parse_json and r4.check_structure: fhir_http.read_resource, the
-    CLI). Here the R4B models add what the schema does not say: cardinalities, one value[x]."""
+    CLI). Here the R4B models add what the schema does not say: cardinalities, one value[x].
+    `fast_path_done`: the fast model accepted this body already (fastpath.Coverage, in place of
+    the walk), so R4B would too."""
     expect_resource(data, "QuestionnaireResponse")
-    if fastpath.accepts(data):
+    if fast_path_done or fastpath.accepts(data):
         return
     from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
@@ -353,7 +355,7 @@ def check_against_questionnaire(qr: dict[str, Any], version: str | None = None) 
     return ValidatedResponse(qr, checker.answers, patient_id, subject, version or CURRENT_VERSION)
 
 
-def validate_response(data: Any, version: str | None = None) -> ValidatedResponse:
+def validate_response(data: Any, version: str | None = None, fast_path_done: bool = False) -> ValidatedResponse:
     """The whole check: FHIR R4 first (400), then the Questionnaire's rules (422)."""
-    check_fhir(data)
+    check_fhir(data, fast_path_done)
     return check_against_questionnaire(data, version)
