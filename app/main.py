@@ -51,6 +51,7 @@ from app.subscriptions.outbound import OutboundPolicy
 from app.subscriptions.store import Outbox, SubscriptionIndex, SubscriptionRepository
 from app.triage import records as resources
 from app.triage import router as triage
+from app.triage import shortcut as triage_shortcut
 from app.triage.deps import TriageServices
 from app.triage.repository import EncounterRepository
 
@@ -224,6 +225,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (triage, knowledge, resources, subscriptions, audit, conformance, smart, health):
         app.include_router(module.router)
     cds.install(app)
+    triage_shortcut.install(app)  # after every route is in
     install_security_scheme(app)
     install_docs(app, {"defaultModelsExpandDepth": -1, "tryItOutEnabled": True})
     return app

@@ -21,6 +21,7 @@ from app.triage.deps import TriageServices, Triaging
 from app.triage.service import AuditFor, Prepared, prepare, triage_and_store
 
 router = APIRouter(prefix="/fhir", tags=["Triage"])
+TRIAGE_PATH = "/fhir/QuestionnaireResponse/$triage"
 
 DESCRIPTION = """
 Send the patient's answers as a FHIR **QuestionnaireResponse** (built from the
