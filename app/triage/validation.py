@@ -72,7 +72,7 @@ def check_fhir(data: Any, fast_path_done: bool = False) -> None:
 
     What HL7's R4 JSON Schema checks (types, formats, unknown elements, null, empty values,
     modifierExtension, narrative, duplicate keys) is checked where the body comes in, in the
-    same pass as parsing (r4.parse_json and r4.check_structure: fhir_http.read_resource, the
+    same pass as parsing (r4.parse_json and r4.check_structure: app.fhir.http.read_resource, the
     CLI). Here the R4B models add what the schema does not say: cardinalities, one value[x].
     `fast_path_done`: the fast model accepted this body already (fastpath.Coverage, in place of
     the walk), so R4B would too."""
