@@ -16,11 +16,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.fhir.bundle import searchset
 from app.fhir.http import FhirResponse, fhir_base
 from app.fhir.openapi import SEARCH_RULES, fhir_ok, search_parameters
 from app.fhir.outcome import HttpProblem
-from app.fhir.search import filter_resources, is_lenient, page_of, read_search, search_url
+from app.fhir.search import is_lenient, read_search, searchset_in_memory
 from app.settings import AppSettings, Settings
 
 Resources = Sequence[dict[str, Any]]
@@ -48,13 +47,8 @@ def search_published(request: Request, settings: Settings, resource_type: str, r
     search = read_search(
         resource_type, request.query_params.multi_items(), lenient=is_lenient(request), max_count=settings.max_page_size
     )
-    found = filter_resources(list(resources), search.criteria)
-    page, following = page_of(found, search)
     base = fhir_base(request, settings.public_base_url)
-    next_url = search_url(base, resource_type, search.applied, following) if following else None
-    return FhirResponse(
-        searchset(page, len(found), base, search_url(base, resource_type, search.applied, search.cursor), next_url)
-    )
+    return FhirResponse(searchset_in_memory(search, resource_type, list(resources), base))
 
 
 def publish(router: APIRouter, kind: PublishedKind) -> None:

@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from app.fhir.bundle import searchset
 from app.fhir.canonical import CODESYSTEM_URL
 from app.fhir.http import prefer
 from app.fhir.outcome import HttpProblem
@@ -395,3 +396,14 @@ def search_url(base: str, resource_type: str, applied: list[tuple[str, str]], cu
         params.append(("_cursor", cursor))
     query = urlencode(params)
     return f"{base}/{resource_type}" + (f"?{query}" if query else "")
+
+
+def searchset_in_memory(
+    search: Search, resource_type: str, resources: list[dict[str, Any]], base: str
+) -> dict[str, Any]:
+    """The searchset Bundle of resources held in memory (published resources, subscriptions):
+    filtered by the search's criteria, one page of it, with its self and next links."""
+    found = filter_resources(resources, search.criteria)
+    page, following = page_of(found, search)
+    next_url = search_url(base, resource_type, search.applied, following) if following else None
+    return searchset(page, len(found), base, search_url(base, resource_type, search.applied, search.cursor), next_url)

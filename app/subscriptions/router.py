@@ -8,7 +8,6 @@ import anyio
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.fhir.bundle import searchset
 from app.fhir.http import FhirResponse, fhir_base, prefer, read_resource, version_headers
 from app.fhir.openapi import (
     COMMON_ERRORS,
@@ -21,7 +20,7 @@ from app.fhir.openapi import (
     search_parameters,
 )
 from app.fhir.outcome import HttpProblem, single_outcome
-from app.fhir.search import check_operation_parameters, filter_resources, is_lenient, page_of, read_search, search_url
+from app.fhir.search import check_operation_parameters, is_lenient, read_search, searchset_in_memory
 from app.security.context import Caller
 from app.settings import AppSettings, Settings
 from app.subscriptions import service
@@ -160,13 +159,8 @@ async def search_subscriptions(request: Request, settings: AppSettings, reposito
         if name == "status":
             service.checked_statuses([value])
     rows = await anyio.to_thread.run_sync(repository.search, None)
-    found = filter_resources([render_subscription(r) for r in rows], search.criteria)
-    page, following = page_of(found, search)
     base = _base(request, settings)
-    next_url = search_url(base, _SUBSCRIPTION, search.applied, following) if following else None
-    return FhirResponse(
-        searchset(page, len(found), base, search_url(base, _SUBSCRIPTION, search.applied, search.cursor), next_url)
-    )
+    return FhirResponse(searchset_in_memory(search, _SUBSCRIPTION, [render_subscription(r) for r in rows], base))
 
 
 @router.get(
