@@ -21,7 +21,6 @@ from app.triage.deps import TriageServices, Triaging
 from app.triage.service import AuditFor, Prepared, prepare, triage_and_store
 
 router = APIRouter(prefix="/fhir", tags=["Triage"])
-TRIAGE_PATH = "/fhir/QuestionnaireResponse/$triage"
 
 DESCRIPTION = """
 Send the patient's answers as a FHIR **QuestionnaireResponse** (built from the

@@ -20,24 +20,22 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.security.context import CONTEXT
 from app.triage.deps import TriageServices
-from app.triage.router import TRIAGE_PATH, router, triage_response
+from app.triage.router import router, triage_response
 
 
 class TriageShortcut:
     def __init__(self, app: ASGIApp, fastapi: FastAPI) -> None:
         self.app = app
         self.fastapi = fastapi
-        self.route = next(
-            r
-            for r in router.routes
-            if isinstance(r, APIRoute) and r.path == TRIAGE_PATH and "POST" in (r.methods or ())
-        )
+        # the route whose endpoint this calls: its path is the one served, its template the metrics label
+        self.route = next(r for r in router.routes if isinstance(r, APIRoute) and r.endpoint is triage_response)
+        self.path = self.route.path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] != "http"
             or scope["method"] != "POST"
-            or scope["path"] != TRIAGE_PATH
+            or scope["path"] != self.path
             or scope.get("root_path")
             or self.fastapi.dependency_overrides
             or CONTEXT not in scope
@@ -54,5 +52,5 @@ class TriageShortcut:
 
 def install(app: FastAPI) -> None:
     """Put the shortcut in front of the router (inside the exception handlers)."""
-    router: Any = app.router
-    router.middleware_stack = TriageShortcut(router.middleware_stack, app)
+    app_router: Any = app.router
+    app_router.middleware_stack = TriageShortcut(app_router.middleware_stack, app)
