@@ -127,18 +127,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         dispatcher = Dispatcher(engine, settings, policy, ready=schema_ready, keyring=app.state.keyring)
         outbox.listeners.append(dispatcher.wake)
         dispatching = asyncio.create_task(dispatcher.run())
-    repository = EncounterRepository(engine, outbox)
     app.state.services = Services(
         engine=engine,
-        repository=repository,
-        writer=writer,
+        triage=TriageServices(settings, EncounterRepository(engine, outbox), writer),
         subscriptions=SubscriptionRepository(engine, outbox.index, outbox, app.state.keyring),
         outbound_policy=policy,
         audit=audit,
         schema_ready=schema_ready,
         sqlite_files=files,
         dispatcher=dispatcher,
-        triage=TriageServices(settings, repository, writer),
     )
     log.info(
         "lbp-triage started",

@@ -29,15 +29,22 @@ from app.triage.repository import EncounterRepository
 @dataclass(frozen=True, slots=True)
 class Services:
     engine: Engine
-    repository: EncounterRepository
-    writer: DatabaseWriter
+    triage: TriageServices  # settings, the encounter repository and the writer: what $triage takes in one dependency
     subscriptions: SubscriptionRepository
     outbound_policy: OutboundPolicy
     audit: AuditRepository
     schema_ready: Callable[[], bool]  # migrated (migrating first when automatic)? retried until true
     sqlite_files: SqliteFiles | None  # the SQLite database's files, watched; None on PostgreSQL
     dispatcher: Dispatcher | None  # None: deliveries run in worker processes
-    triage: TriageServices  # settings, repository and writer again: what $triage takes in one dependency
+
+    # Kept once, in `triage`: a replaced writer (a benchmark's) is the one every path sees.
+    @property
+    def repository(self) -> EncounterRepository:
+        return self.triage.repository
+
+    @property
+    def writer(self) -> DatabaseWriter:
+        return self.triage.writer
 
 
 def services(app: FastAPI) -> Services:

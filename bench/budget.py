@@ -238,7 +238,7 @@ async def measure(database_url: str, n: int) -> list[tuple[str, float, str]]:
         stored = services(app)
         no_storage_writer: Any = _NoStorage()
         app.state.services = dataclasses.replace(
-            stored, writer=no_storage_writer, triage=dataclasses.replace(stored.triage, writer=no_storage_writer)
+            stored, triage=dataclasses.replace(stored.triage, writer=no_storage_writer)
         )
         try:
             for _ in range(200):
