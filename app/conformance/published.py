@@ -47,7 +47,7 @@ def search_published(request: Request, settings: Settings, resource_type: str, r
     search = read_search(
         resource_type, request.query_params.multi_items(), lenient=is_lenient(request), max_count=settings.max_page_size
     )
-    base = fhir_base(request, settings.public_base_url)
+    base = fhir_base(request, settings)
     return FhirResponse(searchset_in_memory(search, resource_type, list(resources), base))
 
 

@@ -14,13 +14,9 @@ from app.fhir.http import FhirResponse, fhir_base
 from app.fhir.openapi import fhir_ok
 from app.fhir.questionnaire import questionnaires
 from app.security.smart import add_oauth_uris
-from app.settings import AppSettings, Settings
+from app.settings import AppSettings
 
 router = APIRouter(prefix="/fhir", tags=["Conformance"])
-
-
-def _base(request: Request, settings: Settings) -> str:
-    return fhir_base(request, settings.public_base_url)
 
 
 @router.get(
@@ -37,7 +33,7 @@ async def metadata(request: Request, settings: AppSettings) -> Response:
         add_oauth_uris(
             capability_statement(
                 request.app.openapi()["paths"],
-                _base(request, settings),
+                fhir_base(request, settings),
                 auth_mode=settings.auth_mode,
                 cors=bool(settings.cors_origins.strip()),
             ),

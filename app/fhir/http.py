@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from app.fhir.outcome import Fault, FhirError, HttpProblem
 from app.fhir.r4 import check_structure, parse_json
+from app.settings import Settings
 
 FHIR_JSON = "application/fhir+json"
 ACCEPTED_REQUEST_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
@@ -48,13 +49,12 @@ def version_headers(resource: dict[str, Any]) -> dict[str, str]:
     return headers
 
 
-def fhir_base(request: Request, public_base_url: str | None) -> str:
+def fhir_base(request: Request, settings: Settings) -> str:
     """The base of every link: LBP_PUBLIC_BASE_URL; else the Host header if LBP_ALLOWED_HOSTS
     lists it; else the address the server listens on. Never a Host header nobody vouched for."""
-    if public_base_url:
-        return public_base_url.rstrip("/") + "/fhir"
-    settings = getattr(request.app.state, "settings", None)
-    allowed = {h.strip().lower() for h in (getattr(settings, "allowed_hosts", "") or "").split(",") if h.strip()}
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/") + "/fhir"
+    allowed = {h.strip().lower() for h in settings.allowed_hosts.split(",") if h.strip()}
     host = (request.headers.get("host") or "").strip().lower()
     scheme = request.url.scheme  # set from X-Forwarded-Proto by trusted proxies only
     if host and host in allowed:

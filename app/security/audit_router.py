@@ -34,7 +34,7 @@ async def search_audit(request: Request, settings: AppSettings, audit: AuditTrai
         "AuditEvent", request.query_params.multi_items(), lenient=is_lenient(request), max_count=settings.max_page_size
     )
     found = read_criteria("AuditEvent", search.criteria)
-    base = fhir_base(request, settings.public_base_url)
+    base = fhir_base(request, settings)
     self_url = search_url(base, "AuditEvent", search.applied, search.cursor)
     if found.impossible:
         return FhirResponse(searchset([], 0, base, self_url, None))

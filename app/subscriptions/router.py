@@ -95,10 +95,6 @@ def _body(
     }
 
 
-def _base(request: Request, settings: Settings) -> str:
-    return fhir_base(request, settings.public_base_url)
-
-
 async def _optional_json(request: Request, settings: Settings) -> Any:
     if not (request.headers.get("content-length") not in (None, "0") or request.headers.get("transfer-encoding")):
         return None
@@ -124,7 +120,7 @@ async def create_subscription(
     request: Request, settings: AppSettings, creator: Caller, repository: Subscriptions, policy: Outbound
 ) -> Response:
     data = await read_resource(request, settings.max_body_bytes, "Subscription")
-    created = await service.create(data, _base(request, settings), policy, repository, creator)
+    created = await service.create(data, fhir_base(request, settings), policy, repository, creator)
     resource = created.subscription
     headers = {"Location": f"/fhir/Subscription/{resource['id']}", **version_headers(resource)}
     # A generated secret exists only in this answer, so the representation is always sent then.
@@ -159,7 +155,7 @@ async def search_subscriptions(request: Request, settings: AppSettings, reposito
         if name == "status":
             service.checked_statuses([value])
     rows = await anyio.to_thread.run_sync(repository.search, None)
-    base = _base(request, settings)
+    base = fhir_base(request, settings)
     return FhirResponse(searchset_in_memory(search, _SUBSCRIPTION, [render_subscription(r) for r in rows], base))
 
 
@@ -181,7 +177,7 @@ async def statuses(request: Request, settings: AppSettings, repository: Subscrip
     statuses = service.checked_statuses(params.getlist("status")) if "status" in params else None
     ids = {i for value in params.getlist("id") for i in value.split(",") if i}
     rows = [r for r in await anyio.to_thread.run_sync(repository.search, statuses) if not ids or r.id in ids]
-    base = _base(request, settings)
+    base = fhir_base(request, settings)
     return FhirResponse(await service.status_bundle(repository, base, rows, f"{base}/Subscription/$status"))
 
 
@@ -223,7 +219,7 @@ async def subscription_status(
 ) -> Response:
     check_operation_parameters("status", request.query_params.multi_items(), {})
     row = await service.read(repository, subscription_id)
-    base = _base(request, settings)
+    base = fhir_base(request, settings)
     return FhirResponse(
         await service.status_bundle(repository, base, [row], f"{base}/Subscription/{subscription_id}/$status")
     )
@@ -251,7 +247,7 @@ async def subscription_deliveries(
         subscription_id,
         request.query_params.get("state"),
         request.query_params.get("_count", "100"),
-        _base(request, settings),
+        fhir_base(request, settings),
     )
     return FhirResponse(log)
 

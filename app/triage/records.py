@@ -72,7 +72,7 @@ def _history_route(resource_type: str) -> Callable[..., Awaitable[Response]]:
         resource_id: str, request: Request, settings: AppSettings, context: Context, repository: Encounters
     ) -> Response:
         versions = await _visible_history(repository, context, resource_type, resource_id)
-        base = fhir_base(request, settings.public_base_url)
+        base = fhir_base(request, settings)
         return FhirResponse(history(versions, base, f"{base}/{resource_type}/{resource_id}/_history"))
 
     history_instance.__name__ = f"history_{resource_type.lower()}"
@@ -104,7 +104,7 @@ def _search_route(resource_type: str) -> Callable[..., Awaitable[Response]]:
             lenient=is_lenient(request),
         )
         page = await anyio.to_thread.run_sync(partial(repository.search, query))
-        base = fhir_base(request, settings.public_base_url)
+        base = fhir_base(request, settings)
         self_url = search_url(base, resource_type, search.applied, search.cursor)
         next_url = (
             search_url(base, resource_type, search.applied, encode_cursor(page.last_key)) if page.last_key else None
