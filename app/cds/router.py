@@ -251,7 +251,7 @@ async def call_service(
         base = _base(request, settings)
         caller = await _caller(request, clients, services.engine, [f"{base}/cds-services/{service_id}"])
         agent = f"cds:{caller.client}"
-        body = _checked_request(service, await read_json(request, settings.max_body_bytes))
+        body = _checked_request(service, await read_json(request, settings))
         patient = body["context"]["patientId"]
         answer = await _cards(settings, base, services.engine, clients, service, body)
         careplan_id = answer.careplan_id
@@ -315,7 +315,7 @@ async def feedback(
     _service(service_id)
     service_url = f"{_base(request, settings)}/cds-services/{service_id}"
     caller = await _caller(request, clients, engine, [service_url, f"{service_url}/feedback"])
-    body = await read_json(request, settings.max_body_bytes)
+    body = await read_json(request, settings)
     rows = feedback_rows(service_id, body, caller.client)
     await anyio.to_thread.run_sync(partial(store_feedback, engine, rows))
     return Response(status_code=200)

@@ -263,7 +263,7 @@ def _apply_examples(*extra: dict[str, Any]) -> dict[str, Any]:
 
 async def _apply_body(http: Request, settings: Settings) -> ApplyRequest:
     check_operation_parameters("apply", http.query_params.multi_items(), {})
-    return read_apply(await read_resource(http, settings.max_body_bytes, "Parameters"))
+    return read_apply(await read_resource(http, settings, "Parameters"))
 
 
 @router.post(

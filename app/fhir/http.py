@@ -135,20 +135,20 @@ def check_accepted(fmt: str | None, accept: str | None, html_allowed: bool = Fal
     raise HttpProblem(406, "not-supported", "Only application/fhir+json is served.")
 
 
-async def _read_body(request: Request, max_bytes: int) -> bytes:
-    """The request's bytes: 415, 413, 408 and 400 (empty, or holding a NUL) as FHIR expects;
-    ClientGone when the client disconnects on the way."""
+async def _read_body(request: Request, settings: Settings) -> bytes:
+    """The request's bytes, at most LBP_MAX_BODY_BYTES within LBP_BODY_TIMEOUT_SECONDS: 415, 413,
+    408 and 400 (empty, or holding a NUL) as FHIR expects; ClientGone when the client disconnects."""
+    max_bytes = settings.max_body_bytes
     check_request_media_type(request)
     check_content_encoding(request)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(max_bytes)
-    settings = getattr(request.app.state, "settings", None)
     chunks, size = [], 0
     try:
         # A client that trickles (or stops sending) its body does not hold the request open.
         # (asyncio's own timeout: the service runs on asyncio, and anyio's costs twice as much.)
-        async with asyncio.timeout(getattr(settings, "body_timeout_seconds", 10.0)):
+        async with asyncio.timeout(settings.body_timeout_seconds):
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > max_bytes:
@@ -166,14 +166,9 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
     return body
 
 
-def _max_depth(request: Request) -> int:
-    settings = getattr(request.app.state, "settings", None)
-    return settings.max_json_depth if settings is not None else 64
-
-
 async def read_resource(
     request: Request,
-    max_bytes: int,
+    settings: Settings,
     *resource_types: str,
     vouched: Callable[[dict[str, Any], int], bool] | None = None,
 ) -> dict[str, Any]:
@@ -185,23 +180,23 @@ async def read_resource(
     `vouched(data, max_depth)`: a stricter check of the caller's that, when it says True,
     guarantees the walk would find nothing (the triage fast path): the walk is then skipped,
     not repeated. When it says False the walk runs as always, and names the faults."""
-    data = parse_json(await _read_body(request, max_bytes))
+    data = parse_json(await _read_body(request, settings))
     if not isinstance(data, dict) or data.get("resourceType") not in resource_types:
         names = " or ".join(resource_types)
         raise FhirError(
             400, [Fault("structure", f"The resource must be a {names}.", f"{resource_types[0]}.resourceType")]
         )
-    limit = _max_depth(request)
+    limit = settings.max_json_depth
     if vouched is None or not vouched(data, limit):
         check_structure(data, limit)
     return data
 
 
-async def read_json(request: Request, max_bytes: int) -> Any:
+async def read_json(request: Request, settings: Settings) -> Any:
     """A JSON body that is not a FHIR resource (a CDS Hooks request, feedback): the same media
     type, size, duplicate-key and depth rules as resources, without the FHIR structure checks."""
-    data = parse_json(await _read_body(request, max_bytes))
-    limit = _max_depth(request)
+    data = parse_json(await _read_body(request, settings))
+    limit = settings.max_json_depth
     stack = [(data, 1)]
     while stack:  # not on the $triage path, whose depth is checked in the structure walk
         node, depth = stack.pop()

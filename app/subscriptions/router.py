@@ -98,7 +98,7 @@ def _body(
 async def _optional_json(request: Request, settings: Settings) -> Any:
     if not (request.headers.get("content-length") not in (None, "0") or request.headers.get("transfer-encoding")):
         return None
-    return await read_resource(request, settings.max_body_bytes, "Parameters")
+    return await read_resource(request, settings, "Parameters")
 
 
 @router.post(
@@ -119,7 +119,7 @@ async def _optional_json(request: Request, settings: Settings) -> Any:
 async def create_subscription(
     request: Request, settings: AppSettings, creator: Caller, repository: Subscriptions, policy: Outbound
 ) -> Response:
-    data = await read_resource(request, settings.max_body_bytes, "Subscription")
+    data = await read_resource(request, settings, "Subscription")
     created = await service.create(data, fhir_base(request, settings), policy, repository, creator)
     resource = created.subscription
     headers = {"Location": f"/fhir/Subscription/{resource['id']}", **version_headers(resource)}

@@ -182,9 +182,7 @@ async def triage_response(request: Request, context: Context, triage: Triaging) 
     # The fast path's one pass over a common body stands in for the structure walk (and is not run again)
     coverage = fastpath.Coverage()
     data = _unwrap(
-        await read_resource(
-            request, triage.settings.max_body_bytes, "QuestionnaireResponse", "Parameters", vouched=coverage
-        )
+        await read_resource(request, triage.settings, "QuestionnaireResponse", "Parameters", vouched=coverage)
     )
     condition = _if_none_exist(request.headers.get("if-none-exist"))
     # Validate first, always: no replay and no If-None-Exist match answers a body that is not a
