@@ -4,11 +4,30 @@ LBP_DATABASE_URL when run through the `alembic` command."""
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 from app.store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata
+
+# pg_advisory_xact_lock's key for "a migration is running": any fixed 64-bit number of our own.
+MIGRATION_LOCK_KEY = 0x6C62_7074_7269_6167  # "lbptriag"
+
+
+def hold_the_migration_lock(connection: Connection) -> None:
+    """One migration at a time, until this transaction ends. Every worker of a multi-worker start
+    migrates (the embedded SQLite default, or LBP_AUTO_MIGRATE=true); racing, two would both find
+    no alembic_version and the loser fail on "already exists". Taken before Alembic reads the
+    version, so the others wait here and then find the schema at head.
+    - SQLite: the sqlite3 module opens a transaction only before DML, so the DDL that starts a
+      migration would run outside one; BEGIN IMMEDIATE takes the write lock now (the others wait
+      in the busy handler), and makes the whole migration one transaction.
+    - PostgreSQL: DDL is transactional already; a transaction-scoped advisory lock serialises."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
 
 
 def run_migrations() -> None:
@@ -16,6 +35,7 @@ def run_migrations() -> None:
     if connection is not None:
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
+            hold_the_migration_lock(connection)
             context.run_migrations()
         return
     from app.settings import get_settings
@@ -25,6 +45,7 @@ def run_migrations() -> None:
     with engine.connect() as conn:
         context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
+            hold_the_migration_lock(conn)
             context.run_migrations()
     engine.dispose()
 

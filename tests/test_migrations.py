@@ -94,3 +94,76 @@ def test_the_subscription_authority_comes_and_goes_with_its_revision(database_ur
     finally:
         migrate.upgrade(engine)
         engine.dispose()
+
+
+def _migrate_at_the_barrier(url: str, barrier, outcomes) -> None:
+    """One process of `lbp-triage serve --workers N` starting on a database nobody has migrated."""
+    engine = make_engine(url)
+    try:
+        barrier.wait(timeout=60)
+        migrate.upgrade(engine)
+        outcomes.put("migrated" if migrate.is_up_to_date(engine) else "not at head")
+    except Exception as exc:  # reported to the test, which names it
+        outcomes.put(f"{type(exc).__name__}: {str(exc)[:200]}")
+    finally:
+        engine.dispose()
+
+
+def test_processes_migrating_one_new_database_at_once_all_start(blank_database_url):
+    """Every worker of a multi-worker start migrates the embedded database (or a server with
+    LBP_AUTO_MIGRATE=true). Racing, the loser used to fail on "table already exists", and its
+    failed start-up made uvicorn stop the whole service. One migration at a time: the others wait,
+    then find the schema at head."""
+    import multiprocessing
+
+    processes_at_once = 3
+    spawn = multiprocessing.get_context("spawn")
+    barrier = spawn.Barrier(processes_at_once)
+    outcomes = spawn.Queue()
+    processes = [
+        spawn.Process(target=_migrate_at_the_barrier, args=(blank_database_url, barrier, outcomes))
+        for _ in range(processes_at_once)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [outcomes.get(timeout=5) for _ in processes] == ["migrated"] * processes_at_once
+
+
+def _open_each_new_file_at_the_barrier(urls: list[str], barrier, outcomes) -> None:
+    failures = []
+    for url in urls:
+        engine = make_engine(url)
+        barrier.wait(timeout=60)
+        try:
+            with engine.begin() as connection:
+                connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS opened (n INTEGER)")
+        except Exception as exc:  # reported to the test, which names it
+            failures.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+        finally:
+            engine.dispose()
+    outcomes.put(failures)
+
+
+def test_processes_opening_one_new_sqlite_file_at_once_all_open_it(tmp_path):
+    """Each connection turns the file to write-ahead logging when it opens it. On a new file
+    SQLite answered "database is locked" at once, without waiting, to all but one of the processes
+    doing so together; they now wait for it as for any other lock."""
+    import multiprocessing
+
+    processes_at_once, rounds = 4, 12
+    urls = [f"sqlite:///{tmp_path / f'new-{n}.db'}" for n in range(rounds)]
+    spawn = multiprocessing.get_context("spawn")
+    barrier = spawn.Barrier(processes_at_once)
+    outcomes = spawn.Queue()
+    processes = [
+        spawn.Process(target=_open_each_new_file_at_the_barrier, args=(urls, barrier, outcomes))
+        for _ in range(processes_at_once)
+    ]
+    for process in processes:
+        process.start()
+    failures = [failure for _ in processes for failure in outcomes.get(timeout=120)]
+    for process in processes:
+        process.join(timeout=30)
+    assert failures == []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -108,6 +109,27 @@ def _cut(fd: int) -> None:
         sock.detach()  # the driver still owns the descriptor
 
 
+# How long a SQLite connection waits for another's write lock before failing.
+SQLITE_BUSY_SECONDS = 30
+
+
+def _write_ahead_log(cursor: Any) -> None:
+    """PRAGMA journal_mode=WAL, waiting as a busy connection would. Turning a new file to WAL needs
+    it to itself, and SQLite answers "database is locked" at once, without its busy handler, while
+    another process holds it (the workers of a multi-worker start, opening one new file)."""
+    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
 def make_engine(url: str, pool_size: int = 10, timeout: float = 2.0) -> Engine:
     """`timeout`: seconds a PostgreSQL statement, connection attempt or pool checkout may take."""
     url = normalise_url(url)
@@ -116,17 +138,17 @@ def make_engine(url: str, pool_size: int = 10, timeout: float = 2.0) -> Engine:
         "json_deserializer": orjson.loads,
     }
     if is_sqlite(url):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **common)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}, **common)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _write_ahead_log(cursor)
             # NORMAL in WAL mode: a committed transaction survives a process crash; only a
             # power loss may drop the last commits (never corrupts the database).
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
             # 16 MiB of page cache per connection (SQLite's default is 2 MiB): the indexes
             # searches walk stay in memory as the table grows.
             cursor.execute("PRAGMA cache_size=-16384")
