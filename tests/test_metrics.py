@@ -76,18 +76,27 @@ def test_metrics_of_several_worker_processes_are_summed(tmp_path):
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     env["LBP_DATABASE_URL"] = f"sqlite:///{tmp_path / 'm.db'}"
+    # The service's log goes to a file (a pipe nobody reads would fill and stall the workers),
+    # and is shown when the test fails.
+    log_path = tmp_path / "serve.log"
+    log_file = open(log_path, "w")  # noqa: SIM115 (closed in finally)
     server = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--workers", "2", "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log_file,
         text=True,
     )
+
+    def log() -> str:
+        return "the service's log:\n" + log_path.read_text()[-4000:]
+
     try:
-        announced = server.stderr.readline()
-        shared = re.search(r"share their metrics in (\S+)", announced)
-        assert shared, announced
+        deadline = time.monotonic() + 60
+        while not (shared := re.search(r"share their metrics in (\S+)", log_path.read_text())):
+            assert time.monotonic() < deadline, log()
+            time.sleep(0.05)
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
@@ -96,7 +105,7 @@ def test_metrics_of_several_worker_processes_are_summed(tmp_path):
                     break
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, "the service did not start"
+            assert time.monotonic() < deadline, "the service did not start; " + log()
             time.sleep(0.1)
         # both workers are up once each has its own files in the shared directory
         deadline = time.monotonic() + 60
@@ -113,7 +122,10 @@ def test_metrics_of_several_worker_processes_are_summed(tmp_path):
             assert time.monotonic() < deadline, os.listdir(shared.group(1))
             time.sleep(0.1)
         for _ in range(30):  # a new connection each: the workers share them out
-            assert httpx.get(f"{base}/fhir/metadata").status_code == 200
+            try:
+                assert httpx.get(f"{base}/fhir/metadata").status_code == 200
+            except httpx.TransportError as exc:
+                raise AssertionError(log()) from exc
         for _ in range(6):
             counted = [
                 s.value
@@ -121,8 +133,9 @@ def test_metrics_of_several_worker_processes_are_summed(tmp_path):
                 for s in family.samples
                 if s.name == "lbp_http_requests_total" and s.labels.get("route") == "/fhir/metadata"
             ]
-            assert counted == [30.0], counted
+            assert counted == [30.0], (counted, log())
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log_file.close()
     assert not os.path.exists(shared.group(1))  # cleaned up at exit
