@@ -283,3 +283,17 @@ def test_twenty_concurrent_amendments_leave_one_chain_of_versions(live_server, a
         assert plan["id"] == first["id"]
         assert sorted(chain) == sorted([first["id"], *(cid for _, _, cid in answered)])
     assert stored_encounters(app) == 1
+
+
+def test_a_stored_response_is_served_with_its_members_in_the_order_sent(client):
+    """Stored as sent, to the order of its members: PostgreSQL's jsonb would have rewritten it
+    (shorter keys first), so the response read back differed from the one submitted."""
+    sent = response(identifier=IDENT)
+    reordered = dict(reversed(list(sent.items())))  # "resourceType" last, "status" before "item"…
+    reordered["item"] = [dict(reversed(list(item.items()))) for item in reordered["item"]]
+    assert_fhir_response(post_triage(client, reordered), 201, "CarePlan")
+    found = client.get("/fhir/QuestionnaireResponse", params={"patient": "p1"}).json()
+    (served,) = [entry["resource"] for entry in found["entry"]]
+    served_order = [key for key in served if key in reordered]
+    assert served_order == list(reordered)
+    assert [list(item) for item in served["item"]] == [list(item) for item in reordered["item"]]
