@@ -192,6 +192,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=_operation_id,
         docs_url=None,  # served by install_docs, without a CDN
         redoc_url=None,
+        # Off unless asked for: it looked up three OpenTelemetry providers (environment reads
+        # included) on every request, for a service whose metrics are its own (/metrics).
+        telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.keyring = keyring

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = Field(
         "json", description="json: one JSON object per line; console: readable lines for development."
     )
+    opentelemetry: bool = Field(
+        False,
+        description="FastAPI's own OpenTelemetry traces, metrics and logs, sent to the providers configured "
+        "globally (e.g. under opentelemetry-instrument). Off: /metrics and the JSON logs only, and no "
+        "request looks the providers up.",
+    )
     auth_mode: Literal["none", "static", "jwt"] = Field(
         "none", description="none: no tokens, loopback clients only; static: LBP_AUTH_TOKENS; jwt: signed JWTs."
     )

@@ -1,9 +1,12 @@
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from app.kit.clock import instant, now
+from app.kit.clock import http_date, instant, now
 
 # FHIR R4 instant (http://hl7.org/fhir/R4/datatypes.html#instant), as the service writes it:
 # UTC, milliseconds, "Z".
@@ -31,3 +34,36 @@ def test_now_is_aware_utc_and_the_default_moment():
     written = instant()
     assert WRITTEN.match(written)
     assert before <= datetime.fromisoformat(written) <= now()
+
+
+@given(
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC))
+    | st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.builds(timezone, st.timedeltas(min_value=timedelta(hours=-14), max_value=timedelta(hours=14))),
+    )
+)
+def test_an_http_date_is_what_the_standard_library_writes(moment):
+    """Last-Modified, written as RFC 9110's IMF-fixdate: the standard library's own answer."""
+    assert http_date(moment) == format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+def test_an_http_date_is_english_whatever_the_locale(monkeypatch):
+    import locale
+
+    for name in ("de_DE.UTF-8", "fr_FR.UTF-8"):
+        try:
+            locale.setlocale(locale.LC_TIME, name)
+        except locale.Error:
+            continue
+        try:
+            assert http_date(datetime(2026, 11, 25, 15, 52, 37, tzinfo=UTC)) == "Wed, 25 Nov 2026 15:52:37 GMT"
+        finally:
+            locale.setlocale(locale.LC_TIME, "C")
+    assert http_date(datetime(2026, 11, 25, 15, 52, 37, tzinfo=UTC)) == "Wed, 25 Nov 2026 15:52:37 GMT"
+
+
+def test_an_http_date_of_a_naive_datetime_is_refused():
+    with pytest.raises(ValueError):
+        http_date(datetime(2026, 11, 25, 15, 52, 37))

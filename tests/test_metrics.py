@@ -1,5 +1,6 @@
 """GET /metrics in the Prometheus text format, counting by route template and disposition."""
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import answers_with, post_triage, response
@@ -139,3 +140,25 @@ def test_metrics_of_several_worker_processes_are_summed(tmp_path):
         server.wait(timeout=30)
         log_file.close()
     assert not os.path.exists(shared.group(1))  # cleaned up at exit
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_fastapis_opentelemetry_is_consulted_only_when_enabled(tmp_path, monkeypatch, enabled):
+    """LBP_OPENTELEMETRY=true hands requests to FastAPI's OpenTelemetry (the globally configured
+    providers); off, the default, no request looks the providers up."""
+    from fastapi.testclient import TestClient
+    from opentelemetry import trace
+
+    from app.main import create_app
+    from app.settings import Settings
+
+    looked_up = []
+    real = trace.get_tracer_provider
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: looked_up.append(1) or real())
+    application = create_app(
+        Settings(database_url=f"sqlite:///{tmp_path / 'otel.db'}", auto_migrate=True, opentelemetry=enabled)
+    )
+    with TestClient(application) as client:
+        looked_up.clear()
+        assert client.get("/fhir/metadata").status_code == 200
+    assert bool(looked_up) is enabled

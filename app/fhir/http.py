@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from email.utils import format_datetime
 from typing import Any
 
 import orjson
@@ -14,6 +13,7 @@ from starlette.responses import Response
 
 from app.fhir.outcome import Fault, FhirError, HttpProblem
 from app.fhir.r4 import check_structure, parse_json
+from app.kit.clock import http_date
 from app.settings import Settings
 
 FHIR_JSON = "application/fhir+json"
@@ -45,7 +45,7 @@ def version_headers(resource: dict[str, Any]) -> dict[str, str]:
         headers["ETag"] = f'W/"{meta["versionId"]}"'
     if "lastUpdated" in meta:
         moment = datetime.fromisoformat(meta["lastUpdated"].replace("Z", "+00:00"))
-        headers["Last-Modified"] = format_datetime(moment, usegmt=True)
+        headers["Last-Modified"] = http_date(moment)
     return headers
 
 

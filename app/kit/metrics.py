@@ -40,6 +40,18 @@ DATABASE_UP = Gauge(
 )
 
 
+_triage_counters: dict[str, Any] = {}
+
+
+def count_triage(disposition: str) -> None:
+    """One more stored triage of this disposition (the labelled child looked up once per
+    disposition: prometheus_client's labels() takes a lock and builds a key every call)."""
+    counter = _triage_counters.get(disposition)
+    if counter is None:
+        counter = _triage_counters[disposition] = TRIAGES.labels(disposition)
+    counter.inc()
+
+
 class RequestMetrics:
     """Counts and times HTTP requests by route template (never the raw path, which holds ids,
     nor the query string). The access layer (app/security/access.py) calls it once per request."""

@@ -12,7 +12,7 @@ from app.fhir.http import FhirResponse, prefer, read_resource, version_headers
 from app.fhir.openapi import EXAMPLE_SUMMARIES, all_examples, fhir_ok, outcome_response, request_body
 from app.fhir.outcome import HttpProblem, single_outcome
 from app.fhir.search import check_operation_parameters
-from app.kit.metrics import TRIAGES
+from app.kit.metrics import count_triage
 from app.security.audit import audit_row
 from app.security.context import Context, RequestContext
 from app.security.principal import Principal
@@ -178,7 +178,8 @@ def _audit_for(request: Request, principal: Principal | None, patient: str | Non
     ),
 )
 async def triage_response(request: Request, context: Context, triage: Triaging) -> Response:
-    check_operation_parameters("triage", request.query_params.multi_items(), {})
+    if request.scope["query_string"]:  # $triage takes none: any is refused (400)
+        check_operation_parameters("triage", request.query_params.multi_items(), {})
     # The fast path's one pass over a common body stands in for the structure walk (and is not run again)
     coverage = fastpath.Coverage()
     data = _unwrap(
@@ -220,7 +221,7 @@ async def store_and_answer(
     context.audited = submitted.created and audit_for is not None
     careplan = submitted.careplan
     if submitted.created:
-        TRIAGES.labels(careplan["category"][0]["coding"][0]["code"]).inc()
+        count_triage(careplan["category"][0]["coding"][0]["code"])
     headers = {"Location": f"/fhir/CarePlan/{careplan['id']}", **version_headers(careplan)}
     status = 201 if submitted.created else 200
     preference = prefer(request, "return", "representation")
