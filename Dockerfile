@@ -32,6 +32,9 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
 # One worker process by default: on the default SQLite database one process (one webhook
 # dispatcher) is the rule. On PostgreSQL raise WEB_CONCURRENCY (compose does); the workers
 # then share their metrics through PROMETHEUS_MULTIPROC_DIR, emptied at each start.
-# Proxy headers are trusted from any peer: run it behind your load balancer, not exposed directly.
-# In-flight requests get 20 s to finish on SIGTERM. LBP_SECRET_KEY (or LBP_SECRET_KEY_FILE) is required.
-CMD ["sh", "-c", "export PROMETHEUS_MULTIPROC_DIR=/tmp/lbp-metrics && rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY} --no-proxy-headers --timeout-graceful-shutdown 20 --no-access-log"]
+# `lbp-triage serve` runs uvicorn without its proxy-header handling (the service judges
+# X-Forwarded-* itself: LBP_TRUSTED_PROXIES) and without its access log (the service writes its
+# own), and gives each worker a listening socket of its own, so that connections opened together
+# are spread over the workers. In-flight requests get 20 s to finish on SIGTERM.
+# LBP_SECRET_KEY (or LBP_SECRET_KEY_FILE) is required.
+CMD ["sh", "-c", "export PROMETHEUS_MULTIPROC_DIR=/tmp/lbp-metrics && rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec lbp-triage serve --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY} --timeout-graceful-shutdown 20"]

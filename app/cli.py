@@ -195,6 +195,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from app.kit.workers import reuse_port_supported, run_workers
+
     made = None
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Worker processes share their counters through files here, so that /metrics,
@@ -205,17 +207,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"lbp-triage: {args.workers} workers share their metrics in {made} (PROMETHEUS_MULTIPROC_DIR)",
             file=sys.stderr,
         )
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
+        # X-Forwarded-* are the service's to judge (LBP_TRUSTED_PROXIES): uvicorn would believe them
+        # from any loopback peer.
+        "proxy_headers": False,
+        "log_level": "info",
+        "timeout_graceful_shutdown": args.timeout_graceful_shutdown,
+    }
     try:
-        uvicorn.run(
-            "app.main:app",
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            # X-Forwarded-* are the service's to judge (LBP_TRUSTED_PROXIES): uvicorn would believe them
-            # from any loopback peer.
-            proxy_headers=False,
-            log_level="info",
-        )
+        if args.workers > 1 and args.port != 0 and reuse_port_supported():
+            # a listening socket per worker: connections spread over the workers (app/kit/workers.py)
+            run_workers(uvicorn.Config("app.main:app", **options))
+        else:
+            uvicorn.run("app.main:app", **options)
     finally:
         if made:
             shutil.rmtree(made, ignore_errors=True)
@@ -344,6 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--timeout-graceful-shutdown",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="on SIGTERM, how long requests in flight may take to finish (default: as long as they take)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     mig = sub.add_parser("migrate", help="migrate the database at LBP_DATABASE_URL (to the latest by default)")

@@ -68,24 +68,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(app_path: str, port: int, env: dict[str, str], cwd: str, workers: int) -> subprocess.Popen:
-    # The flags of the Dockerfile's CMD, but the worker count; logs go to /dev/null (formatted
-    # and written all the same, as a collector would read them).
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        app_path,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--no-access-log",
-        "--timeout-graceful-shutdown",
-        "20",
-    ]
+def server_command(app_path: str, root: Path, port: int, workers: int) -> list[str]:
+    """How a server is run. The service: as its checkout's Dockerfile runs it, but the worker
+    count (`lbp-triage serve`, a listening socket per worker; a checkout from before that ran
+    uvicorn itself). The baseline: the same stack at its best, uvicorn with a socket per worker
+    as `serve` gives (bench/baseline.py), so that the 2-worker ratio compares like with like."""
+    where = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    if app_path == "bench.baseline:app":
+        return [sys.executable, "-m", "bench.baseline", *where]
+    if "lbp-triage serve" in (root / "Dockerfile").read_text():
+        return [sys.executable, "-m", "app.cli", "serve", *where, "--timeout-graceful-shutdown", "20"]
+    return [sys.executable, "-m", "uvicorn", app_path, *where, "--no-access-log", "--timeout-graceful-shutdown", "20"]
+
+
+def start(app_path: str, port: int, env: dict[str, str], cwd: str, workers: int, root: Path) -> subprocess.Popen:
+    # Logs go to /dev/null (formatted and written all the same, as a collector would read them).
+    command = server_command(app_path, root, port, workers)
     proc = subprocess.Popen(
         command,
         env={**os.environ, **env},
@@ -158,9 +156,10 @@ def measure(
     wrk_bin: str,
     cwd: str,
     workers: int,
+    root: Path = ROOT,
 ) -> dict[str, float]:
     port = free_port()
-    proc = start(app_path, port, env, cwd, workers)
+    proc = start(app_path, port, env, cwd, workers, root)
     try:
         url = f"http://127.0.0.1:{port}{path}"
         headers = {"Content-Type": "application/fhir+json", "Authorization": f"Bearer {TOKEN}"}
@@ -264,7 +263,15 @@ def main() -> None:
                 served = {**production, "PYTHONPATH": str(root)}
                 url = migrated(f"sqlite:///{tmp}/bench-{workers}{tag.strip(' ()')}.db")
                 results[("SQLite" + tag, workers)] = measure(
-                    "app.main:app", TRIAGE_PATH, {"LBP_DATABASE_URL": url, **served}, body, args, wrk_bin, tmp, workers
+                    "app.main:app",
+                    TRIAGE_PATH,
+                    {"LBP_DATABASE_URL": url, **served},
+                    body,
+                    args,
+                    wrk_bin,
+                    tmp,
+                    workers,
+                    root,
                 )
                 if not args.no_postgres:
                     url, drop = create_database(args.postgres)
@@ -278,6 +285,7 @@ def main() -> None:
                             wrk_bin,
                             tmp,
                             workers,
+                            root,
                         )
                     finally:
                         drop()

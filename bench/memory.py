@@ -43,7 +43,7 @@ def main() -> None:
             "LBP_RATE_LIMIT_PER_MINUTE": "0",
         }
         port = free_port()
-        proc = start("app.main:app", port, env, tmp, 1)
+        proc = start("app.main:app", port, env, tmp, 1, ROOT)
         script = os.path.join(tmp, "post.lua")
         with open(script, "w") as lua:
             lua.write(

@@ -59,13 +59,8 @@ def test_dockerfile_is_multi_stage_non_root_and_healthchecked():
     assert "pyproject.toml" in text and "pip install --no-deps ." in text  # pinned dependencies, then the project
     assert "COPY app ./app" in text and "COPY migrations ./migrations" in text  # migrations ship in the package
     cmd = re.search(r"^CMD (.+)$", text, re.M).group(1)
-    for flag in (
-        "uvicorn app.main:app",
-        "--workers",
-        "--no-proxy-headers",
-        "--timeout-graceful-shutdown",
-        "--no-access-log",
-    ):
+    # `lbp-triage serve` runs uvicorn with proxy headers and its access log off (test_cli)
+    for flag in ("exec lbp-triage serve", "--host 0.0.0.0", "--workers", "--timeout-graceful-shutdown"):
         assert flag in cmd
     ignored = (ROOT / ".dockerignore").read_text()
     assert ".venv" in ignored and ".git" in ignored
@@ -101,6 +96,14 @@ def test_compose_without_env_file_stops_at_once_naming_what_to_do(compose):
         assert env["LBP_ENVIRONMENT"] == "production" and "LBP_SECRET_KEY" in env
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_an_empty_token_list_stops_the_api_with_one_line(tmp_path):
     """What the API does with settings it cannot run with (here static tokens without any): one
     line, no traceback, uvicorn's "startup failure" status (3); with several workers the parent
@@ -114,9 +117,13 @@ def test_an_empty_token_list_stops_the_api_with_one_line(tmp_path):
         "LBP_AUTH_TOKENS": "",
         "LBP_SECRET_KEY": "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM",
     }
-    for workers in ("1", "2"):
+    for command, workers in [
+        (["-m", "uvicorn", "app.main:app"], "1"),
+        (["-m", "uvicorn", "app.main:app"], "2"),
+        (["-m", "app.cli", "serve"], "2"),  # the image's command: a listening socket per worker
+    ]:
         done = subprocess.run(
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--workers", workers, "--port", "1"],
+            [sys.executable, *command, "--workers", workers, "--port", str(_free_port())],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -124,7 +131,7 @@ def test_an_empty_token_list_stops_the_api_with_one_line(tmp_path):
             timeout=120,
         )
         assert "Traceback" not in done.stderr, done.stderr
-        ours = [line for line in done.stderr.splitlines() if line.startswith("lbp-triage:")]
+        ours = [line for line in done.stderr.splitlines() if line.startswith("lbp-triage: cannot start")]
         assert len(ours) == int(workers) and "LBP_AUTH_TOKENS" in ours[0], done.stderr
         assert "copy .env.example to .env" in ours[0]
         if workers == "1":
@@ -138,5 +145,5 @@ def test_the_image_runs_one_worker_on_sqlite_and_shares_metrics_when_more():
     assert re.search(r"LBP_DATABASE_URL=sqlite:", text) and re.search(r"WEB_CONCURRENCY=1\b", text)
     cmd = re.search(r"^CMD (.+)$", text, re.M).group(1)
     assert "PROMETHEUS_MULTIPROC_DIR=" in cmd and "rm -rf" in cmd and "mkdir -p" in cmd
-    assert cmd.index("PROMETHEUS_MULTIPROC_DIR") < cmd.index("exec uvicorn")
+    assert cmd.index("PROMETHEUS_MULTIPROC_DIR") < cmd.index("exec lbp-triage serve")
     assert "LBP_ENVIRONMENT=production" in text
