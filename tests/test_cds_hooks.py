@@ -595,3 +595,18 @@ def test_a_hook_call_refused_as_malformed_json_is_audited_with_the_status_it_was
             break
         time.sleep(0.05)
     assert 400 in statuses and 500 not in statuses
+
+
+def test_a_token_for_another_service_is_refused_whatever_host_header_comes_with_it(cds):
+    """The service's own URL, which a token's audience must name, comes from LBP_PUBLIC_BASE_URL,
+    a host LBP_ALLOWED_HOSTS vouches for, or the address it listens on: never from the Host
+    header alone. Else a token minted for a CDS service elsewhere, replayed here with that
+    service's host in the Host header, was accepted as addressed to this one."""
+    cds.triage(answers_with(), patient="p1")
+    body = hook_request("patient-view", prefetch=None)
+    elsewhere = cds.ehr.token("http://elsewhere.example/cds-services/lbp-triage")
+    answer = cds.call("lbp-triage", body, token=elsewhere, Host="elsewhere.example")
+    assert answer.status_code == 401, answer.text[:300]
+    # a token for this service is still good, and its cards link here, not to the Host sent
+    cards = cds.call("lbp-triage", body, Host="elsewhere.example").json()["cards"]
+    assert cards and all("elsewhere.example" not in json.dumps(card) for card in cards)

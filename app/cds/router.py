@@ -22,7 +22,7 @@ from app.cds.latest import LatestTriage, Untriageable, response_in, stored_lates
 from app.cds.security import CdsAuthenticator, CdsCaller
 from app.cds.services import IMAGING, PREFETCH_KEY, SERVICES, Service, discovery
 from app.conformance.published import PublishedKind, publish
-from app.fhir.http import read_json
+from app.fhir.http import read_json, service_base
 from app.fhir.openapi import Responses, outcome_response
 from app.fhir.outcome import FhirError, HttpProblem
 from app.rules import RULES_VERSION
@@ -97,7 +97,8 @@ def _service(service_id: str) -> Service:
 
 
 def _base(request: Request, settings: Settings) -> str:
-    return (settings.public_base_url or str(request.base_url)).rstrip("/")
+    """This service's URL, which the EHR's token must name as its audience (never the bare Host header)."""
+    return service_base(request, settings)
 
 
 async def _caller(request: Request, clients: CdsClients, engine: Engine, audiences: list[str]) -> CdsCaller:

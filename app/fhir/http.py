@@ -50,22 +50,29 @@ def version_headers(resource: dict[str, Any]) -> dict[str, str]:
 
 
 def fhir_base(request: Request, settings: Settings) -> str:
-    """The base of every link: LBP_PUBLIC_BASE_URL; else the Host header if LBP_ALLOWED_HOSTS
-    lists it; else the address the server listens on. Never a Host header nobody vouched for."""
+    """The base of every FHIR link (service_base + "/fhir")."""
+    return service_base(request, settings) + "/fhir"
+
+
+def service_base(request: Request, settings: Settings) -> str:
+    """The service's own URL, without a trailing slash: LBP_PUBLIC_BASE_URL; else the Host
+    header if LBP_ALLOWED_HOSTS lists it; else the address the server listens on. Never a Host
+    header nobody vouched for: links are made from it, and a CDS Hooks token's audience must
+    name it (a Host the caller chose would let a token for another service pass)."""
     if settings.public_base_url:
-        return settings.public_base_url.rstrip("/") + "/fhir"
+        return settings.public_base_url.rstrip("/")
     allowed = {h.strip().lower() for h in settings.allowed_hosts.split(",") if h.strip()}
     host = (request.headers.get("host") or "").strip().lower()
     scheme = request.url.scheme  # set from X-Forwarded-Proto by trusted proxies only
     if host and host in allowed:
-        return f"{scheme}://{host}/fhir"
+        return f"{scheme}://{host}"
     server = request.scope.get("server")
     if not server:
-        return "/fhir"
+        return ""
     name, port = server[0], server[1]
     name = f"[{name}]" if ":" in str(name) else name
     default = {"http": 80, "https": 443}.get(scheme)
-    return f"{scheme}://{name}{'' if port in (None, default) else f':{port}'}/fhir"
+    return f"{scheme}://{name}{'' if port in (None, default) else f':{port}'}"
 
 
 def prefer(request: Request, name: str, default: str) -> str:
