@@ -219,6 +219,31 @@ def test_apply_with_persist_stores_as_triage_does(app, client):
     assert stored_encounters(app) == before + 1
 
 
+def test_apply_with_persist_honours_if_none_exist_as_triage_does(app, client):
+    """persist=true creates as $triage does, so a conditional create is one too: stored only if
+    nothing matches, the match answered only for the same response, anything else 409."""
+    qr = response_v2(patient="p1", identifier={"system": "urn:test", "value": "apply-c"})
+    first = assert_fhir_response(post_triage(client, qr), 201, "CarePlan")
+    before = stored_encounters(app)
+
+    def apply(body, condition):
+        return client.post(
+            APPLY.format("2.0.0"), json=body, headers={"Content-Type": FHIR_JSON, "If-None-Exist": condition}
+        )
+
+    same = apply(apply_body(qr, persist={"valueBoolean": True}), "identifier=urn:test|apply-c")
+    assert assert_fhir_response(same, 200, "CarePlan")["id"] == first["id"]
+    other = response_v2(patient="p1")  # no identifier of its own: another response under that condition
+    conflict = apply(apply_body(other, persist={"valueBoolean": True}), "identifier=urn:test|apply-c")
+    assert_fhir_response(conflict, 409, "OperationOutcome")
+    bad = apply(apply_body(other, persist={"valueBoolean": True}), "status=completed")
+    assert_fhir_response(bad, 400, "OperationOutcome")
+    assert stored_encounters(app) == before
+    fresh = apply(apply_body(other, persist={"valueBoolean": True}), "identifier=urn:test|nothing-like-it")
+    assert_fhir_response(fresh, 201, "CarePlan")
+    assert stored_encounters(app) == before + 1
+
+
 def test_apply_to_the_other_rules_version_is_a_422_saying_so(client):
     got = post(client, APPLY.format("2.0.0"), apply_body(response(patient="p1")))
     outcome = assert_fhir_response(got, 422, "OperationOutcome")

@@ -26,7 +26,7 @@ from app.fhir.search import check_operation_parameters
 from app.security.context import Context, RequestContext
 from app.settings import Settings
 from app.triage.deps import TriageServices, Triaging
-from app.triage.router import store_and_answer
+from app.triage.router import if_none_exist, store_and_answer
 from app.triage.scoring import careplan_for
 from app.triage.service import prepare
 
@@ -94,7 +94,7 @@ The body is a **Parameters** resource:
 - `subject` (valueString, required): the patient, `Patient/{id}`; it must be the response's subject;
 - `data` (resource): the QuestionnaireResponse (a parameter named `response` is accepted instead);
 - `persist` (valueBoolean, default false): true stores the triage exactly as `$triage` does
-  (201 with `Location`, identifier replays and amendments, audit, webhooks);
+  (201 with `Location`, identifier replays and amendments, `If-None-Exist`, audit, webhooks);
 - at the type level (`POST /fhir/PlanDefinition/$apply`): `url` (valueUri, optionally `|version`)
   and `version` (valueString) choose the PlanDefinition; the version defaults to the current rules.
 
@@ -221,8 +221,9 @@ async def apply_plan(
                 )
             ]
         )
-    if apply.persist:
-        return await store_and_answer(http, context, triage, prepared)
+    if apply.persist:  # a create as $triage's, conditional (If-None-Exist) as its is
+        condition = if_none_exist(http.headers.get("if-none-exist"))
+        return await store_and_answer(http, context, triage, prepared, condition)
     if context.patient_only is not None and context.patient_only != response.patient_id:
         raise HttpProblem(403, "forbidden", "A patient-level token may apply the rules only to its own patient.")
     # audited as what it was: the operation on this PlanDefinition, about this patient (nothing stored)

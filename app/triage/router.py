@@ -96,7 +96,8 @@ def _check_identifier(system: str | None, value: str) -> None:
         )
 
 
-def _if_none_exist(header: str | None) -> tuple[str | None, str] | None:
+def if_none_exist(header: str | None) -> tuple[str | None, str] | None:
+    """The If-None-Exist condition of a create ($triage, $apply with persist): identifier=system|value."""
     if header is None:
         return None
     params = parse_qsl(header.removeprefix("?").split("?", 1)[-1], keep_blank_values=True)
@@ -185,7 +186,7 @@ async def triage_response(request: Request, context: Context, triage: Triaging) 
     data = _unwrap(
         await read_resource(request, triage.settings, "QuestionnaireResponse", "Parameters", vouched=coverage)
     )
-    condition = _if_none_exist(request.headers.get("if-none-exist"))
+    condition = if_none_exist(request.headers.get("if-none-exist"))
     # Validate first, always: no replay and no If-None-Exist match answers a body that is not a
     # valid response. CPU work stays on the event loop (threads would only fight over the GIL);
     # the database write goes to the writer thread.
