@@ -18,6 +18,7 @@ import socket
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -176,12 +177,17 @@ def make_engine(url: str, pool_size: int = 10, timeout: float = 2.0) -> Engine:
     event.listen(engine, "checkout", lambda dbapi, record, proxy: watchdog.arm(record, dbapi))
     event.listen(engine, "checkin", lambda dbapi, record: watchdog.disarm(record))
     event.listen(engine, "close", lambda dbapi, record: watchdog.disarm(record))
+    _watchdogs[engine] = watchdog  # for unbounded()
     return engine
+
+
+# Each PostgreSQL engine's watchdog, for unbounded() to stand down (it goes with its engine).
+_watchdogs: weakref.WeakKeyDictionary[Engine, Watchdog] = weakref.WeakKeyDictionary()
 
 
 @contextlib.contextmanager
 def unbounded(engine: Engine) -> Iterator[None]:
     """Database work that may take long (migrations): no watchdog, no statement timeout."""
-    watchdog = getattr(engine, "watchdog", None)
+    watchdog = _watchdogs.get(engine)
     with watchdog.unbounded() if watchdog is not None else contextlib.nullcontext():
         yield
