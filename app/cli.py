@@ -214,6 +214,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # X-Forwarded-* are the service's to judge (LBP_TRUSTED_PROXIES): uvicorn would believe them
         # from any loopback peer.
         "proxy_headers": False,
+        # the service writes its own access line (app/security/access.py); uvicorn's prints raw paths
+        "access_log": False,
         "log_level": "info",
         "timeout_graceful_shutdown": args.timeout_graceful_shutdown,
     }

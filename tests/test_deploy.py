@@ -59,7 +59,7 @@ def test_dockerfile_is_multi_stage_non_root_and_healthchecked():
     assert "pyproject.toml" in text and "pip install --no-deps ." in text  # pinned dependencies, then the project
     assert "COPY app ./app" in text and "COPY migrations ./migrations" in text  # migrations ship in the package
     cmd = re.search(r"^CMD (.+)$", text, re.M).group(1)
-    # `lbp-triage serve` runs uvicorn with proxy headers and its access log off (test_cli)
+    # `lbp-triage serve` runs uvicorn with proxy headers and its access log off (tests/test_serve_workers.py)
     for flag in ("exec lbp-triage serve", "--host 0.0.0.0", "--workers", "--timeout-graceful-shutdown"):
         assert flag in cmd
     ignored = (ROOT / ".dockerignore").read_text()

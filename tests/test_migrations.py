@@ -186,3 +186,24 @@ def test_migration_work_is_not_cut_by_the_request_watchdog(database_url):
             connection.exec_driver_sql("SELECT pg_sleep(2.5)")
     finally:
         engine.dispose()
+
+
+def test_the_alembic_command_migrates_a_blank_database(blank_database_url, monkeypatch):
+    """migrations/env.py run by Alembic itself (no connection handed over): LBP_DATABASE_URL's
+    database, every revision in one transaction under the migration lock."""
+    from alembic import command
+
+    from app.settings import get_settings
+
+    monkeypatch.setenv("LBP_DATABASE_URL", blank_database_url)
+    get_settings.cache_clear()
+    try:
+        config = migrate._config()
+        command.upgrade(config, "head")
+    finally:
+        get_settings.cache_clear()
+    engine = make_engine(blank_database_url)
+    try:
+        assert migrate.is_up_to_date(engine)
+    finally:
+        engine.dispose()

@@ -137,3 +137,37 @@ def test_a_port_already_served_is_refused_not_shared(tmp_path):
             if server.poll() is None:
                 server.kill()
     assert "in use" in (tmp_path / "serve.log").read_text().lower()
+
+
+def test_a_worker_takes_no_connection_before_its_start_up_is_done():
+    """Its socket joins the group unlistened: uvicorn listens once the worker has started (its
+    migration included), so no connection waits in the queue of a worker still starting while
+    the others serve. A bound socket that does not listen is given no connections."""
+    from app.kit.workers import bind_reuse_port
+
+    port = _free_port()
+    with bind_reuse_port("127.0.0.1", port, backlog=16) as starting:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        starting.listen(16)  # what the worker's event loop does once started
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_runs_uvicorn_without_its_proxy_headers_and_access_log(monkeypatch, workers):
+    """X-Forwarded-* are the service's to judge (LBP_TRUSTED_PROXIES): uvicorn would believe them
+    from any loopback peer. The service logs each request itself; uvicorn's line would repeat it
+    with the raw path and query string."""
+    import uvicorn
+
+    import app.kit.workers as workers_module
+    from app import cli
+
+    given = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: given.update(options, app=app))
+    monkeypatch.setattr(workers_module, "run_workers", lambda config: given.update(vars(config), app=config.app))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "/nonexistent-not-made")  # not made for this call
+    assert cli.main(["serve", "--workers", str(workers), "--port", "8123", "--timeout-graceful-shutdown", "20"]) == 0
+    assert given["app"] == "app.main:app"
+    assert given["proxy_headers"] is False and given["access_log"] is False
+    assert given["timeout_graceful_shutdown"] == 20 and given["workers"] == workers

@@ -39,16 +39,20 @@ def _family(host: str) -> socket.AddressFamily:
 def check_port_free(host: str, port: int) -> None:
     """Raise OSError (EADDRINUSE) unless nothing listens on host:port. Bound without SO_REUSEPORT,
     so that an instance already serving there (even one of these groups, of the same user) is
-    found, rather than joined and handed half of its connections."""
+    found, rather than joined and handed half of its connections. (Two instances started in the
+    same instant can both pass it; a port is not a lock between instances.)"""
     with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a TIME_WAIT is no listener
         probe.bind((host, port))
 
 
 def bind_reuse_port(host: str, port: int, backlog: int) -> socket.socket:
-    """A listening socket on host:port in the SO_REUSEPORT group of this address. In a worker
-    process, a failure ends it as a failed start-up (uvicorn's exit code 3): the supervisor
-    then stops instead of restarting it over and over."""
+    """A socket bound to host:port in the SO_REUSEPORT group of this address, for a worker.
+    Not listening yet: uvicorn listens on it once the worker's start-up is done (the event
+    loop's create_server), so that no connection waits in the queue of a worker still starting
+    (migrating, say) while the others serve. In a worker process, a failure ends it as a failed
+    start-up (uvicorn's exit code 3): the supervisor then stops instead of restarting it over
+    and over. (`backlog`: uvicorn's own, which it listens with.)"""
     from uvicorn.config import STARTUP_FAILURE
 
     sock = socket.socket(_family(host), socket.SOCK_STREAM)
@@ -56,7 +60,6 @@ def bind_reuse_port(host: str, port: int, backlog: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
-        sock.listen(backlog)
     except OSError as exc:
         sock.close()
         log.error("cannot listen on %s:%d: %s", host, port, exc)
