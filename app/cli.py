@@ -193,9 +193,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import shutil
     import tempfile
 
-    import uvicorn
-
-    from app.kit.workers import reuse_port_supported, run_workers
+    from app.kit.workers import serve
 
     made = None
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -220,11 +218,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "timeout_graceful_shutdown": args.timeout_graceful_shutdown,
     }
     try:
-        if args.workers > 1 and args.port != 0 and reuse_port_supported():
-            # a listening socket per worker: connections spread over the workers (app/kit/workers.py)
-            run_workers(uvicorn.Config("app.main:app", **options))
-        else:
-            uvicorn.run("app.main:app", **options)
+        serve("app.main:app", **options)  # several workers: a listening socket each (app/kit/workers.py)
     finally:
         if made:
             shutil.rmtree(made, ignore_errors=True)

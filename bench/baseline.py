@@ -19,20 +19,14 @@ async def echo(request: Request) -> JSONResponse:
 
 
 def main() -> None:
-    import uvicorn
-
-    from app.kit.workers import reuse_port_supported, run_workers
+    from app.kit.workers import serve
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    options = {"host": args.host, "port": args.port, "workers": args.workers, "access_log": False}
-    if args.workers > 1 and reuse_port_supported():
-        run_workers(uvicorn.Config("bench.baseline:app", **options))
-    else:
-        uvicorn.run("bench.baseline:app", **options)
+    serve("bench.baseline:app", host=args.host, port=args.port, workers=args.workers, access_log=False)
 
 
 if __name__ == "__main__":

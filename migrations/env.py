@@ -3,18 +3,14 @@ LBP_DATABASE_URL when run through the `alembic` command."""
 
 from __future__ import annotations
 
-import logging
-import time
-
 from alembic import context
 from sqlalchemy import Connection
-from sqlalchemy.exc import OperationalError
 
+from app.store.db import retry_while_locked
 from app.store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata
-log = logging.getLogger("lbp_triage.migrate")
 
 # pg_advisory_xact_lock's key for "a migration is running": any fixed 64-bit number of our own.
 MIGRATION_LOCK_KEY = 0x6C62_7074_7269_6167  # "lbptriag"
@@ -23,18 +19,6 @@ MIGRATION_LOCK_KEY = 0x6C62_7074_7269_6167  # "lbptriag"
 # How long a worker waits for another's SQLite migration before giving up (beyond SQLite's own
 # busy timeout, which a long migration outlasts: giving up then would stop the whole service).
 SQLITE_MIGRATION_WAIT_SECONDS = 600
-
-
-def _begin_immediate(connection: Connection) -> None:
-    deadline = time.monotonic() + SQLITE_MIGRATION_WAIT_SECONDS
-    while True:
-        try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-            return
-        except OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            log.info("waiting for another process's migration")
 
 
 def hold_the_migration_lock(connection: Connection) -> None:
@@ -47,7 +31,7 @@ def hold_the_migration_lock(connection: Connection) -> None:
       in the busy handler), and makes the whole migration one transaction.
     - PostgreSQL: DDL is transactional already; a transaction-scoped advisory lock serialises."""
     if connection.dialect.name == "sqlite":
-        _begin_immediate(connection)
+        retry_while_locked(lambda: connection.exec_driver_sql("BEGIN IMMEDIATE"), SQLITE_MIGRATION_WAIT_SECONDS)
     elif connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
 
@@ -61,15 +45,12 @@ def run_migrations() -> None:
             context.run_migrations()
         return
     from app.settings import get_settings
-    from app.store.db import make_engine, unbounded
+    from app.store.db import make_engine, unbounded_transaction
 
     engine = make_engine(get_settings().database_url)
     # begun here, as app.store.migrate does: one transaction for every revision (on SQLite,
     # Alembic would otherwise commit after the first and run the rest outside the lock)
-    with unbounded(engine), engine.begin() as conn:
-        if conn.dialect.name == "postgresql":  # as app.store.migrate: no request timeouts
-            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
-            conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
+    with unbounded_transaction(engine) as conn:
         context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             hold_the_migration_lock(conn)

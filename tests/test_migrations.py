@@ -170,19 +170,18 @@ def test_processes_opening_one_new_sqlite_file_at_once_all_open_it(tmp_path):
 
 
 def test_migration_work_is_not_cut_by_the_request_watchdog(database_url):
-    """Migrations run inside `unbounded()`: no statement timeout and no watchdog, for a migration
+    """Migrations run inside `unbounded_transaction()`: no statement timeout and no watchdog, for a migration
     may rewrite a large table (0008 does). The watchdog, which cuts any PostgreSQL connection held
     past the request timeout plus a second, cut them all the same after ~3 s."""
     import pytest
 
     if not database_url.startswith("postgresql"):
         pytest.skip("the watchdog and the statement timeout are PostgreSQL's")
-    from app.store.db import unbounded
+    from app.store.db import unbounded_transaction
 
-    engine = make_engine(database_url, timeout=0.5)  # the watchdog at 1.5 s
+    engine = make_engine(database_url, timeout=0.5)  # the watchdog at 1.5 s, statements at 0.5 s
     try:
-        with unbounded(engine), engine.begin() as connection:
-            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+        with unbounded_transaction(engine) as connection:
             connection.exec_driver_sql("SELECT pg_sleep(2.5)")
     finally:
         engine.dispose()

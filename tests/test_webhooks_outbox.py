@@ -46,3 +46,41 @@ def test_the_subscription_view_is_refreshed_by_local_changes_at_once_and_by_othe
     assert index.current() == ()  # ...but after the refresh period
     row = {"created": created.created, "encounter_id": "e", "careplan_id": "c", "patient": "p", "disposition": "urgent"}
     assert outbox.rows_for_triage(row) == []
+
+
+def test_delivered_notifications_past_retention_leave_the_delivery_log(client, app):
+    """The dispatcher's housekeeping (DeliveryQueue.purge_delivered): delivered rows older than
+    the cut-off go; newer ones, and those not delivered, stay."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, insert, select
+
+    from app.store.tables import WebhookOutbox
+    from app.subscriptions.outbox import DeliveryQueue
+
+    table = WebhookOutbox.__table__
+    now = datetime.now(UTC)
+    engine = services(app).engine
+
+    def row(state, delivered_days_ago):
+        delivered = None if delivered_days_ago is None else now - timedelta(days=delivered_days_ago)
+        return {
+            "message_id": f"m-{state}-{delivered_days_ago}",
+            "subscription_id": "purge-test",
+            "kind": "event-notification",
+            "occurred": now - timedelta(days=40),
+            "state": state,
+            "attempts": 1,
+            "delivered_at": delivered,
+        }
+
+    with engine.begin() as connection:
+        connection.execute(
+            insert(table), [row("delivered", 31), row("delivered", 32), row("delivered", 1), row("pending", None)]
+        )
+    assert DeliveryQueue(engine, "test").purge_delivered(now - timedelta(days=30)) == 2
+    with engine.connect() as connection:
+        left = connection.execute(
+            select(table.c.state, func.count()).where(table.c.subscription_id == "purge-test").group_by(table.c.state)
+        ).all()
+    assert sorted(left) == [("delivered", 1), ("pending", 1)]

@@ -96,11 +96,6 @@ def _service(service_id: str) -> Service:
     return service
 
 
-def _base(request: Request, settings: Settings) -> str:
-    """This service's URL, which the EHR's token must name as its audience (never the bare Host header)."""
-    return service_base(request, settings)
-
-
 async def _caller(request: Request, clients: CdsClients, engine: Engine, audiences: list[str]) -> CdsCaller:
     proxied = any(h in request.headers for h in _PROXY_HEADERS)
     return await clients.authenticator.authenticate(
@@ -249,7 +244,7 @@ async def call_service(
     service = _service(service_id)
     agent, patient, careplan_id, status = "anonymous", None, None, 500
     try:
-        base = _base(request, settings)
+        base = service_base(request, settings)  # the token's audience names it
         caller = await _caller(request, clients, services.engine, [f"{base}/cds-services/{service_id}"])
         agent = f"cds:{caller.client}"
         body = _checked_request(service, await read_json(request, settings))
@@ -314,7 +309,7 @@ async def feedback(
     service_id: str, request: Request, settings: AppSettings, engine: Database, clients: Clients
 ) -> Response:
     _service(service_id)
-    service_url = f"{_base(request, settings)}/cds-services/{service_id}"
+    service_url = f"{service_base(request, settings)}/cds-services/{service_id}"
     caller = await _caller(request, clients, engine, [service_url, f"{service_url}/feedback"])
     body = await read_json(request, settings)
     rows = feedback_rows(service_id, body, caller.client)

@@ -78,6 +78,17 @@ class ReusePortListener:
         return bind_reuse_port, (self.host, self.port, self.backlog)
 
 
+def serve(app: str, **options: Any) -> None:
+    """uvicorn.run(app, **options), but several workers each on a socket of its own wherever the
+    kernel balances them (a port chosen by the system, 0, would differ from worker to worker)."""
+    import uvicorn
+
+    if options.get("workers", 1) > 1 and options.get("port") != 0 and reuse_port_supported():
+        run_workers(uvicorn.Config(app, **options))
+    else:
+        uvicorn.run(app, **options)
+
+
 def run_workers(config: Any) -> None:
     """uvicorn's multi-process supervisor, each worker on a socket of its own.
     `config`: a uvicorn Config with workers > 1 and a TCP host and port (not 0)."""

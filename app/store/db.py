@@ -19,12 +19,13 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 
 def _json_dumps(value: Any) -> str:
@@ -49,7 +50,7 @@ class Watchdog:
     """Cuts the socket of PostgreSQL connections checked out for longer than `limit` seconds.
 
     Armed at checkout, disarmed at checkin; one thread looks a few times a second. Work that
-    may legitimately run long (migrations) runs inside `unbounded()`.
+    may legitimately run long (migrations) runs inside `unbounded_transaction()`.
     """
 
     def __init__(self, limit: float) -> None:
@@ -110,21 +111,22 @@ def _cut(fd: int) -> None:
         sock.detach()  # the driver still owns the descriptor
 
 
+T = TypeVar("T")
+
 # How long a SQLite connection waits for another's write lock before failing.
 SQLITE_BUSY_SECONDS = 30
 
 
-def _write_ahead_log(cursor: Any) -> None:
-    """PRAGMA journal_mode=WAL, waiting as a busy connection would. Turning a new file to WAL needs
-    it to itself, and SQLite answers "database is locked" at once, without its busy handler, while
-    another process holds it (the workers of a multi-worker start, opening one new file)."""
-    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+def retry_while_locked(attempt: Callable[[], T], seconds: float) -> T:
+    """attempt(), again while SQLite answers "database is locked", for up to `seconds`: where
+    its busy handler does not wait (turning a new file to WAL, which needs it to itself), or has
+    waited its time out (another process's long migration)."""
+    deadline = time.monotonic() + seconds
     pause = 0.005
     while True:
         try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
+            return attempt()
+        except (sqlite3.OperationalError, OperationalError) as exc:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
         time.sleep(pause)
@@ -144,7 +146,8 @@ def make_engine(url: str, pool_size: int = 10, timeout: float = 2.0) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            _write_ahead_log(cursor)
+            # the workers of a multi-worker start opening one new file: one turns it, the others wait
+            retry_while_locked(lambda: cursor.execute("PRAGMA journal_mode=WAL"), SQLITE_BUSY_SECONDS)
             # NORMAL in WAL mode: a committed transaction survives a process crash; only a
             # power loss may drop the last commits (never corrupts the database).
             cursor.execute("PRAGMA synchronous=NORMAL")
@@ -177,17 +180,22 @@ def make_engine(url: str, pool_size: int = 10, timeout: float = 2.0) -> Engine:
     event.listen(engine, "checkout", lambda dbapi, record, proxy: watchdog.arm(record, dbapi))
     event.listen(engine, "checkin", lambda dbapi, record: watchdog.disarm(record))
     event.listen(engine, "close", lambda dbapi, record: watchdog.disarm(record))
-    _watchdogs[engine] = watchdog  # for unbounded()
+    _watchdogs[engine] = watchdog  # for unbounded_transaction()
     return engine
 
 
-# Each PostgreSQL engine's watchdog, for unbounded() to stand down (it goes with its engine).
+# Each PostgreSQL engine's watchdog, for unbounded_transaction() to stand down (it goes with its engine).
 _watchdogs: weakref.WeakKeyDictionary[Engine, Watchdog] = weakref.WeakKeyDictionary()
 
 
 @contextlib.contextmanager
-def unbounded(engine: Engine) -> Iterator[None]:
-    """Database work that may take long (migrations): no watchdog, no statement timeout."""
+def unbounded_transaction(engine: Engine, wait_on_locks: bool = True) -> Iterator[Connection]:
+    """A transaction for work that may take long (migrations, housekeeping): no watchdog, and on
+    PostgreSQL no statement timeout, nor a lock timeout unless `wait_on_locks` is false."""
     watchdog = _watchdogs.get(engine)
-    with watchdog.unbounded() if watchdog is not None else contextlib.nullcontext():
-        yield
+    with watchdog.unbounded() if watchdog is not None else contextlib.nullcontext(), engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            if wait_on_locks:
+                connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
+        yield connection

@@ -4,7 +4,6 @@ the package as app.migrations, so an installed service migrates its own database
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -16,7 +15,7 @@ from sqlalchemy import Engine
 # which mypy does not read: it knows the folder only as the top-level package `migrations`.
 import app.migrations as migrations_package  # type: ignore[import-not-found]
 from app.kit.keyring import Keyring
-from app.store.db import unbounded
+from app.store.db import unbounded_transaction
 
 
 def _config() -> Config:
@@ -27,18 +26,10 @@ def _config() -> Config:
     return config
 
 
-def _unbounded(engine: Engine, connection: Any) -> None:
-    """Migrations may take long: the request timeouts do not apply to them."""
-    if engine.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
-        connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
-
-
 def upgrade(engine: Engine, revision: str = "head", keyring: Keyring | None = None) -> None:
     """`keyring`: for migrations that seal or open secrets (default: from the settings)."""
     config = _config()
-    with unbounded(engine), engine.begin() as connection:
-        _unbounded(engine, connection)
+    with unbounded_transaction(engine) as connection:  # migrations may take long
         config.attributes["connection"] = connection
         config.attributes["keyring"] = keyring
         command.upgrade(config, revision)
@@ -46,8 +37,7 @@ def upgrade(engine: Engine, revision: str = "head", keyring: Keyring | None = No
 
 def downgrade(engine: Engine, revision: str, keyring: Keyring | None = None) -> None:
     config = _config()
-    with unbounded(engine), engine.begin() as connection:
-        _unbounded(engine, connection)
+    with unbounded_transaction(engine) as connection:  # migrations may take long
         config.attributes["connection"] = connection
         config.attributes["keyring"] = keyring
         command.downgrade(config, revision)

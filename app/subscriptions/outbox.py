@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Engine, bindparam, delete, exists, func, or_, select, update
 
 from app.security.authority import Authority
-from app.store.db import unbounded
+from app.store.db import unbounded_transaction
 from app.store.tables import ResourceVersion, TriageEncounter, WebhookOutbox, WebhookSubscription
 from app.subscriptions.store import LIVE_STATUSES
 
@@ -300,9 +300,7 @@ class DeliveryQueue:
     def purge_delivered(self, before: datetime) -> int:
         """Delivered rows leave the delivery log after the retention period. Housekeeping, not a
         request: a large backlog may take longer than the request timeouts allow."""
-        with unbounded(self.engine), self.engine.begin() as connection:
-            if self.postgres:
-                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+        with unbounded_transaction(self.engine, wait_on_locks=False) as connection:  # a locked row: next time
             return connection.execute(delete(O).where(O.c.state == "delivered", O.c.delivered_at < before)).rowcount
 
 
