@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from app.settings import Settings
+from tests.conftest import _free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,14 +95,6 @@ def test_compose_without_env_file_stops_at_once_naming_what_to_do(compose):
     for name in ("migrate", "api", "worker"):
         env = compose["services"][name]["environment"]
         assert env["LBP_ENVIRONMENT"] == "production" and "LBP_SECRET_KEY" in env
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_an_empty_token_list_stops_the_api_with_one_line(tmp_path):

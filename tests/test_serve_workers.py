@@ -18,14 +18,9 @@ import httpx
 import pytest
 
 from app.kit.workers import check_port_free, reuse_port_supported
+from tests.conftest import _free_port
 
 pytestmark = pytest.mark.skipif(not reuse_port_supported(), reason="SO_REUSEPORT balancing is Linux's")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(tmp_path: Path, port: int, workers: int) -> subprocess.Popen:
